@@ -1,0 +1,24 @@
+package api
+
+import "github.com/gofiber/fiber/v2"
+
+// routes registers every route. Each resource has its own file; keep this
+// table the one place to see the whole API.
+func (h *handlers) routes(app *fiber.App) {
+	app.Get("/healthz", h.healthz)
+	app.Get("/readyz", h.readyz)
+
+	v1 := app.Group("/api/v1")
+	v1.Post("/auth/register", h.register)
+	v1.Post("/auth/login", h.login)
+	v1.Post("/auth/refresh", h.refresh)
+	v1.Post("/auth/logout", h.logout)
+
+	me := v1.Group("/me", h.requireUser)
+	me.Get("/", h.me)
+	me.Patch("/", h.updateMe)
+
+	// Anything else under /api is unknown: never the SPA fallback.
+	v1.Use(func(c *fiber.Ctx) error { return errNotFound })
+	app.Use("/api", func(c *fiber.Ctx) error { return errNotFound })
+}

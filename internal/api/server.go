@@ -1,0 +1,118 @@
+// Package api is Civico's HTTP interface: Fiber routes, thin handlers that
+// parse, call one service method and respond, the one error mapping and the
+// middleware. It knows nothing of BSON.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"civico/internal/auth"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/compress"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+)
+
+// Config tunes the HTTP server.
+type Config struct {
+	// BodyLimit bounds request bodies (default 64 KB).
+	BodyLimit int
+	// ReadTimeout, WriteTimeout and IdleTimeout bound slow clients.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []string
+	// PublicURL is the origin users reach the server at (for cookies,
+	// websocket origin checks and links).
+	PublicURL string
+	// AllowedOrigins are extra origins allowed to open websockets.
+	AllowedOrigins []string
+	// SecureCookies sets the Secure flag on cookies (on when PublicURL is https).
+	SecureCookies bool
+}
+
+// Deps are the services the handlers call.
+type Deps struct {
+	Log   *slog.Logger
+	Ready func() error
+	Auth  *auth.Service
+	// Static serves the PWA for everything outside /api.
+	Static fiber.Handler
+	// Memberships lists, per capability ("streets", "associations"), what a
+	// user belongs to, for GET /me.
+	Memberships map[string]func(ctx context.Context, userID string) (any, error)
+	// LogoutHook runs when a session ends, with the device's push endpoint
+	// if the client sent one (X-Push-Endpoint).
+	LogoutHook func(ctx context.Context, userID, endpoint string)
+}
+
+// New builds the Fiber app with every route.
+func New(cfg Config, d Deps) *fiber.App {
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = 64 * 1024
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 10 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	app := fiber.New(fiber.Config{
+		AppName:                 "civico",
+		BodyLimit:               cfg.BodyLimit,
+		ReadTimeout:             cfg.ReadTimeout,
+		WriteTimeout:            cfg.WriteTimeout,
+		IdleTimeout:             cfg.IdleTimeout,
+		ReadBufferSize:          8192, // bounds the request headers, whatever a client sends
+		ErrorHandler:            errorHandler(d.Log),
+		DisableStartupMessage:   true,
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
+		StrictRouting:           false,
+	})
+	app.Use(recover.New())
+	app.Use(secureHeaders(cfg))
+	app.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed}))
+	h := &handlers{cfg: cfg, d: d}
+	h.routes(app)
+	if d.Static != nil {
+		app.Use(d.Static)
+	}
+	return app
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
+}
+
+// handlers holds what every handler needs.
+type handlers struct {
+	cfg Config
+	d   Deps
+}
+
+func (h *handlers) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+func (h *handlers) readyz(c *fiber.Ctx) error {
+	if h.d.Ready != nil {
+		if err := h.d.Ready(); err != nil {
+			h.d.Log.Warn("not ready", "err", err)
+			return c.Status(http.StatusServiceUnavailable).JSON(errorBody{Error: errorDetail{Code: "not_ready", Message: "the database does not answer"}})
+		}
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}

@@ -1,0 +1,578 @@
+// Package auth owns accounts and sessions: registration, login with
+// argon2id, short-lived JWT access tokens, and opaque refresh tokens that
+// rotate on every use and whose reuse revokes their whole family.
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"civico/internal/clock"
+	"civico/internal/fault"
+	"civico/internal/ratelimit"
+	"civico/internal/store"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// Errors of this package.
+var (
+	ErrBadToken           = fault.New(fault.Unauthorized, "invalid_token", "the access token is not valid")
+	ErrTokenExpired       = fault.New(fault.Unauthorized, "token_expired", "the access token has expired")
+	ErrInvalidCredentials = fault.New(fault.Unauthorized, "invalid_credentials", "wrong email or password")
+	ErrBadRefresh         = fault.New(fault.Unauthorized, "invalid_refresh_token", "the session has ended, sign in again")
+	ErrRefreshReused      = fault.New(fault.Unauthorized, "refresh_token_reused", "this session was used elsewhere and has been closed, sign in again")
+	ErrEmailTaken         = fault.New(fault.Conflict, "email_taken", "an account with this email already exists")
+	ErrRateLimited        = fault.New(fault.RateLimited, "rate_limited", "too many attempts, try again later")
+	ErrUserNotFound       = fault.New(fault.NotFound, "user_not_found", "user not found")
+	ErrWrongPassword      = fault.New(fault.Forbidden, "wrong_password", "the current password is wrong")
+)
+
+// Options tune the service.
+type Options struct {
+	// Secret signs access tokens; empty means generated once and kept in the database.
+	Secret []byte
+	// AccessTTL is an access token's life (default 15 min).
+	AccessTTL time.Duration
+	// RefreshTTL is a refresh token's life (default 30 days).
+	RefreshTTL time.Duration
+	// LoginPerAccount, LoginPerIP per minute; RegisterPerIP per hour.
+	LoginPerAccount, LoginPerIP, RegisterPerIP int
+}
+
+// Principal is who a request acts for.
+type Principal struct {
+	UserID string
+}
+
+// Account is a user as the user themself sees it.
+type Account struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Name      string    `json:"name"`
+	Locale    string    `json:"locale"`
+	TimeZone  string    `json:"time_zone"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Session is what register, login and refresh hand out.
+type Session struct {
+	Account        Account
+	AccessToken    string
+	ExpiresIn      int
+	RefreshToken   string
+	RefreshExpires time.Time
+}
+
+// Service is accounts and sessions.
+type Service struct {
+	users  *store.Collection
+	emails *store.Collection
+	tokens *store.Collection
+	clock  clock.Clock
+	log    *slog.Logger
+	opts   Options
+	secret []byte
+
+	loginAccount, loginIP, registerIP *ratelimit.Limiter
+	// dummyHash is checked for unknown emails so both answers take as long.
+	dummyHash string
+}
+
+type user struct {
+	ID           bson.ObjectID `bson:"_id"`
+	Email        string        `bson:"email"`
+	Name         string        `bson:"name"`
+	Locale       string        `bson:"locale"`
+	TimeZone     string        `bson:"time_zone"`
+	PasswordHash string        `bson:"password_hash"`
+	CreatedAt    time.Time     `bson:"created_at"`
+	UpdatedAt    time.Time     `bson:"updated_at"`
+	Deleted      bool          `bson:"deleted,omitempty"`
+}
+
+func (u user) account() Account {
+	return Account{ID: u.ID.Hex(), Email: u.Email, Name: u.Name, Locale: u.Locale, TimeZone: u.TimeZone, CreatedAt: u.CreatedAt}
+}
+
+// emailClaim makes emails unique with a lookup by _id, the one filter the
+// embedded engine does not answer by scanning.
+type emailClaim struct {
+	Email  string        `bson:"_id"`
+	UserID bson.ObjectID `bson:"user_id"`
+}
+
+type refreshToken struct {
+	Hash      string     `bson:"_id"`
+	FamilyID  string     `bson:"family_id"`
+	UserID    string     `bson:"user_id"`
+	CreatedAt time.Time  `bson:"created_at"`
+	ExpiresAt time.Time  `bson:"expires_at"`
+	UsedAt    *time.Time `bson:"used_at"`
+	RevokedAt *time.Time `bson:"revoked_at"`
+}
+
+// Indexes are this package's indexes.
+func Indexes() []store.Index {
+	return []store.Index{
+		{Collection: "users", Name: "email", Keys: bson.D{{Key: "email", Value: 1}}, Unique: true},
+		{Collection: "refresh_tokens", Name: "family", Keys: bson.D{{Key: "family_id", Value: 1}}},
+		{Collection: "refresh_tokens", Name: "user", Keys: bson.D{{Key: "user_id", Value: 1}}},
+		{Collection: "refresh_tokens", Name: "expires", Keys: bson.D{{Key: "expires_at", Value: 1}}},
+	}
+}
+
+// New returns the service; it loads or creates the signing secret.
+func New(ctx context.Context, st *store.Store, c clock.Clock, log *slog.Logger, opts Options) (*Service, error) {
+	if opts.AccessTTL <= 0 {
+		opts.AccessTTL = 15 * time.Minute
+	}
+	if opts.RefreshTTL <= 0 {
+		opts.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		users: st.Collection("users"), emails: st.Collection("emails"), tokens: st.Collection("refresh_tokens"),
+		clock: c, log: log, opts: opts,
+		loginAccount: ratelimit.New(opts.LoginPerAccount, time.Minute, c),
+		loginIP:      ratelimit.New(opts.LoginPerIP, time.Minute, c),
+		registerIP:   ratelimit.New(opts.RegisterPerIP, time.Hour, c),
+	}
+	if len(opts.Secret) > 0 {
+		if len(opts.Secret) < 32 {
+			return nil, errors.New("auth: the JWT secret must be at least 32 bytes")
+		}
+		s.secret = opts.Secret
+	} else {
+		v, err := st.Setting(ctx, "jwt_secret", func() (string, error) { return randomToken(48), nil })
+		if err != nil {
+			return nil, err
+		}
+		if s.secret, err = base64.RawURLEncoding.DecodeString(v); err != nil {
+			return nil, fmt.Errorf("auth: stored secret: %w", err)
+		}
+	}
+	h, err := hashPassword(randomToken(16))
+	if err != nil {
+		return nil, err
+	}
+	s.dummyHash = h
+	return s, nil
+}
+
+// Registration is what a new user gives.
+type Registration struct {
+	Email    string
+	Password string
+	Name     string
+	Locale   string
+	TimeZone string
+}
+
+// Register creates an account and signs it in.
+func (s *Service) Register(ctx context.Context, r Registration, ip string) (Session, error) {
+	r.Email = normalizeEmail(r.Email)
+	r.Name = strings.TrimSpace(r.Name)
+	f := fault.Fields{}
+	checkEmail(f, r.Email)
+	validatePassword(f, "password", r.Password)
+	checkName(f, r.Name)
+	r.Locale = checkLocale(f, r.Locale)
+	r.TimeZone = checkTimeZone(f, r.TimeZone)
+	if err := f.Err(); err != nil {
+		return Session{}, err
+	}
+	if ok, wait := s.registerIP.Allow(ip); !ok {
+		return Session{}, ErrRateLimited.WithRetry(wait)
+	}
+	hash, err := hashPassword(r.Password)
+	if err != nil {
+		return Session{}, err
+	}
+	now := s.clock.Now().Truncate(time.Millisecond)
+	u := user{ID: bson.NewObjectID(), Email: r.Email, Name: r.Name, Locale: r.Locale, TimeZone: r.TimeZone,
+		PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	if _, err := s.emails.InsertOne(ctx, emailClaim{Email: r.Email, UserID: u.ID}); err != nil {
+		if store.IsDuplicate(err) {
+			return Session{}, ErrEmailTaken
+		}
+		return Session{}, err
+	}
+	if _, err := s.users.InsertOne(ctx, u); err != nil {
+		_, _ = s.emails.DeleteOne(context.WithoutCancel(ctx), bson.M{"_id": r.Email})
+		if store.IsDuplicate(err) {
+			return Session{}, ErrEmailTaken
+		}
+		return Session{}, err
+	}
+	return s.newSession(ctx, u, randomToken(12))
+}
+
+// Login checks the password and signs the user in. A wrong password and an
+// unknown email answer the same, after the same work.
+func (s *Service) Login(ctx context.Context, email, password, ip string) (Session, error) {
+	email = normalizeEmail(email)
+	if len(email) > 254 || len(password) > 1024 {
+		return Session{}, ErrInvalidCredentials
+	}
+	if ok, wait := s.loginIP.Peek(ip); !ok {
+		return Session{}, ErrRateLimited.WithRetry(wait)
+	}
+	if ok, wait := s.loginAccount.Allow(email); !ok {
+		return Session{}, ErrRateLimited.WithRetry(wait)
+	}
+	if ok, wait := s.loginIP.Allow(ip); !ok {
+		return Session{}, ErrRateLimited.WithRetry(wait)
+	}
+	u, err := s.userByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		_, _ = checkPassword(s.dummyHash, password)
+		return Session{}, ErrInvalidCredentials
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	ok, err := checkPassword(u.PasswordHash, password)
+	if err != nil {
+		return Session{}, err
+	}
+	if !ok {
+		return Session{}, ErrInvalidCredentials
+	}
+	return s.newSession(ctx, u, randomToken(12))
+}
+
+func (s *Service) userByEmail(ctx context.Context, email string) (user, error) {
+	var claim emailClaim
+	if err := s.emails.FindOne(ctx, bson.M{"_id": email}, &claim); err != nil {
+		return user{}, err
+	}
+	var u user
+	if err := s.users.FindOne(ctx, bson.M{"_id": claim.UserID}, &u); err != nil {
+		return user{}, err
+	}
+	if u.Deleted {
+		return user{}, store.ErrNotFound
+	}
+	return u, nil
+}
+
+func (s *Service) newSession(ctx context.Context, u user, family string) (Session, error) {
+	now := s.clock.Now().Truncate(time.Millisecond)
+	access, err := s.signAccess(u.ID.Hex(), now)
+	if err != nil {
+		return Session{}, err
+	}
+	refresh := randomToken(32)
+	rt := refreshToken{Hash: tokenHash(refresh), FamilyID: family, UserID: u.ID.Hex(), CreatedAt: now, ExpiresAt: now.Add(s.opts.RefreshTTL)}
+	if _, err := s.tokens.InsertOne(ctx, rt); err != nil {
+		return Session{}, err
+	}
+	return Session{Account: u.account(), AccessToken: access, ExpiresIn: int(s.opts.AccessTTL.Seconds()),
+		RefreshToken: refresh, RefreshExpires: rt.ExpiresAt}, nil
+}
+
+// Refresh trades a refresh token for a new pair. The old token is spent; a
+// spent token presented again means it leaked, so its family is revoked.
+// Of two concurrent refreshes of one token exactly one wins; the loser is
+// refused without revoking, as the race is no evidence of theft.
+func (s *Service) Refresh(ctx context.Context, token string) (Session, error) {
+	if token == "" || len(token) > 256 {
+		return Session{}, ErrBadRefresh
+	}
+	now := s.clock.Now().Truncate(time.Millisecond)
+	var rt refreshToken
+	if err := s.tokens.FindOne(ctx, bson.M{"_id": tokenHash(token)}, &rt); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Session{}, ErrBadRefresh
+		}
+		return Session{}, err
+	}
+	if rt.RevokedAt != nil || !now.Before(rt.ExpiresAt) {
+		return Session{}, ErrBadRefresh
+	}
+	if rt.UsedAt != nil {
+		if err := s.revokeFamily(ctx, rt.FamilyID); err != nil {
+			return Session{}, err
+		}
+		s.log.Warn("refresh token reused; family revoked", "user", rt.UserID)
+		return Session{}, ErrRefreshReused
+	}
+	res, err := s.tokens.UpdateOne(ctx, bson.D{{Key: "_id", Value: rt.Hash}, {Key: "used_at", Value: nil}, {Key: "revoked_at", Value: nil}},
+		bson.M{"$set": bson.M{"used_at": now}})
+	if err != nil {
+		return Session{}, err
+	}
+	if res.ModifiedCount != 1 {
+		return Session{}, ErrBadRefresh
+	}
+	u, err := s.userByID(ctx, rt.UserID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Session{}, ErrBadRefresh
+		}
+		return Session{}, err
+	}
+	return s.newSession(ctx, u, rt.FamilyID)
+}
+
+// Logout ends the session the refresh token belongs to. Unknown tokens are
+// fine: the user is signed out either way.
+func (s *Service) Logout(ctx context.Context, token string) error {
+	if token == "" || len(token) > 256 {
+		return nil
+	}
+	var rt refreshToken
+	if err := s.tokens.FindOne(ctx, bson.M{"_id": tokenHash(token)}, &rt); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	return s.revokeFamily(ctx, rt.FamilyID)
+}
+
+// SessionUser tells whose session a refresh token belongs to ("" if none),
+// so logout can also drop that device's push subscription.
+func (s *Service) SessionUser(ctx context.Context, token string) string {
+	if token == "" || len(token) > 256 {
+		return ""
+	}
+	var rt refreshToken
+	if err := s.tokens.FindOne(ctx, bson.M{"_id": tokenHash(token)}, &rt); err != nil {
+		return ""
+	}
+	return rt.UserID
+}
+
+func (s *Service) revokeFamily(ctx context.Context, family string) error {
+	now := s.clock.Now()
+	_, err := s.tokens.UpdateMany(ctx, bson.M{"family_id": family, "revoked_at": nil}, bson.M{"$set": bson.M{"revoked_at": now}})
+	return err
+}
+
+// RevokeAll ends every session of a user (password change, account deletion).
+func (s *Service) RevokeAll(ctx context.Context, userID string) error {
+	_, err := s.tokens.UpdateMany(ctx, bson.M{"user_id": userID, "revoked_at": nil}, bson.M{"$set": bson.M{"revoked_at": s.clock.Now()}})
+	return err
+}
+
+// Sweep deletes expired refresh tokens: the embedded engine has no TTL
+// indexes, so this is the expiry. Run it periodically.
+func (s *Service) Sweep(ctx context.Context) error {
+	_, err := s.tokens.DeleteMany(ctx, bson.M{"expires_at": bson.M{"$lt": s.clock.Now()}})
+	return err
+}
+
+func (s *Service) userByID(ctx context.Context, id string) (user, error) {
+	oid, ok := store.ID(id)
+	if !ok {
+		return user{}, store.ErrNotFound
+	}
+	var u user
+	if err := s.users.FindOne(ctx, bson.M{"_id": oid}, &u); err != nil {
+		return user{}, err
+	}
+	if u.Deleted {
+		return user{}, store.ErrNotFound
+	}
+	return u, nil
+}
+
+// Me returns the caller's account.
+func (s *Service) Me(ctx context.Context, p Principal) (Account, error) {
+	u, err := s.userByID(ctx, p.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Account{}, ErrUserNotFound
+	}
+	return u.account(), err
+}
+
+// User returns any user's account, for other services (names, locales).
+func (s *Service) User(ctx context.Context, id string) (Account, error) {
+	return s.Me(ctx, Principal{UserID: id})
+}
+
+// Users returns the accounts of ids that exist, by id. Lookups go by _id,
+// which the embedded engine answers without scanning.
+func (s *Service) Users(ctx context.Context, ids []string) (map[string]Account, error) {
+	out := make(map[string]Account, len(ids))
+	oids := make([]bson.ObjectID, 0, len(ids))
+	for _, id := range ids {
+		if oid, ok := store.ID(id); ok {
+			oids = append(oids, oid)
+		}
+	}
+	if len(oids) == 0 {
+		return out, nil
+	}
+	var us []user
+	if err := s.users.FindAll(ctx, bson.M{"_id": bson.M{"$in": oids}}, &us); err != nil {
+		return nil, err
+	}
+	for _, u := range us {
+		if !u.Deleted {
+			out[u.ID.Hex()] = u.account()
+		}
+	}
+	return out, nil
+}
+
+// UserByEmail finds an account by email, for volunteers added by email.
+func (s *Service) UserByEmail(ctx context.Context, email string) (Account, error) {
+	u, err := s.userByEmail(ctx, normalizeEmail(email))
+	if errors.Is(err, store.ErrNotFound) {
+		return Account{}, ErrUserNotFound
+	}
+	return u.account(), err
+}
+
+// Changes is what PATCH /me may change; nil fields stay.
+type Changes struct {
+	Name            *string
+	Locale          *string
+	TimeZone        *string
+	Password        *string
+	CurrentPassword *string
+}
+
+// Update changes the caller's account. A new password needs the current
+// one and ends every session.
+func (s *Service) Update(ctx context.Context, p Principal, ch Changes) (Account, error) {
+	u, err := s.userByID(ctx, p.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Account{}, ErrUserNotFound
+	}
+	if err != nil {
+		return Account{}, err
+	}
+	f := fault.Fields{}
+	set := bson.M{}
+	if ch.Name != nil {
+		name := strings.TrimSpace(*ch.Name)
+		checkName(f, name)
+		set["name"] = name
+	}
+	if ch.Locale != nil {
+		if *ch.Locale == "" {
+			f.Add("locale", "required")
+		}
+		set["locale"] = checkLocale(f, *ch.Locale)
+	}
+	if ch.TimeZone != nil {
+		if *ch.TimeZone == "" {
+			f.Add("time_zone", "required")
+		}
+		set["time_zone"] = checkTimeZone(f, *ch.TimeZone)
+	}
+	if ch.Password != nil {
+		validatePassword(f, "password", *ch.Password)
+		if ch.CurrentPassword == nil {
+			f.Add("current_password", "required")
+		}
+	}
+	if err := f.Err(); err != nil {
+		return Account{}, err
+	}
+	if ch.Password != nil {
+		ok, err := checkPassword(u.PasswordHash, *ch.CurrentPassword)
+		if err != nil {
+			return Account{}, err
+		}
+		if !ok {
+			return Account{}, ErrWrongPassword
+		}
+		h, err := hashPassword(*ch.Password)
+		if err != nil {
+			return Account{}, err
+		}
+		set["password_hash"] = h
+	}
+	if len(set) == 0 {
+		return u.account(), nil
+	}
+	set["updated_at"] = s.clock.Now().Truncate(time.Millisecond)
+	if _, err := s.users.UpdateOne(ctx, bson.M{"_id": u.ID}, bson.M{"$set": set}); err != nil {
+		return Account{}, err
+	}
+	if ch.Password != nil {
+		if err := s.RevokeAll(ctx, p.UserID); err != nil {
+			return Account{}, err
+		}
+	}
+	return s.Me(ctx, p)
+}
+
+func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+
+func checkEmail(f fault.Fields, email string) {
+	switch {
+	case email == "":
+		f.Add("email", "required")
+	case len(email) > 254:
+		f.Add("email", "too_long")
+	default:
+		a, err := mail.ParseAddress(email)
+		if err != nil || a.Address != email || !strings.Contains(email[strings.LastIndexByte(email, '@'):], ".") {
+			f.Add("email", "invalid")
+		}
+	}
+}
+
+func validatePassword(f fault.Fields, field, pw string) {
+	n := utf8.RuneCountInString(pw)
+	switch {
+	case pw == "":
+		f.Add(field, "required")
+	case n < 8:
+		f.Add(field, "too_short")
+	case len(pw) > 1024:
+		f.Add(field, "too_long")
+	}
+}
+
+func checkName(f fault.Fields, name string) {
+	switch {
+	case name == "":
+		f.Add("name", "required")
+	case utf8.RuneCountInString(name) > 80:
+		f.Add("name", "too_long")
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		f.Add("name", "invalid")
+	}
+}
+
+func checkLocale(f fault.Fields, locale string) string {
+	switch locale {
+	case "":
+		return "it"
+	case "it", "en":
+		return locale
+	}
+	f.Add("locale", "unsupported")
+	return locale
+}
+
+func checkTimeZone(f fault.Fields, tz string) string {
+	if tz == "" {
+		return "Europe/Rome"
+	}
+	if len(tz) > 64 {
+		f.Add("time_zone", "invalid")
+		return tz
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		f.Add("time_zone", "invalid")
+	}
+	return tz
+}

@@ -1,0 +1,179 @@
+// Package config reads Civico's settings from flags and the environment
+// into one validated struct. Secrets may also come from files (*_FILE), as
+// container orchestrators hand them out.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the server.
+type Config struct {
+	Addr      string
+	DataDir   string
+	MongoURI  string
+	Database  string
+	LogLevel  slog.Level
+	PublicURL string
+	// AllowedOrigins may open websockets besides PublicURL's origin.
+	AllowedOrigins []string
+	TrustedProxies []string
+	JWTSecret      []byte
+	// DebugAddr, when set, serves expvar and pprof there (keep it on loopback).
+	DebugAddr string
+
+	VAPIDPublicKey    string
+	VAPIDPrivateKey   string
+	VAPIDSubject      string
+	PushAllowInsecure bool
+	PushWorkers       int
+
+	LoginPerAccount int
+	LoginPerIP      int
+	RegisterPerIP   int
+	PostsPerHour    int
+
+	ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout time.Duration
+}
+
+// Load reads args (flags) over getenv (environment) over the defaults.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	var c Config
+	var logLevel, origins, proxies string
+	fs := flag.NewFlagSet("civico", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&c.Addr, "addr", env("CIVICO_ADDR", ":8080"), "listen address")
+	fs.StringVar(&c.DataDir, "data", env("CIVICO_DATA", "./data"), "data directory (embedded database, socket, lock)")
+	fs.StringVar(&c.MongoURI, "mongodb-uri", env("MONGODB_URI", ""), "MongoDB URI; empty starts the embedded database")
+	fs.StringVar(&c.Database, "db", env("CIVICO_DB", "civico"), "database name")
+	fs.StringVar(&logLevel, "log-level", env("CIVICO_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.StringVar(&c.PublicURL, "public-url", env("CIVICO_PUBLIC_URL", ""), "public origin, e.g. https://civico.example.org")
+	fs.StringVar(&origins, "allowed-origins", env("CIVICO_ALLOWED_ORIGINS", ""), "extra websocket origins, comma separated")
+	fs.StringVar(&proxies, "trusted-proxies", env("CIVICO_TRUSTED_PROXIES", ""), "proxies whose X-Forwarded-For is trusted, comma separated")
+	fs.StringVar(&c.DebugAddr, "debug-addr", env("CIVICO_DEBUG_ADDR", ""), "serve expvar and pprof on this address")
+	fs.BoolVar(&c.PushAllowInsecure, "push-allow-insecure", env("CIVICO_PUSH_ALLOW_INSECURE", "") == "1", "accept http loopback push endpoints (tests only)")
+	intVar(fs, &c.PushWorkers, "push-workers", env("CIVICO_PUSH_WORKERS", "8"))
+	intVar(fs, &c.LoginPerAccount, "login-per-account", env("CIVICO_LOGIN_PER_ACCOUNT", "10"))
+	intVar(fs, &c.LoginPerIP, "login-per-ip", env("CIVICO_LOGIN_PER_IP", "30"))
+	intVar(fs, &c.RegisterPerIP, "register-per-ip", env("CIVICO_REGISTER_PER_IP", "20"))
+	intVar(fs, &c.PostsPerHour, "posts-per-hour", env("CIVICO_POSTS_PER_HOUR", "30"))
+	durVar(fs, &c.ReadTimeout, "read-timeout", env("CIVICO_READ_TIMEOUT", "10s"))
+	durVar(fs, &c.WriteTimeout, "write-timeout", env("CIVICO_WRITE_TIMEOUT", "10s"))
+	durVar(fs, &c.IdleTimeout, "idle-timeout", env("CIVICO_IDLE_TIMEOUT", "60s"))
+	durVar(fs, &c.ShutdownTimeout, "shutdown-timeout", env("CIVICO_SHUTDOWN_TIMEOUT", "20s"))
+	if err := fs.Parse(args); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	var err error
+	if err = c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		return Config{}, fmt.Errorf("config: log level %q: %w", logLevel, err)
+	}
+	c.AllowedOrigins = splitList(origins)
+	c.TrustedProxies = splitList(proxies)
+	secret, err := secretEnv(getenv, "CIVICO_JWT_SECRET")
+	if err != nil {
+		return Config{}, err
+	}
+	c.JWTSecret = []byte(secret)
+	if c.VAPIDPublicKey, err = secretEnv(getenv, "CIVICO_VAPID_PUBLIC_KEY"); err != nil {
+		return Config{}, err
+	}
+	if c.VAPIDPrivateKey, err = secretEnv(getenv, "CIVICO_VAPID_PRIVATE_KEY"); err != nil {
+		return Config{}, err
+	}
+	c.VAPIDSubject = env("CIVICO_VAPID_SUBJECT", "mailto:admin@civico.invalid")
+	return c, c.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.MongoURI == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("a data directory (-data) is needed for the embedded database"))
+	}
+	if len(c.JWTSecret) > 0 && len(c.JWTSecret) < 32 {
+		errs = append(errs, errors.New("CIVICO_JWT_SECRET must be at least 32 bytes"))
+	}
+	if (c.VAPIDPublicKey == "") != (c.VAPIDPrivateKey == "") {
+		errs = append(errs, errors.New("set both CIVICO_VAPID_PUBLIC_KEY and CIVICO_VAPID_PRIVATE_KEY, or neither"))
+	}
+	if !strings.HasPrefix(c.VAPIDSubject, "mailto:") && !strings.HasPrefix(c.VAPIDSubject, "https://") {
+		errs = append(errs, errors.New("CIVICO_VAPID_SUBJECT must start with mailto: or https://"))
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("public URL %q is not an http(s) origin", c.PublicURL))
+		}
+	}
+	if c.PushWorkers < 1 || c.PushWorkers > 256 {
+		errs = append(errs, errors.New("push workers must be within 1..256"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// secretEnv reads NAME, or the file named by NAME_FILE.
+func secretEnv(getenv func(string) string, name string) (string, error) {
+	if v := getenv(name); v != "" {
+		return v, nil
+	}
+	path := getenv(name + "_FILE")
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("config: %s_FILE: %w", name, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func intVar(fs *flag.FlagSet, p *int, name, def string) {
+	n, _ := strconv.Atoi(def)
+	*p = n
+	fs.Func(name, "integer (env CIVICO_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))+")", func(s string) error {
+		v, err := strconv.Atoi(s)
+		*p = v
+		return err
+	})
+	if _, err := strconv.Atoi(def); err != nil {
+		*p = -1 // reported by validate as out of range
+	}
+}
+
+func durVar(fs *flag.FlagSet, p *time.Duration, name, def string) {
+	d, _ := time.ParseDuration(def)
+	*p = d
+	fs.Func(name, "duration (env CIVICO_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))+")", func(s string) error {
+		v, err := time.ParseDuration(s)
+		*p = v
+		return err
+	})
+}

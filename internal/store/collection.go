@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Collection is a collection reached through the store: every operation gets
+// a deadline, and writes are made atomic per document on the embedded engine.
+type Collection struct {
+	name string
+	c    *mongo.Collection
+	s    *Store
+}
+
+// Collection returns the named collection.
+func (s *Store) Collection(name string) *Collection {
+	return &Collection{name: name, c: s.db.Collection(name), s: s}
+}
+
+// Name is the collection's name.
+func (c *Collection) Name() string { return c.name }
+
+// InsertOne inserts doc.
+func (c *Collection) InsertOne(ctx context.Context, doc any) (*mongo.InsertOneResult, error) {
+	ctx, cancel := c.s.opCtx(ctx)
+	defer cancel()
+	r, err := c.c.InsertOne(ctx, doc)
+	return r, wrap(c.name, "insert", err)
+}
+
+// InsertMany inserts docs in order.
+func (c *Collection) InsertMany(ctx context.Context, docs []any) error {
+	ctx, cancel := c.s.opCtx(ctx)
+	defer cancel()
+	_, err := c.c.InsertMany(ctx, docs)
+	return wrap(c.name, "insert many", err)
+}
+
+// FindOne decodes the first match into out, or returns ErrNotFound.
+func (c *Collection) FindOne(ctx context.Context, filter, out any, opts ...options.Lister[options.FindOneOptions]) error {
+	ctx, cancel := c.s.opCtx(ctx)
+	defer cancel()
+	err := c.c.FindOne(ctx, filter, opts...).Decode(out)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return ErrNotFound
+	}
+	return wrap(c.name, "find one", err)
+}
+
+// FindAll decodes every match into out, a pointer to a slice. Callers bound
+// the result with a limit.
+func (c *Collection) FindAll(ctx context.Context, filter, out any, opts ...options.Lister[options.FindOptions]) error {
+	ctx, cancel := c.s.opCtx(ctx)
+	defer cancel()
+	cur, err := c.c.Find(ctx, filter, opts...)
+	if err != nil {
+		return wrap(c.name, "find", err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	return wrap(c.name, "decode", cur.All(ctx, out))
+}
+
+// Each streams the matches to fn, one raw document at a time, for exports
+// that should not hold a whole collection in memory.
+func (c *Collection) Each(ctx context.Context, filter any, fn func(bson.Raw) error, opts ...options.Lister[options.FindOptions]) error {
+	cur, err := c.c.Find(ctx, filter, opts...)
+	if err != nil {
+		return wrap(c.name, "find", err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		if err := fn(cur.Current); err != nil {
+			return err
+		}
+	}
+	return wrap(c.name, "cursor", cur.Err())
+}
+
+// Count counts the matches.
+func (c *Collection) Count(ctx context.Context, filter any) (int64, error) {
+	ctx, cancel := c.s.opCtx(ctx)
+	defer cancel()
+	n, err := c.c.CountDocuments(ctx, filter)
+	return n, wrap(c.name, "count", err)
+}
+
+// Aggregate runs pipeline and decodes the results into out.
+func (c *Collection) Aggregate(ctx context.Context, pipeline, out any) error {
+	ctx, cancel := c.s.opCtx(ctx)
+	defer cancel()
+	cur, err := c.c.Aggregate(ctx, pipeline)
+	if err != nil {
+		return wrap(c.name, "aggregate", err)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	return wrap(c.name, "decode", cur.All(ctx, out))
+}
+
+// UpdateOne updates the first match atomically on both engines.
+func (c *Collection) UpdateOne(ctx context.Context, filter, update any, opts ...options.Lister[options.UpdateOneOptions]) (*mongo.UpdateResult, error) {
+	ctx, cancel := c.s.opCtx(ctx)
+	defer cancel()
+	defer c.s.locks.lock(c.name, filter)()
+	r, err := c.c.UpdateOne(ctx, filter, update, opts...)
+	return r, wrap(c.name, "update", err)
+}
+
+// UpdateMany updates every match; on the embedded engine it excludes every
+// other write to the collection meanwhile.
+func (c *Collection) UpdateMany(ctx context.Context, filter, update any) (*mongo.UpdateResult, error) {
+	ctx, cancel := c.s.opCtx(ctx)
+	defer cancel()
+	defer c.s.locks.lock(c.name, nil)()
+	r, err := c.c.UpdateMany(ctx, filter, update)
+	return r, wrap(c.name, "update many", err)
+}
+
+// FindOneAndUpdate updates the first match and decodes it (before or after,
+// as opts say) into out; ErrNotFound when nothing matched.
+func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update, out any, opts ...options.Lister[options.FindOneAndUpdateOptions]) error {
+	ctx, cancel := c.s.opCtx(ctx)
+	defer cancel()
+	defer c.s.locks.lock(c.name, filter)()
+	err := c.c.FindOneAndUpdate(ctx, filter, update, opts...).Decode(out)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return ErrNotFound
+	}
+	return wrap(c.name, "find and update", err)
+}
+
+// ReplaceOne replaces the first match.
+func (c *Collection) ReplaceOne(ctx context.Context, filter, doc any, opts ...options.Lister[options.ReplaceOptions]) (*mongo.UpdateResult, error) {
+	ctx, cancel := c.s.opCtx(ctx)
+	defer cancel()
+	defer c.s.locks.lock(c.name, filter)()
+	r, err := c.c.ReplaceOne(ctx, filter, doc, opts...)
+	return r, wrap(c.name, "replace", err)
+}
+
+// DeleteOne deletes the first match and says how many went (0 or 1).
+func (c *Collection) DeleteOne(ctx context.Context, filter any) (int64, error) {
+	ctx, cancel := c.s.opCtx(ctx)
+	defer cancel()
+	defer c.s.locks.lock(c.name, filter)()
+	r, err := c.c.DeleteOne(ctx, filter)
+	if err != nil {
+		return 0, wrap(c.name, "delete", err)
+	}
+	return r.DeletedCount, nil
+}
+
+// DeleteMany deletes every match and says how many went.
+func (c *Collection) DeleteMany(ctx context.Context, filter any) (int64, error) {
+	ctx, cancel := c.s.opCtx(ctx)
+	defer cancel()
+	defer c.s.locks.lock(c.name, nil)()
+	r, err := c.c.DeleteMany(ctx, filter)
+	if err != nil {
+		return 0, wrap(c.name, "delete many", err)
+	}
+	return r.DeletedCount, nil
+}
+
+func wrap(coll, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("store: %s %s: %w", coll, op, err)
+}

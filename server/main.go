@@ -1,0 +1,66 @@
+// Command server runs Civico: the API, the realtime channels, push, and the
+// PWA, with the embedded database unless MONGODB_URI is set.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata" // quiet hours need time zones even in a bare container
+
+	"civico/internal/app"
+	"civico/internal/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "civico:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the server and blocks until ctx ends, then shuts down cleanly.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(args, getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	a, err := app.New(ctx, cfg, log, app.Options{})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		_ = a.Shutdown(context.Background())
+		return err
+	}
+	engine := "embedded FerretDB in " + cfg.DataDir
+	if cfg.MongoURI != "" {
+		engine = "MongoDB"
+	}
+	log.Info("civico listening", "addr", ln.Addr().String(), "database", engine)
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err = <-served:
+		log.Error("server stopped", "err", err)
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if serr := a.Shutdown(sctx); serr != nil && !errors.Is(serr, context.Canceled) {
+		return serr
+	}
+	log.Info("stopped")
+	return err
+}
