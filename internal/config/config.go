@@ -55,6 +55,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	}
 	var c Config
 	var logLevel, origins, proxies string
+	var perr []error
 	fs := flag.NewFlagSet("civico", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&c.Addr, "addr", env("CIVICO_ADDR", ":8080"), "listen address")
@@ -67,16 +68,19 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&proxies, "trusted-proxies", env("CIVICO_TRUSTED_PROXIES", ""), "proxies whose X-Forwarded-For is trusted, comma separated")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("CIVICO_DEBUG_ADDR", ""), "serve expvar and pprof on this address")
 	fs.BoolVar(&c.PushAllowInsecure, "push-allow-insecure", env("CIVICO_PUSH_ALLOW_INSECURE", "") == "1", "accept http loopback push endpoints (tests only)")
-	intVar(fs, &c.PushWorkers, "push-workers", env("CIVICO_PUSH_WORKERS", "8"))
-	intVar(fs, &c.LoginPerAccount, "login-per-account", env("CIVICO_LOGIN_PER_ACCOUNT", "10"))
-	intVar(fs, &c.LoginPerIP, "login-per-ip", env("CIVICO_LOGIN_PER_IP", "30"))
-	intVar(fs, &c.RegisterPerIP, "register-per-ip", env("CIVICO_REGISTER_PER_IP", "20"))
-	intVar(fs, &c.PostsPerHour, "posts-per-hour", env("CIVICO_POSTS_PER_HOUR", "30"))
-	durVar(fs, &c.ReadTimeout, "read-timeout", env("CIVICO_READ_TIMEOUT", "10s"))
-	durVar(fs, &c.WriteTimeout, "write-timeout", env("CIVICO_WRITE_TIMEOUT", "10s"))
-	durVar(fs, &c.IdleTimeout, "idle-timeout", env("CIVICO_IDLE_TIMEOUT", "60s"))
-	durVar(fs, &c.ShutdownTimeout, "shutdown-timeout", env("CIVICO_SHUTDOWN_TIMEOUT", "20s"))
+	intVar(fs, &perr, &c.PushWorkers, "push-workers", env("CIVICO_PUSH_WORKERS", "8"))
+	intVar(fs, &perr, &c.LoginPerAccount, "login-per-account", env("CIVICO_LOGIN_PER_ACCOUNT", "10"))
+	intVar(fs, &perr, &c.LoginPerIP, "login-per-ip", env("CIVICO_LOGIN_PER_IP", "30"))
+	intVar(fs, &perr, &c.RegisterPerIP, "register-per-ip", env("CIVICO_REGISTER_PER_IP", "20"))
+	intVar(fs, &perr, &c.PostsPerHour, "posts-per-hour", env("CIVICO_POSTS_PER_HOUR", "30"))
+	durVar(fs, &perr, &c.ReadTimeout, "read-timeout", env("CIVICO_READ_TIMEOUT", "10s"))
+	durVar(fs, &perr, &c.WriteTimeout, "write-timeout", env("CIVICO_WRITE_TIMEOUT", "10s"))
+	durVar(fs, &perr, &c.IdleTimeout, "idle-timeout", env("CIVICO_IDLE_TIMEOUT", "60s"))
+	durVar(fs, &perr, &c.ShutdownTimeout, "shutdown-timeout", env("CIVICO_SHUTDOWN_TIMEOUT", "20s"))
 	if err := fs.Parse(args); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := errors.Join(perr...); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	var err error
@@ -155,23 +159,28 @@ func splitList(s string) []string {
 	return out
 }
 
-func intVar(fs *flag.FlagSet, p *int, name, def string) {
-	n, _ := strconv.Atoi(def)
+// intVar and durVar parse the environment's value as the default and let
+// the flag override it; a value that does not parse is kept in errs.
+func intVar(fs *flag.FlagSet, errs *[]error, p *int, name, def string) {
+	n, err := strconv.Atoi(def)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s: %q is not a number", name, def))
+	}
 	*p = n
-	fs.Func(name, "integer (env CIVICO_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))+")", func(s string) error {
+	fs.Func(name, "integer", func(s string) error {
 		v, err := strconv.Atoi(s)
 		*p = v
 		return err
 	})
-	if _, err := strconv.Atoi(def); err != nil {
-		*p = -1 // reported by validate as out of range
-	}
 }
 
-func durVar(fs *flag.FlagSet, p *time.Duration, name, def string) {
-	d, _ := time.ParseDuration(def)
+func durVar(fs *flag.FlagSet, errs *[]error, p *time.Duration, name, def string) {
+	d, err := time.ParseDuration(def)
+	if err != nil || d <= 0 {
+		*errs = append(*errs, fmt.Errorf("%s: %q is not a positive duration", name, def))
+	}
 	*p = d
-	fs.Func(name, "duration (env CIVICO_"+strings.ToUpper(strings.ReplaceAll(name, "-", "_"))+")", func(s string) error {
+	fs.Func(name, "duration", func(s string) error {
 		v, err := time.ParseDuration(s)
 		*p = v
 		return err

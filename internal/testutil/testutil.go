@@ -224,9 +224,23 @@ func (r *Response) ExpectError(tb testing.TB, status int, code string) *Response
 	return r
 }
 
-// Do calls the API. body may be nil, a string or []byte (sent as-is), or a
-// value sent as JSON; token, when set, goes in the Authorization header.
+// Do calls the API: a path not starting with /api/ gets the /api/v1 prefix
+// (except /healthz, /readyz, / and file names). body may be nil, a string or
+// []byte (sent as-is), or a value sent as JSON; token, when set, goes in the
+// Authorization header; headers are name, value pairs.
 func (s *Server) Do(tb testing.TB, method, path string, body any, token string, headers ...string) *Response {
+	tb.Helper()
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	if !strings.HasPrefix(path, "/api/") && path != "/healthz" && path != "/readyz" && !strings.Contains(path, ".") && path != "/" {
+		path = "/api/v1" + path
+	}
+	return s.DoRaw(tb, method, path, body, token, headers...)
+}
+
+// DoRaw is Do without the path prefix, for the PWA's own paths.
+func (s *Server) DoRaw(tb testing.TB, method, path string, body any, token string, headers ...string) *Response {
 	tb.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -241,12 +255,6 @@ func (s *Server) Do(tb testing.TB, method, path string, body any, token string, 
 			tb.Fatal(err)
 		}
 		rd = bytes.NewReader(j)
-	}
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
-	}
-	if !strings.HasPrefix(path, "/api/") && path != "/healthz" && path != "/readyz" && !strings.Contains(path, ".") && path != "/" {
-		path = "/api/v1" + path
 	}
 	req, err := http.NewRequest(method, s.URL+path, rd)
 	if err != nil {
