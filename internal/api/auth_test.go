@@ -407,3 +407,23 @@ func TestHealthAndUnknownAPIRoutes(t *testing.T) {
 	}
 	s.Do(t, "GET", "/missing.js", nil, "").Expect(t, 404)
 }
+
+func TestExportAndDeleteAccount(t *testing.T) {
+	s := testutil.Start(t)
+	u := s.Register(t, "Anna")
+	var export struct {
+		Account struct{ Email string } `json:"account"`
+	}
+	r := s.Do(t, "GET", "/me/export", nil, u.Token).Expect(t, 200)
+	r.JSON(t, &export)
+	if export.Account.Email != u.Email || !strings.Contains(r.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("export = %s", r.Body)
+	}
+	s.Do(t, "DELETE", "/me", map[string]string{"password": "not mine!"}, u.Token).ExpectError(t, 403, "wrong_password")
+	s.Do(t, "DELETE", "/me", map[string]string{"password": u.Password}, u.Token).Expect(t, 204)
+	s.Do(t, "GET", "/me", nil, u.Token).ExpectError(t, 404, "user_not_found")
+	s.Do(t, "POST", "/auth/refresh", map[string]string{"refresh_token": u.RefreshToken}, "").Expect(t, 401)
+	s.Do(t, "POST", "/auth/login", map[string]string{"email": u.Email, "password": u.Password}, "").ExpectError(t, 401, "invalid_credentials")
+	// The email is free again.
+	s.Do(t, "POST", "/auth/register", map[string]string{"email": u.Email, "password": "password 123", "name": "Anna"}, "").Expect(t, 201)
+}

@@ -54,3 +54,49 @@ func (h *handlers) respondMe(c *fiber.Ctx, acc auth.Account) error {
 	}
 	return c.JSON(out)
 }
+
+type deleteMeRequest struct {
+	Password string `json:"password"`
+}
+
+// deleteMe closes the account: the password confirms it, every capability
+// erases or anonymises its part, then the account itself goes.
+func (h *handlers) deleteMe(c *fiber.Ctx) error {
+	var req deleteMeRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	p := principal(c)
+	if err := h.d.Auth.CheckPassword(c.UserContext(), p, req.Password); err != nil {
+		return err
+	}
+	for _, erase := range h.d.Erasers {
+		if err := erase(c.UserContext(), p.UserID); err != nil {
+			return err
+		}
+	}
+	if err := h.d.Auth.Delete(c.UserContext(), p); err != nil {
+		return err
+	}
+	h.clearRefreshCookie(c)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// exportMe answers with everything Civico holds of the caller.
+func (h *handlers) exportMe(c *fiber.Ctx) error {
+	p := principal(c)
+	acc, err := h.d.Auth.Me(c.UserContext(), p)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"account": acc}
+	for name, fn := range h.d.Exporters {
+		v, err := fn(c.UserContext(), p.UserID)
+		if err != nil {
+			return err
+		}
+		out[name] = v
+	}
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="civico-export.json"`)
+	return c.JSON(out)
+}

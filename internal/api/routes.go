@@ -17,6 +17,8 @@ func (h *handlers) routes(app *fiber.App) {
 	me := v1.Group("/me", h.requireUser)
 	me.Get("/", h.me)
 	me.Patch("/", h.updateMe)
+	me.Delete("/", h.deleteMe)
+	me.Get("/export", h.exportMe)
 
 	// Anything else under /api is unknown: never the SPA fallback.
 	v1.Use(func(c *fiber.Ctx) error { return errNotFound })

@@ -43,6 +43,11 @@ type Deps struct {
 	// Memberships lists, per capability ("streets", "associations"), what a
 	// user belongs to, for GET /me.
 	Memberships map[string]func(ctx context.Context, userID string) (any, error)
+	// Exporters add, per capability, the user's data to GET /me/export.
+	Exporters map[string]func(ctx context.Context, userID string) (any, error)
+	// Erasers run before an account is deleted: each capability removes or
+	// anonymises what it holds of the user (posts anonymised, ledger kept).
+	Erasers []func(ctx context.Context, userID string) error
 	// LogoutHook runs when a session ends, with the device's push endpoint
 	// if the client sent one (X-Push-Endpoint).
 	LogoutHook func(ctx context.Context, userID, endpoint string)

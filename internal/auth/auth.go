@@ -576,3 +576,49 @@ func checkTimeZone(f fault.Fields, tz string) string {
 	}
 	return tz
 }
+
+// CheckPassword confirms a sensitive action with the caller's password.
+func (s *Service) CheckPassword(ctx context.Context, p Principal, password string) error {
+	u, err := s.userByID(ctx, p.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUserNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if len(password) > 1024 {
+		return ErrWrongPassword
+	}
+	ok, err := checkPassword(u.PasswordHash, password)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrWrongPassword
+	}
+	return nil
+}
+
+// Delete closes an account: its sessions end, its email is freed, and what
+// stays (the id other records point at) keeps no personal data.
+func (s *Service) Delete(ctx context.Context, p Principal) error {
+	u, err := s.userByID(ctx, p.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUserNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.RevokeAll(ctx, p.UserID); err != nil {
+		return err
+	}
+	_, err = s.users.UpdateOne(ctx, bson.M{"_id": u.ID}, bson.M{"$set": bson.M{
+		"deleted": true, "email": "deleted:" + u.ID.Hex(), "name": "", "password_hash": "",
+		"updated_at": s.clock.Now().Truncate(time.Millisecond),
+	}})
+	if err != nil {
+		return err
+	}
+	_, err = s.emails.DeleteOne(ctx, bson.M{"_id": u.Email})
+	return err
+}
