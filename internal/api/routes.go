@@ -14,11 +14,24 @@ func (h *handlers) routes(app *fiber.App) {
 	v1.Post("/auth/refresh", h.refresh)
 	v1.Post("/auth/logout", h.logout)
 
+	// The street's live channel authenticates with its own token (browsers
+	// cannot send Authorization on a websocket), so it comes before any
+	// group that requires a user under /streets.
+	if h.d.Hub != nil {
+		v1.Get("/streets/:sid/ws", h.wsAuthorize, h.wsUpgrade())
+	}
+
 	me := v1.Group("/me", h.requireUser)
 	me.Get("/", h.me)
 	me.Patch("/", h.updateMe)
 	me.Delete("/", h.deleteMe)
 	me.Get("/export", h.exportMe)
+
+	h.associationRoutes(v1)
+	h.streetRoutes(v1)
+	h.postRoutes(v1)
+	h.reportRoutes(v1)
+	h.pushRoutes(v1, me)
 
 	// Anything else under /api is unknown: never the SPA fallback.
 	v1.Use(func(c *fiber.Ctx) error { return errNotFound })

@@ -10,6 +10,12 @@ import (
 	"time"
 
 	"civico/internal/auth"
+	"civico/internal/hub"
+	"civico/internal/moderation"
+	"civico/internal/portineria"
+	"civico/internal/posts"
+	"civico/internal/push"
+	"civico/internal/streets"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/compress"
@@ -51,6 +57,19 @@ type Deps struct {
 	// LogoutHook runs when a session ends, with the device's push endpoint
 	// if the client sent one (X-Push-Endpoint).
 	LogoutHook func(ctx context.Context, userID, endpoint string)
+	// Hub serves the streets' websocket channels; nil leaves the route out.
+	Hub *hub.Hub
+	// Portineria is the Portinaio di rione (associations, roster, ledger);
+	// nil leaves its routes out.
+	Portineria *portineria.Service
+	// Streets, Posts and Moderation are the streets, their requests and
+	// offers, and reports; nil leaves their routes out.
+	Streets    *streets.Service
+	Posts      *posts.Service
+	Moderation *moderation.Service
+	// Push is web push (VAPID key, subscriptions, notification settings);
+	// nil leaves its routes out.
+	Push *push.Service
 }
 
 // New builds the Fiber app with every route.
@@ -77,6 +96,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		WriteTimeout:            cfg.WriteTimeout,
 		IdleTimeout:             cfg.IdleTimeout,
 		ReadBufferSize:          8192, // bounds the request headers, whatever a client sends
+		ReduceMemoryUsage:       true, // idle keep-alives and websockets keep no read buffer (8 KB each, see ws.go)
 		ErrorHandler:            errorHandler(d.Log),
 		DisableStartupMessage:   true,
 		EnableTrustedProxyCheck: true,

@@ -16,8 +16,15 @@ import (
 	"civico/internal/auth"
 	"civico/internal/clock"
 	"civico/internal/config"
+	"civico/internal/diag"
 	"civico/internal/events"
+	"civico/internal/hub"
+	"civico/internal/moderation"
+	"civico/internal/portineria"
+	"civico/internal/posts"
+	"civico/internal/push"
 	"civico/internal/store"
+	"civico/internal/streets"
 	"civico/pwa"
 
 	"github.com/gofiber/fiber/v2"
@@ -34,7 +41,18 @@ type App struct {
 	// Services, exposed for tests that drive them directly.
 	Auth   *auth.Service
 	Events *events.Log
+	Hub    *hub.Hub
+	// Portineria is the Portinaio di rione.
+	Portineria *portineria.Service
+	// Streets, Posts and Moderation: the streets, their requests and
+	// offers, and reports.
+	Streets    *streets.Service
+	Posts      *posts.Service
+	Moderation *moderation.Service
+	// Push is web push: subscriptions, settings and the outbox.
+	Push *push.Service
 
+	debug  *diag.Server
 	sweeps []func(context.Context) error
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
@@ -81,7 +99,17 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.sweeps = append(a.sweeps, a.Auth.Sweep, a.Events.Trim)
+	if err := a.buildStreets(ctx); err != nil {
+		return err
+	}
+	if err := a.buildPortineria(ctx); err != nil {
+		return err
+	}
+	if err := a.buildPush(ctx); err != nil {
+		return err
+	}
 
+	a.buildHub()
 	static, err := api.Static(pwa.FS())
 	if err != nil {
 		return fmt.Errorf("app: pwa: %w", err)
@@ -91,10 +119,20 @@ func (a *App) build(ctx context.Context) error {
 		TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, AllowedOrigins: cfg.AllowedOrigins,
 		SecureCookies: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
 	}, api.Deps{
-		Log:    log,
-		Ready:  func() error { return a.store.Ping(context.Background()) },
-		Auth:   a.Auth,
-		Static: static,
+		Log:         log,
+		Ready:       func() error { return a.store.Ping(context.Background()) },
+		Auth:        a.Auth,
+		Hub:         a.Hub,
+		Portineria:  a.Portineria,
+		Streets:     a.Streets,
+		Posts:       a.Posts,
+		Moderation:  a.Moderation,
+		Memberships: map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Memberships, "streets": a.streetMemberships},
+		Exporters:   map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Export, "push": a.Push.Export},
+		Erasers:     []func(context.Context, string) error{a.Portineria.Erase, a.Push.Erase},
+		Static:      static,
+		Push:        a.Push,
+		LogoutHook:  a.Push.Logout,
 	})
 	return nil
 }
@@ -103,11 +141,16 @@ func (a *App) build(ctx context.Context) error {
 func (a *App) Serve(ln net.Listener) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stop = cancel
+	if err := a.startDebug(); err != nil {
+		cancel()
+		return err
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
 		a.sweepLoop(ctx)
 	}()
+	a.Push.Start()
 	return a.fiber.Listener(ln)
 }
 
@@ -133,10 +176,16 @@ func (a *App) sweepLoop(ctx context.Context) {
 // background work, then closes the driver and the embedded database.
 func (a *App) Shutdown(ctx context.Context) error {
 	err := a.fiber.ShutdownWithContext(ctx)
+	if rerr := a.closeRealtime(ctx); rerr != nil && err == nil {
+		err = rerr
+	}
 	if a.stop != nil {
 		a.stop()
 	}
 	a.wg.Wait()
+	// After the sweeps (which may publish) and before the store: sends in
+	// flight are abandoned to the next start, finished ones recorded.
+	a.Push.Close()
 	if cerr := a.store.Close(ctx); cerr != nil && err == nil {
 		err = cerr
 	}

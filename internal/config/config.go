@@ -30,6 +30,10 @@ type Config struct {
 	JWTSecret      []byte
 	// DebugAddr, when set, serves expvar and pprof there (keep it on loopback).
 	DebugAddr string
+	// WSPingInterval is how often idle websockets are pinged; WSSendQueue
+	// bounds the frames waiting for one socket (a full queue closes it).
+	WSPingInterval time.Duration
+	WSSendQueue    int
 
 	VAPIDPublicKey    string
 	VAPIDPrivateKey   string
@@ -77,6 +81,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	durVar(fs, &perr, &c.WriteTimeout, "write-timeout", env("CIVICO_WRITE_TIMEOUT", "10s"))
 	durVar(fs, &perr, &c.IdleTimeout, "idle-timeout", env("CIVICO_IDLE_TIMEOUT", "60s"))
 	durVar(fs, &perr, &c.ShutdownTimeout, "shutdown-timeout", env("CIVICO_SHUTDOWN_TIMEOUT", "20s"))
+	durVar(fs, &perr, &c.WSPingInterval, "ws-ping-interval", env("CIVICO_WS_PING_INTERVAL", "25s"))
+	intVar(fs, &perr, &c.WSSendQueue, "ws-send-queue", env("CIVICO_WS_SEND_QUEUE", "256"))
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
@@ -123,6 +129,12 @@ func (c *Config) validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("public URL %q is not an http(s) origin", c.PublicURL))
 		}
+	}
+	if c.WSPingInterval < time.Second || c.WSPingInterval > 10*time.Minute {
+		errs = append(errs, errors.New("the websocket ping interval must be within 1s..10m"))
+	}
+	if c.WSSendQueue < 8 || c.WSSendQueue > 65536 {
+		errs = append(errs, errors.New("the websocket send queue must be within 8..65536"))
 	}
 	if c.PushWorkers < 1 || c.PushWorkers > 256 {
 		errs = append(errs, errors.New("push workers must be within 1..256"))

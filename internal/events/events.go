@@ -32,6 +32,12 @@ const (
 	MemberRole      Type = "member.role"
 	ReportCreated   Type = "report.created"
 	StreetUpdated   Type = "street.updated"
+	// ReplyRemoved: a moderator took a reply down (Data ReplyData without
+	// the body, SubjectID = the reply's author).
+	ReplyRemoved Type = "reply.removed"
+	// ReportResolved: an admin resolved a report (Audience Admins, Data
+	// ReportData with Status and Action).
+	ReportResolved Type = "report.resolved"
 )
 
 // Audience says which members of the street may see an event.
@@ -123,6 +129,9 @@ type ReportData struct {
 	Target   string `json:"target"`
 	TargetID string `json:"target_id"`
 	Reason   string `json:"reason"`
+	// Status and Action are set on report.resolved.
+	Status string `json:"status,omitempty"`
+	Action string `json:"action,omitempty"`
 }
 
 // StreetData describes a street in street.* events.

@@ -1,1 +1,190 @@
-// Entry point of the PWA.
+// Entry point: language, session, routes, the header (navigation and the
+// connection indicator), the service worker and its "new version" prompt.
+import * as i18n from './i18n.js';
+import { t } from './i18n.js';
+import * as router from './router.js';
+import * as session from './session.js';
+import { h, mount } from './dom.js';
+import * as realtime from './realtime.js';
+import * as outbox from './outbox.js';
+
+const lazy = (file, name) => () => import(file).then((m) => ({ render: m[name] }));
+
+router.add('/signin', lazy('./auth.js', 'signin'), { public: true, guest: true });
+router.add('/signup', lazy('./auth.js', 'signup'), { public: true, guest: true });
+router.add('/', lazy('./streets.js', 'home'));
+router.add('/streets', lazy('./streets.js', 'directory'));
+router.add('/join', lazy('./streets.js', 'join'));
+router.add('/streets/new', lazy('./streets.js', 'create'));
+router.add('/streets/:sid/join', lazy('./streets.js', 'join'));
+router.add('/streets/:sid/new', lazy('./compose.js', 'render'));
+router.add('/streets/:sid/admin', lazy('./admin.js', 'render'));
+router.add('/streets/:sid/admin/:tab', lazy('./admin.js', 'render'));
+router.add('/streets/:sid', lazy('./feed.js', 'render'));
+router.add('/posts/:pid', lazy('./post.js', 'render'));
+router.add('/settings', lazy('./settings.js', 'notifications'));
+router.add('/account', lazy('./settings.js', 'account'));
+router.add('/portineria', lazy('./portineria.js', 'list'));
+router.add('/portineria/:aid/members/:mid', lazy('./portineria.js', 'member'));
+router.add('/portineria/:aid', lazy('./portineria.js', 'association'));
+router.add('/portineria/:aid/:tab', lazy('./portineria.js', 'association'));
+
+router.setGuard((route, url) => {
+  if (route && route.public) {
+    if (route.guest && session.signedIn()) return new URLSearchParams(location.search).get('next') || '/';
+    return '';
+  }
+  if (!session.signedIn()) return `/signin?next=${encodeURIComponent(url)}`;
+  return '';
+});
+
+function shell() {
+  document.getElementById('skip').textContent = t('nav.skip');
+  const nav = document.getElementById('nav');
+  const brand = document.getElementById('brand');
+  brand.setAttribute('aria-label', t('nav.home'));
+  const other = i18n.languages.find((l) => l !== i18n.lang());
+  const langButton = h('button', { type: 'button', class: 'lang', lang: other, onclick: switchLanguage },
+    t(`lang.switch.${other}`));
+  if (!session.signedIn()) {
+    mount(nav, h('ul', null, h('li', null, langButton)));
+    nav.setAttribute('aria-label', t('nav.label'));
+    nav.hidden = false;
+    return;
+  }
+  const links = [['/', t('nav.streets')], ['/settings', t('nav.notifications')]];
+  if (session.associations().length > 0) links.push(['/portineria', t('nav.portineria')]);
+  links.push(['/account', t('nav.account')]);
+  mount(nav, h('ul', null, links.map(([href, text]) => h('li', null, h('a', { href }, text))), h('li', null, langButton)));
+  nav.setAttribute('aria-label', t('nav.label'));
+  nav.hidden = false;
+  markCurrent();
+}
+
+function markCurrent() {
+  const path = location.pathname;
+  for (const a of document.querySelectorAll('#nav a')) {
+    const href = a.getAttribute('href');
+    const on = href === '/' ? path === '/' || path.startsWith('/streets') || path.startsWith('/posts') : path.startsWith(href);
+    if (on) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+async function switchLanguage() {
+  const other = i18n.languages.find((l) => l !== i18n.lang());
+  await i18n.choose(other);
+  shell();
+  netStatus();
+  await router.reload();
+}
+
+let pending = 0;
+async function countPending() {
+  try {
+    pending = (await outbox.list()).length;
+  } catch {
+    pending = 0;
+  }
+  netStatus();
+}
+
+function netStatus() {
+  const el = document.getElementById('net');
+  const s = navigator.onLine ? realtime.state() : 'offline';
+  const parts = [];
+  if (s === 'offline') parts.push(t('net.offline'));
+  else if (s === 'connecting') parts.push(t('net.connecting'));
+  if (pending > 0) parts.push(i18n.tn('net.pending', pending));
+  el.dataset.state = s;
+  el.textContent = parts.join(' · ');
+  el.hidden = parts.length === 0;
+}
+
+function flush() {
+  if (session.signedIn() && navigator.onLine) outbox.flush(session.state.user.id);
+}
+
+// The service worker: installed quietly; a new version waits until the user
+// presses "reload" (never skipWaiting behind their back).
+async function registerWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  let reg;
+  try {
+    reg = await navigator.serviceWorker.register('/sw.js', { scope: '/' });
+  } catch (err) {
+    console.error('service worker', err);
+    return;
+  }
+  const offer = (worker) => {
+    if (!worker || !navigator.serviceWorker.controller) return;
+    const box = document.getElementById('update');
+    const go = h('button', { type: 'button', class: 'btn primary', id: 'update-reload' }, t('update.reload'));
+    go.addEventListener('click', () => {
+      reloading = true;
+      worker.postMessage({ type: 'skip-waiting' });
+    });
+    mount(box, h('p', null, t('update.text')), go);
+    box.hidden = false;
+  };
+  let reloading = false;
+  navigator.serviceWorker.addEventListener('controllerchange', () => {
+    if (reloading) location.reload();
+  });
+  if (reg.waiting) offer(reg.waiting);
+  reg.addEventListener('updatefound', () => {
+    const w = reg.installing;
+    if (!w) return;
+    w.addEventListener('statechange', () => {
+      if (w.state === 'installed') offer(w);
+    });
+  });
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') reg.update().catch(() => {});
+  });
+}
+
+function listenToWorker() {
+  if (!('serviceWorker' in navigator)) return;
+  navigator.serviceWorker.addEventListener('message', (e) => {
+    const msg = e.data || {};
+    if (msg.type === 'navigate' && typeof msg.url === 'string' && msg.url.startsWith('/')) router.navigate(msg.url);
+    if (msg.type === 'flush') flush();
+  });
+  navigator.serviceWorker.startMessages?.();
+}
+
+async function boot() {
+  await i18n.load(i18n.preferred());
+  listenToWorker();
+  await session.restore();
+  shell();
+  session.events.addEventListener('change', () => {
+    shell();
+    if (!session.signedIn()) {
+      outbox.clear().catch(() => {});
+      router.reload();
+    }
+  });
+  realtime.status.addEventListener('change', netStatus);
+  window.addEventListener('online', () => {
+    netStatus();
+    if (session.state.offline) session.loadMe().catch(() => {});
+    flush();
+  });
+  window.addEventListener('offline', netStatus);
+  outbox.events.addEventListener('change', countPending);
+  window.addEventListener('popstate', markCurrent);
+  document.addEventListener('civico:language', () => {
+    shell();
+    netStatus();
+  });
+  document.addEventListener('civico:navigated', markCurrent);
+  countPending();
+  await router.start();
+  markCurrent();
+  flush();
+  registerWorker();
+}
+
+boot();

@@ -1,0 +1,516 @@
+// Package hub is the realtime side of a street: one websocket channel per
+// street that carries every event of the street's log, in order, to the
+// members connected to it, with resume after a reconnect.
+//
+// The hub never blocks a publisher. The events log calls Publish on the
+// publishing goroutine, in street order; Publish encodes the frame once and
+// appends it to each connection's bounded queue. A connection that lets its
+// queue fill is closed with CloseTooSlow; the others are not affected.
+//
+// Per connection the hub keeps as little as it can, because a street server
+// holds thousands of idle sockets: the read loop is the goroutine the
+// websocket library already runs for the connection, the writer goroutine
+// exists only while there is something to write (one at a time), read
+// buffers come from a pool for the length of one frame, write buffers are
+// not needed at all (frames are prepared once per event), and queues are
+// allocated when something is queued and dropped when they drain.
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"civico/internal/events"
+	"civico/internal/fault"
+
+	"github.com/fasthttp/websocket"
+)
+
+// Close codes the hub ends sockets with. Clients act on them: 4008 and 1001
+// mean "reconnect with since", 4003 means "you are no longer a member".
+const (
+	// CloseTooSlow: the client did not read its frames fast enough.
+	CloseTooSlow = 4008
+	// CloseRemoved: the member was banned, or left the street.
+	CloseRemoved = 4003
+	// CloseGoingAway: the server is shutting down (standard 1001).
+	CloseGoingAway = websocket.CloseGoingAway
+	// ClosePolicy: too many frames from the client (standard 1008).
+	ClosePolicy = websocket.ClosePolicyViolation
+	// CloseTooBig: a client frame over the size limit (standard 1009).
+	CloseTooBig = websocket.CloseMessageTooBig
+	// CloseBadData: a binary frame (standard 1003).
+	CloseBadData = websocket.CloseUnsupportedData
+	// CloseBadFrame: a text frame that is not JSON (standard 1007).
+	CloseBadFrame = websocket.CloseInvalidFramePayloadData
+	// CloseInternal: the event log could not be read (standard 1011).
+	CloseInternal = websocket.CloseInternalServerErr
+)
+
+// ErrNotMember refuses a channel to anyone who is not an active member.
+var ErrNotMember = fault.New(fault.Forbidden, "not_member", "only active members can follow this street live")
+
+// errClosed refuses new channels while the server shuts down.
+var errClosed = errors.New("hub: closed")
+
+// Access is what the hub needs to know of a user in a street.
+type Access struct {
+	// Active is true for active members only (not pending, banned, left).
+	Active bool
+	// Admin members also receive the events meant for admins.
+	Admin bool
+}
+
+// Members says whether userID may follow streetID. It returns an error of
+// kind NotFound for a street that does not exist (or that the user may not
+// know of), and Access{} for a non-member. The streets service provides it;
+// the hub does not import streets.
+type Members func(ctx context.Context, streetID, userID string) (Access, error)
+
+// Source is the event log replays read from (events.Log).
+type Source interface {
+	Since(ctx context.Context, streetID string, seq int64, limit int) ([]events.Event, error)
+}
+
+// Options tune the hub. Zero values take the defaults.
+type Options struct {
+	// PingInterval is how often an idle socket is pinged (default 25 s).
+	PingInterval time.Duration
+	// PongWait is how long a socket may stay silent (no pong, no frame)
+	// before it counts as dead and is dropped (default 2 × PingInterval + 5 s).
+	PongWait time.Duration
+	// SendQueue bounds the frames waiting for one socket (default 256).
+	SendQueue int
+	// WriteTimeout bounds one write to a socket (default 10 s).
+	WriteTimeout time.Duration
+	// CloseGrace is how long a socket being closed gets to take its close
+	// frame and answer it (default 5 s).
+	CloseGrace time.Duration
+	// MaxFrame is the largest client frame accepted, in bytes (default 4096).
+	MaxFrame int
+	// FramesPerSecond is the sustained rate of client frames allowed, with
+	// bursts of twice as many (default 5).
+	FramesPerSecond int
+	// ReplayPage is how many events a replay reads at a time (default 100).
+	ReplayPage int
+	// Recent is how many prepared frames per street are kept for replays
+	// (default 64).
+	Recent int
+	// SocketSendBuffer, when set, fixes the kernel send buffer of each
+	// socket (bytes). It bounds what a stalled client holds in the kernel.
+	SocketSendBuffer int
+}
+
+func (o *Options) defaults() {
+	if o.PingInterval <= 0 {
+		o.PingInterval = 25 * time.Second
+	}
+	if o.PongWait <= 0 {
+		o.PongWait = 2*o.PingInterval + 5*time.Second
+	}
+	if o.SendQueue <= 0 {
+		o.SendQueue = 256
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.CloseGrace <= 0 {
+		o.CloseGrace = 5 * time.Second
+	}
+	if o.MaxFrame <= 0 {
+		o.MaxFrame = 4096
+	}
+	if o.FramesPerSecond <= 0 {
+		o.FramesPerSecond = 5
+	}
+	if o.ReplayPage <= 0 {
+		o.ReplayPage = 100
+	}
+	if o.Recent <= 0 {
+		o.Recent = 64
+	}
+}
+
+// Stats are the hub's counters, for the debug endpoint and the load test.
+type Stats struct {
+	Conns      int64 `json:"conns"`
+	Streets    int64 `json:"streets"`
+	Accepted   int64 `json:"accepted"`
+	Events     int64 `json:"events"`
+	Deliveries int64 `json:"deliveries"`
+	Replayed   int64 `json:"replayed"`
+	Resets     int64 `json:"resets"`
+	TooSlow    int64 `json:"too_slow"`
+	Removed    int64 `json:"removed"`
+	Dead       int64 `json:"dead"`
+	Abusive    int64 `json:"abusive"`
+	Writers    int64 `json:"writers"`
+}
+
+// Hub holds every open channel.
+type Hub struct {
+	src     Source
+	members Members
+	log     *slog.Logger
+	opts    Options
+
+	mu     sync.RWMutex
+	rooms  map[string]*room
+	kicks  map[string]kick // streetID/userID → when their membership ended
+	gen    uint64          // counts membership endings, for Ticket.gen
+	closed bool
+
+	serving sync.WaitGroup
+	stop    chan struct{}
+	stopped chan struct{}
+
+	reset   *websocket.PreparedMessage
+	readBuf sync.Pool
+
+	conns, accepted, events, deliveries, replayed, resets atomic.Int64
+	tooSlow, removed, dead, abusive, writers              atomic.Int64
+}
+
+type kick struct {
+	gen uint64
+	at  time.Time
+}
+
+// room is the sockets of one street and its last prepared frames.
+type room struct {
+	mu     sync.RWMutex
+	conns  map[*conn]struct{}
+	recent []prepared // ring, by seq % len
+}
+
+// prepared is an event frame encoded once for every socket of its street.
+type prepared struct {
+	seq    int64
+	admins bool // only for admins
+	msg    *websocket.PreparedMessage
+}
+
+// New returns a hub replaying from src and admitting members. Call Close to
+// stop it.
+func New(src Source, members Members, log *slog.Logger, opts Options) *Hub {
+	opts.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	reset, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte(`{"type":"reset"}`))
+	if err != nil {
+		panic("hub: prepare reset frame: " + err.Error()) // constant input: cannot happen
+	}
+	h := &Hub{src: src, members: members, log: log, opts: opts,
+		rooms: map[string]*room{}, kicks: map[string]kick{},
+		stop: make(chan struct{}), stopped: make(chan struct{}), reset: reset}
+	size := opts.MaxFrame + 1
+	h.readBuf.New = func() any { b := make([]byte, size); return &b }
+	go h.pingLoop()
+	return h
+}
+
+// Ticket admits one socket to a street's channel; Authorize issues it.
+type Ticket struct {
+	StreetID string
+	UserID   string
+	Admin    bool
+	// Since, when Resume is set, is the id of the last event the client
+	// has: the socket first replays what came after it.
+	Since  int64
+	Resume bool
+	gen    uint64
+}
+
+// Authorize checks, before the upgrade, that userID may follow streetID.
+func (h *Hub) Authorize(ctx context.Context, streetID, userID string) (Ticket, error) {
+	h.mu.RLock()
+	gen, closed := h.gen, h.closed
+	h.mu.RUnlock()
+	if closed {
+		return Ticket{}, errClosed
+	}
+	if h.members == nil {
+		return Ticket{}, ErrNotMember
+	}
+	a, err := h.members(ctx, streetID, userID)
+	if err != nil {
+		return Ticket{}, err
+	}
+	if !a.Active {
+		return Ticket{}, ErrNotMember
+	}
+	return Ticket{StreetID: streetID, UserID: userID, Admin: a.Admin, gen: gen}, nil
+}
+
+// Publish fans e out to the sockets of its street. It is the events log's
+// subscriber: it runs on the publisher's goroutine, in street order, and
+// never blocks on a socket.
+func (h *Hub) Publish(e events.Event) {
+	h.events.Add(1)
+	if e.Type == events.MemberBanned || e.Type == events.MemberLeft {
+		h.endMembership(e.StreetID, e.SubjectID)
+	}
+	h.mu.RLock()
+	r := h.rooms[e.StreetID]
+	h.mu.RUnlock()
+	if r == nil {
+		return
+	}
+	p, err := prepare(e)
+	if err != nil {
+		h.log.Error("hub: encode frame", "type", e.Type, "street", e.StreetID, "err", err)
+		return
+	}
+	var role roleChange
+	if e.Type == events.MemberRole && e.SubjectID != "" {
+		role = parseRole(e)
+	}
+	r.mu.Lock()
+	r.recent[int(p.seq%int64(len(r.recent)))] = p
+	r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for c := range r.conns {
+		if role.ok && c.user == e.SubjectID {
+			c.admin.Store(role.admin)
+		}
+		if c.deliver(p) {
+			h.deliveries.Add(1)
+		}
+	}
+}
+
+type roleChange struct{ ok, admin bool }
+
+func parseRole(e events.Event) roleChange {
+	var d events.MemberData
+	if json.Unmarshal(e.Payload, &d) != nil {
+		return roleChange{}
+	}
+	return roleChange{ok: true, admin: d.Role == "admin" && (d.Status == "" || d.Status == "active")}
+}
+
+func prepare(e events.Event) (prepared, error) {
+	b, err := json.Marshal(e.Frame())
+	if err != nil {
+		return prepared{}, err
+	}
+	msg, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
+	if err != nil {
+		return prepared{}, err
+	}
+	return prepared{seq: e.Seq, admins: e.Audience == events.Admins, msg: msg}, nil
+}
+
+// cached returns the prepared frame of e when Publish kept it.
+func (h *Hub) cached(streetID string, e events.Event) (prepared, error) {
+	h.mu.RLock()
+	r := h.rooms[streetID]
+	h.mu.RUnlock()
+	if r != nil {
+		r.mu.RLock()
+		p := r.recent[int(e.Seq%int64(len(r.recent)))]
+		r.mu.RUnlock()
+		if p.seq == e.Seq && p.msg != nil {
+			return p, nil
+		}
+	}
+	return prepare(e)
+}
+
+// endMembership closes userID's sockets in streetID at once, and remembers
+// it for the sockets being admitted right now (see admit).
+func (h *Hub) endMembership(streetID, userID string) {
+	if userID == "" {
+		return
+	}
+	h.mu.Lock()
+	h.gen++
+	h.kicks[streetID+"/"+userID] = kick{gen: h.gen, at: time.Now()}
+	r := h.rooms[streetID]
+	h.mu.Unlock()
+	if r == nil {
+		return
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for c := range r.conns {
+		if c.user == userID {
+			h.removed.Add(1)
+			c.close(CloseRemoved, "no longer a member of this street")
+		}
+	}
+}
+
+// admit registers c in its street. A membership that ended between
+// Authorize and now (a ban racing the handshake) refuses it.
+func (h *Hub) admit(c *conn, t Ticket) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return errClosed
+	}
+	if k, ok := h.kicks[t.StreetID+"/"+t.UserID]; ok && k.gen > t.gen {
+		return ErrNotMember
+	}
+	r := h.rooms[t.StreetID]
+	if r == nil {
+		r = &room{conns: map[*conn]struct{}{}, recent: make([]prepared, h.opts.Recent)}
+		h.rooms[t.StreetID] = r
+	}
+	r.mu.Lock()
+	r.conns[c] = struct{}{}
+	r.mu.Unlock()
+	h.conns.Add(1)
+	return nil
+}
+
+func (h *Hub) leave(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[c.street]
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if _, ok := r.conns[c]; ok {
+		delete(r.conns, c)
+		h.conns.Add(-1)
+	}
+	empty := len(r.conns) == 0
+	r.mu.Unlock()
+	if empty {
+		delete(h.rooms, c.street)
+	}
+}
+
+// Serve runs one admitted socket until it closes: it replays what the
+// client missed, then reads the client's frames while the writer sends the
+// street's events. The websocket handler calls it and returns with it.
+func (h *Hub) Serve(ws *websocket.Conn, t Ticket) {
+	h.serving.Add(1)
+	defer h.serving.Done()
+	c := newConn(h, ws, t)
+	if h.opts.SocketSendBuffer > 0 {
+		setSendBuffer(ws, h.opts.SocketSendBuffer)
+	}
+	if t.Resume {
+		c.replaying, c.last = true, t.Since
+	}
+	if err := h.admit(c, t); err != nil {
+		code, text := CloseGoingAway, "server restarting"
+		if errors.Is(err, ErrNotMember) {
+			code, text = CloseRemoved, "no longer a member of this street"
+		}
+		c.close(code, text)
+		c.finish(nil)
+		return
+	}
+	h.accepted.Add(1)
+	var readErr error
+	defer func() {
+		// Unregister first, so nothing is queued any more, then let the
+		// writer finish: the socket is closed only after this returns.
+		h.leave(c)
+		c.finish(readErr)
+	}()
+	if t.Resume {
+		c.replay(context.Background())
+	}
+	readErr = c.readLoop()
+}
+
+// Close ends every socket with CloseGoingAway and waits, until ctx ends,
+// for their handlers to return. New sockets are refused from then on.
+func (h *Hub) Close(ctx context.Context) error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	var all []*conn
+	for _, r := range h.rooms {
+		r.mu.RLock()
+		for c := range r.conns {
+			all = append(all, c)
+		}
+		r.mu.RUnlock()
+	}
+	h.mu.Unlock()
+	close(h.stop)
+	<-h.stopped
+	for _, c := range all {
+		c.close(CloseGoingAway, "server restarting")
+	}
+	done := make(chan struct{})
+	go func() {
+		h.serving.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range all {
+			c.abort()
+		}
+		return fmt.Errorf("hub: %d sockets still open: %w", h.conns.Load(), ctx.Err())
+	}
+}
+
+// Stats returns the hub's counters.
+func (h *Hub) Stats() Stats {
+	h.mu.RLock()
+	streets := int64(len(h.rooms))
+	h.mu.RUnlock()
+	return Stats{Conns: h.conns.Load(), Streets: streets, Accepted: h.accepted.Load(), Events: h.events.Load(),
+		Deliveries: h.deliveries.Load(), Replayed: h.replayed.Load(), Resets: h.resets.Load(),
+		TooSlow: h.tooSlow.Load(), Removed: h.removed.Load(), Dead: h.dead.Load(), Abusive: h.abusive.Load(),
+		Writers: h.writers.Load()}
+}
+
+// pingLoop pings idle sockets, drops the ones that stopped answering, and
+// forgets old membership endings. Each socket is looked at a few times per
+// interval so that pings spread out instead of all leaving at once.
+func (h *Hub) pingLoop() {
+	defer close(h.stopped)
+	const slices = 5
+	t := time.NewTicker(h.opts.PingInterval / slices)
+	defer t.Stop()
+	var batch []*conn
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		batch = batch[:0]
+		h.mu.Lock()
+		for k, v := range h.kicks {
+			if now.Sub(v.at) > time.Minute {
+				delete(h.kicks, k)
+			}
+		}
+		for _, r := range h.rooms {
+			r.mu.RLock()
+			for c := range r.conns {
+				batch = append(batch, c)
+			}
+			r.mu.RUnlock()
+		}
+		h.mu.Unlock()
+		for _, c := range batch {
+			c.tick(now)
+		}
+		clear(batch)
+	}
+}

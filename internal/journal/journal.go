@@ -1,0 +1,239 @@
+// Package journal keeps append-only lists per key (a street's posts in order,
+// its audit log, its roster) in fixed-size chunk documents addressed by _id.
+//
+// The embedded FerretDB answers only a plain _id equality without scanning the
+// whole collection, so a list that must be read in order without scanning is
+// cut into chunks whose _id is derived from the key and the chunk number: an
+// item's position alone tells which document holds it. Reading a page costs
+// one or two _id lookups whatever the size of the database.
+//
+// A journal assumes it is the only writer of its keys (one server process per
+// database, as with the embedded engine): it keeps each key's last chunk in
+// memory and appends under a per-key lock.
+package journal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"civico/internal/store"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Journal is a set of append-only lists of T, one per key.
+type Journal[T any] struct {
+	c    *store.Collection
+	size int
+
+	mu    sync.Mutex
+	heads map[string]*head[T]
+}
+
+// head is what a journal knows of one key: how many chunks it has and the
+// items of the last one.
+type head[T any] struct {
+	mu     sync.Mutex
+	loaded bool
+	chunks int64
+	tail   []T
+}
+
+type chunkDoc[T any] struct {
+	ID    string `bson:"_id"`
+	Items []T    `bson:"items"`
+}
+
+// metaDoc records the chunk count; it may lag by one after a crash, which
+// load repairs by probing the next chunk.
+type metaDoc struct {
+	ID     string `bson:"_id"`
+	Chunks int64  `bson:"chunks"`
+}
+
+// New returns a journal kept in collection, chunkSize items per document.
+func New[T any](st *store.Store, collection string, chunkSize int) *Journal[T] {
+	if chunkSize <= 0 {
+		chunkSize = 256
+	}
+	return &Journal[T]{c: st.Collection(collection), size: chunkSize, heads: map[string]*head[T]{}}
+}
+
+// ChunkSize is how many items one document holds.
+func (j *Journal[T]) ChunkSize() int { return j.size }
+
+func chunkID(key string, n int64) string { return key + "#" + strconv.FormatInt(n, 10) }
+
+func (j *Journal[T]) head(key string) *head[T] {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	h := j.heads[key]
+	if h == nil {
+		h = &head[T]{}
+		j.heads[key] = h
+	}
+	return h
+}
+
+// load reads the key's chunk count and last chunk once per process; h.mu is held.
+func (j *Journal[T]) load(ctx context.Context, key string, h *head[T]) error {
+	if h.loaded {
+		return nil
+	}
+	var m metaDoc
+	err := j.c.FindOne(ctx, bson.M{"_id": key}, &m)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	n := max(m.Chunks-1, 0)
+	var last chunkDoc[T]
+	found := false
+	for {
+		var c chunkDoc[T]
+		err := j.c.FindOne(ctx, bson.M{"_id": chunkID(key, n)}, &c)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		last, found = c, true
+		n++
+	}
+	if found {
+		h.chunks = n
+		h.tail = last.Items
+	} else {
+		h.chunks, h.tail = 0, nil
+	}
+	h.loaded = true
+	return nil
+}
+
+func (j *Journal[T]) length(h *head[T]) int64 {
+	if h.chunks == 0 {
+		return 0
+	}
+	return (h.chunks-1)*int64(j.size) + int64(len(h.tail))
+}
+
+// Len is the number of items in key's list.
+func (j *Journal[T]) Len(ctx context.Context, key string) (int64, error) {
+	h := j.head(key)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := j.load(ctx, key, h); err != nil {
+		return 0, err
+	}
+	return j.length(h), nil
+}
+
+// Append adds items at the end of key's list and returns the position of
+// the first one. Items are written in order: on an error, a prefix of them
+// may have been appended.
+func (j *Journal[T]) Append(ctx context.Context, key string, items ...T) (int64, error) {
+	h := j.head(key)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := j.load(ctx, key, h); err != nil {
+		return 0, err
+	}
+	first := j.length(h)
+	for len(items) > 0 {
+		if h.chunks > 0 && len(h.tail) < j.size {
+			n := min(j.size-len(h.tail), len(items))
+			batch := items[:n]
+			if _, err := j.c.UpdateOne(ctx, bson.M{"_id": chunkID(key, h.chunks-1)},
+				bson.M{"$push": bson.M{"items": bson.M{"$each": batch}}}); err != nil {
+				return first, err
+			}
+			h.tail = append(h.tail[:len(h.tail):len(h.tail)], batch...)
+			items = items[n:]
+			continue
+		}
+		n := min(j.size, len(items))
+		batch := append([]T(nil), items[:n]...)
+		if _, err := j.c.InsertOne(ctx, chunkDoc[T]{ID: chunkID(key, h.chunks), Items: batch}); err != nil {
+			if store.IsDuplicate(err) {
+				// Another writer got there: forget what we knew and let
+				// the caller retry on fresh state.
+				h.loaded = false
+				return first, fmt.Errorf("journal: %s: concurrent writer: %w", key, err)
+			}
+			return first, err
+		}
+		if _, err := j.c.UpdateOne(ctx, bson.M{"_id": key}, bson.M{"$set": bson.M{"chunks": h.chunks + 1}},
+			options.UpdateOne().SetUpsert(true)); err != nil {
+			// The chunk exists; the next load finds it by probing.
+			h.loaded = false
+			return first, err
+		}
+		h.chunks++
+		h.tail = batch
+		items = items[n:]
+	}
+	return first, nil
+}
+
+// Range returns the items at positions [from, to) of key's list, clipped to
+// what exists.
+func (j *Journal[T]) Range(ctx context.Context, key string, from, to int64) ([]T, error) {
+	h := j.head(key)
+	h.mu.Lock()
+	if err := j.load(ctx, key, h); err != nil {
+		h.mu.Unlock()
+		return nil, err
+	}
+	total := j.length(h)
+	tailStart := (h.chunks - 1) * int64(j.size)
+	tail := h.tail[:len(h.tail):len(h.tail)]
+	h.mu.Unlock()
+	from, to = max(from, 0), min(to, total)
+	if from >= to {
+		return nil, nil
+	}
+	out := make([]T, 0, to-from)
+	size := int64(j.size)
+	for pos := from; pos < to; {
+		n := pos / size
+		end := min((n+1)*size, to)
+		var items []T
+		if n*size == tailStart {
+			items = tail
+		} else {
+			var c chunkDoc[T]
+			if err := j.c.FindOne(ctx, bson.M{"_id": chunkID(key, n)}, &c); err != nil {
+				return nil, fmt.Errorf("journal: %s chunk %d: %w", key, n, err)
+			}
+			items = c.Items
+		}
+		lo, hi := pos-n*size, end-n*size
+		if hi > int64(len(items)) {
+			return nil, fmt.Errorf("journal: %s chunk %d is short", key, n)
+		}
+		out = append(out, items[lo:hi]...)
+		pos = end
+	}
+	return out, nil
+}
+
+// All returns every item of key's list, for small lists (a user's streets).
+func (j *Journal[T]) All(ctx context.Context, key string) ([]T, error) {
+	n, err := j.Len(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return j.Range(ctx, key, 0, n)
+}
+
+// Forget drops what the journal keeps in memory for key, so the next use
+// reads it again (tests simulate a restart with it).
+func (j *Journal[T]) Forget(key string) {
+	j.mu.Lock()
+	delete(j.heads, key)
+	j.mu.Unlock()
+}

@@ -1,0 +1,465 @@
+package posts
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"civico/internal/auth"
+	"civico/internal/events"
+	"civico/internal/fault"
+	"civico/internal/store"
+	"civico/internal/streets"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+func checkLen(f fault.Fields, field, v string, required bool, maxLen int) {
+	switch {
+	case required && v == "":
+		f.Add(field, "required")
+	case !utf8.ValidString(v):
+		f.Add(field, "invalid")
+	case utf8.RuneCountInString(v) > maxLen:
+		f.Add(field, "too_long")
+	}
+}
+
+func (s *Service) checkWhen(f fault.Fields, w *TimeWindow) {
+	if w == nil {
+		return
+	}
+	now := s.clock.Now()
+	switch {
+	case w.From.IsZero() || w.To.IsZero() || w.To.Before(w.From):
+		f.Add("when", "invalid")
+	case w.To.Sub(w.From) > MaxWhenSpan:
+		f.Add("when", "too_long")
+	case w.To.Before(now):
+		f.Add("when", "in_past")
+	case w.From.After(now.Add(MaxWhenAhead)):
+		f.Add("when", "too_far")
+	}
+}
+
+func normalizeWhen(w *TimeWindow) *TimeWindow {
+	if w == nil {
+		return nil
+	}
+	return &TimeWindow{From: w.From.UTC().Truncate(time.Second), To: w.To.UTC().Truncate(time.Second)}
+}
+
+// Create publishes a request or an offer in a street where the caller is an
+// active member. With OnBehalf, the caller (a desk volunteer, whose role the
+// portineria checks before calling) posts for a roster member: the post
+// says so, replies reach the volunteer, and the street's audit log keeps
+// who did it.
+func (s *Service) Create(ctx context.Context, p auth.Principal, streetID string, in NewPost) (Post, error) {
+	in.Title, in.Body = strings.TrimSpace(in.Title), strings.TrimSpace(in.Body)
+	f := fault.Fields{}
+	f.Check(in.Kind != KindRequest && in.Kind != KindOffer, "kind", "invalid")
+	f.Check(!categorySet[in.Category], "category", "invalid")
+	checkLen(f, "title", in.Title, true, MaxTitleLen)
+	checkLen(f, "body", in.Body, true, MaxBodyLen)
+	s.checkWhen(f, in.When)
+	var behalf *OnBehalf
+	if in.OnBehalf != nil {
+		b := OnBehalf{AssociationID: strings.TrimSpace(in.OnBehalf.AssociationID), MemberID: strings.TrimSpace(in.OnBehalf.MemberID),
+			MemberName: strings.TrimSpace(in.OnBehalf.MemberName)}
+		checkLen(f, "on_behalf.association_id", b.AssociationID, true, 64)
+		checkLen(f, "on_behalf.member_id", b.MemberID, true, 64)
+		checkLen(f, "on_behalf.member_name", b.MemberName, true, MaxNameLen)
+		behalf = &b
+	}
+	if err := f.Err(); err != nil {
+		return Post{}, err
+	}
+	if _, err := s.streets.RequireActive(ctx, streetID, p.UserID); err != nil {
+		return Post{}, err
+	}
+	if ok, wait := s.postLimit.Allow(p.UserID); !ok {
+		return Post{}, ErrPostRateLimited.WithRetry(wait)
+	}
+	fd, unlock, err := s.writing(ctx, streetID)
+	if err != nil {
+		return Post{}, err
+	}
+	defer unlock()
+	m, err := s.streets.RequireActive(ctx, streetID, p.UserID) // banned while we waited?
+	if err != nil {
+		return Post{}, err
+	}
+	now := s.now()
+	id := bson.NewObjectID()
+	// The journal first: if the post's own write then fails, the journal
+	// names a post that does not exist, which readers skip.
+	pos, err := s.feedJ.Append(ctx, feedKey(streetID), id.Hex())
+	if err != nil {
+		fd.invalidate()
+		return Post{}, err
+	}
+	d := &postDoc{ID: id, StreetID: streetID, Pos: pos, Kind: in.Kind, Category: in.Category, Title: in.Title, Body: in.Body,
+		When: normalizeWhen(in.When), Status: StatusOpen, AuthorID: p.UserID, AuthorName: m.Name, OnBehalf: behalf,
+		ReplyIDs: []string{}, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(ExpiresAfter)}
+	if _, err := s.posts.InsertOne(ctx, d); err != nil {
+		fd.invalidate()
+		return Post{}, err
+	}
+	fd.mu.RLock()
+	inStep := fd.length == pos
+	fd.mu.RUnlock()
+	if inStep {
+		fd.appendPost(d, s.opts.Window)
+	} else {
+		fd.invalidate()
+	}
+	s.scheduleExpiry(ctx, d)
+	if behalf != nil {
+		err := s.streets.Record(ctx, streetID, streets.AuditEntry{At: now, ActorID: p.UserID, ActorName: m.Name, Action: streets.ActionPostOnBehalf,
+			TargetType: "post", TargetID: id.Hex(), TargetName: d.Title, Detail: behalf.MemberName + " (" + behalf.AssociationID + "/" + behalf.MemberID + ")"})
+		if err != nil {
+			s.log.Error("audit log write failed", "street", streetID, "err", err)
+		}
+	}
+	s.publish(ctx, events.PostCreated, streetID, p.UserID, d.AuthorID, d.data())
+	return d.view(m), nil
+}
+
+// errUnchanged tells mutate that there is nothing to write.
+var errUnchanged = errors.New("posts: unchanged")
+
+// edit is a change to a post, made on a copy of its current state by a
+// member at a time.
+type edit func(d *postDoc, m streets.Member, now time.Time) error
+
+// mutate applies fn to the current post under the street's write lock,
+// writes the result, updates memory and the pinned list, and publishes typ.
+func (s *Service) mutate(ctx context.Context, p auth.Principal, postID string, typ events.Type, fn edit) (*postDoc, streets.Member, error) {
+	first, _, err := s.access(ctx, p, postID)
+	if err != nil {
+		return nil, streets.Member{}, err
+	}
+	fd, unlock, err := s.writing(ctx, first.StreetID)
+	if err != nil {
+		return nil, streets.Member{}, err
+	}
+	defer unlock()
+	// Again, under the lock: the post and the membership may have changed.
+	cur, err := s.get(ctx, fd, postID)
+	if err != nil {
+		return nil, streets.Member{}, err
+	}
+	if cur == nil {
+		return nil, streets.Member{}, ErrPostNotFound
+	}
+	m, err := s.streets.RequireActive(ctx, cur.StreetID, p.UserID)
+	if err != nil || !visible(cur, m) {
+		return nil, streets.Member{}, ErrPostNotFound
+	}
+	next := cur.clone()
+	now := s.now()
+	if err := fn(next, m, now); errors.Is(err, errUnchanged) {
+		return cur, m, nil
+	} else if err != nil {
+		return nil, streets.Member{}, err
+	}
+	next.UpdatedAt = now
+	if _, err := s.posts.ReplaceOne(ctx, bson.M{"_id": next.ID}, next); err != nil {
+		fd.invalidate()
+		return nil, streets.Member{}, err
+	}
+	if cur.Pinned != next.Pinned {
+		if err := s.savePins(ctx, fd, next); err != nil {
+			return nil, streets.Member{}, err
+		}
+	}
+	fd.put(next)
+	s.publish(ctx, typ, next.StreetID, p.UserID, next.AuthorID, next.data())
+	return next, m, nil
+}
+
+// savePins records that d was pinned or unpinned; the write lock is held.
+func (s *Service) savePins(ctx context.Context, fd *feed, d *postDoc) error {
+	id := d.ID.Hex()
+	fd.mu.RLock()
+	ids := slices.DeleteFunc(slices.Clone(fd.pinned), func(x string) bool { return x == id })
+	fd.mu.RUnlock()
+	if d.Pinned {
+		ids = append(ids, id)
+	}
+	if _, err := s.state.ReplaceOne(ctx, bson.M{"_id": pinsKey(d.StreetID)}, pinsDoc{ID: pinsKey(d.StreetID), IDs: ids},
+		options.Replace().SetUpsert(true)); err != nil {
+		fd.invalidate()
+		return err
+	}
+	fd.setPinned(ids)
+	return nil
+}
+
+func authorOnly(d *postDoc, m streets.Member) error {
+	if d.AuthorID != m.UserID {
+		return ErrNotAuthor
+	}
+	return nil
+}
+
+// Changes are what an author may change; nil fields stay.
+type Changes struct {
+	Category, Title, Body *string
+	When                  *TimeWindow
+}
+
+// Update changes an open or matched post (author).
+func (s *Service) Update(ctx context.Context, p auth.Principal, postID string, ch Changes) (Post, error) {
+	f := fault.Fields{}
+	if ch.Title != nil {
+		t := strings.TrimSpace(*ch.Title)
+		ch.Title = &t
+		checkLen(f, "title", t, true, MaxTitleLen)
+	}
+	if ch.Body != nil {
+		b := strings.TrimSpace(*ch.Body)
+		ch.Body = &b
+		checkLen(f, "body", b, true, MaxBodyLen)
+	}
+	f.Check(ch.Category != nil && !categorySet[*ch.Category], "category", "invalid")
+	s.checkWhen(f, ch.When)
+	if err := f.Err(); err != nil {
+		return Post{}, err
+	}
+	d, m, err := s.mutate(ctx, p, postID, events.PostUpdated, func(d *postDoc, m streets.Member, _ time.Time) error {
+		if err := authorOnly(d, m); err != nil {
+			return err
+		}
+		if d.Status != StatusOpen && d.Status != StatusMatched {
+			return ErrNotEditable
+		}
+		if ch.Title != nil {
+			d.Title = *ch.Title
+		}
+		if ch.Body != nil {
+			d.Body = *ch.Body
+		}
+		if ch.Category != nil {
+			d.Category = *ch.Category
+		}
+		if ch.When != nil {
+			d.When = normalizeWhen(ch.When)
+		}
+		return nil
+	})
+	if err != nil {
+		return Post{}, err
+	}
+	return d.view(m), nil
+}
+
+// Remove takes a post down. Its author may, with or without a reason; an
+// admin may, with a reason, and the street's audit log records it. The
+// post's record stays; members no longer see it, its author sees why.
+func (s *Service) Remove(ctx context.Context, p auth.Principal, postID, reason string) (Post, error) {
+	reason = strings.TrimSpace(reason)
+	if utf8.RuneCountInString(reason) > MaxReasonLen {
+		return Post{}, fault.Validation("reason", "too_long")
+	}
+	moderated := false
+	d, m, err := s.mutate(ctx, p, postID, events.PostRemoved, func(d *postDoc, m streets.Member, now time.Time) error {
+		if d.Status == StatusRemoved {
+			return ErrAlreadyRemoved
+		}
+		if d.AuthorID != m.UserID {
+			if m.Role != streets.RoleAdmin {
+				return ErrNotAllowed
+			}
+			if reason == "" {
+				return fault.Validation("reason", "required")
+			}
+			moderated = true
+		}
+		d.Status, d.RemovedAt, d.RemovedBy, d.RemovalReason = StatusRemoved, &now, m.UserID, reason
+		d.Pinned, d.PinnedAt = false, nil
+		return nil
+	})
+	if err != nil {
+		return Post{}, err
+	}
+	if moderated {
+		s.audit(ctx, d.StreetID, m, streets.ActionPostRemove, "post", d.ID.Hex(), d.Title, reason)
+	}
+	return d.view(m), nil
+}
+
+func (s *Service) audit(ctx context.Context, streetID string, actor streets.Member, action, targetType, targetID, targetName, reason string) {
+	err := s.streets.Record(ctx, streetID, streets.AuditEntry{ActorID: actor.UserID, ActorName: actor.Name, Action: action,
+		TargetType: targetType, TargetID: targetID, TargetName: targetName, Reason: reason})
+	if err != nil {
+		s.log.Error("audit log write failed", "street", streetID, "action", action, "err", err)
+	}
+}
+
+// Accept matches an open post with one of its replies (author).
+func (s *Service) Accept(ctx context.Context, p auth.Principal, postID, replyID string) (Post, error) {
+	if _, ok := store.ID(replyID); !ok {
+		return Post{}, fault.Validation("reply_id", "unknown")
+	}
+	d, m, err := s.mutate(ctx, p, postID, events.PostUpdated, func(d *postDoc, m streets.Member, now time.Time) error {
+		if err := authorOnly(d, m); err != nil {
+			return err
+		}
+		if d.Status != StatusOpen {
+			return ErrNotOpen
+		}
+		if !slices.Contains(d.ReplyIDs, replyID) {
+			return fault.Validation("reply_id", "unknown")
+		}
+		r, err := s.loadReply(ctx, replyID)
+		if errors.Is(err, ErrReplyNotFound) || (err == nil && r.Removed) {
+			return fault.Validation("reply_id", "unknown")
+		}
+		if err != nil {
+			return err
+		}
+		if r.AuthorID == d.AuthorID {
+			return fault.Validation("reply_id", "own_reply")
+		}
+		d.Status, d.MatchedAt, d.AcceptedReplyID, d.MatchedUserID = StatusMatched, &now, replyID, r.AuthorID
+		return nil
+	})
+	if err != nil {
+		return Post{}, err
+	}
+	return d.view(m), nil
+}
+
+// Done marks a matched post done (author), with an optional thanks, and
+// records the exchange it was.
+func (s *Service) Done(ctx context.Context, p auth.Principal, postID, thanks string) (Post, error) {
+	thanks = strings.TrimSpace(thanks)
+	f := fault.Fields{}
+	checkLen(f, "thanks", thanks, false, MaxThanksLen)
+	if err := f.Err(); err != nil {
+		return Post{}, err
+	}
+	var ex Exchange
+	d, m, err := s.mutate(ctx, p, postID, events.PostUpdated, func(d *postDoc, m streets.Member, now time.Time) error {
+		if err := authorOnly(d, m); err != nil {
+			return err
+		}
+		switch d.Status {
+		case StatusMatched:
+		case StatusOpen:
+			return ErrNotMatched
+		default:
+			return ErrNotEditable
+		}
+		ex = newExchange(d, now)
+		if err := s.recordExchange(ctx, ex); err != nil {
+			return err
+		}
+		d.Status, d.DoneAt, d.Thanks = StatusDone, &now, thanks
+		return nil
+	})
+	if err != nil {
+		return Post{}, err
+	}
+	if _, err := s.exchangeJ.Append(ctx, exchangeKey(d.StreetID), ex); err != nil {
+		s.log.Error("exchange journal write failed", "post", postID, "err", err)
+	}
+	return d.view(m), nil
+}
+
+// Close says an open or matched post is no longer needed (author).
+func (s *Service) Close(ctx context.Context, p auth.Principal, postID string) (Post, error) {
+	d, m, err := s.mutate(ctx, p, postID, events.PostUpdated, func(d *postDoc, m streets.Member, now time.Time) error {
+		if err := authorOnly(d, m); err != nil {
+			return err
+		}
+		if d.Status != StatusOpen && d.Status != StatusMatched {
+			return ErrNotEditable
+		}
+		d.Status, d.ClosedAt, d.CloseReason = StatusClosed, &now, CloseNoLongerNeeded
+		return nil
+	})
+	if err != nil {
+		return Post{}, err
+	}
+	return d.view(m), nil
+}
+
+// Renew keeps an open post for another 30 days, or reopens one that
+// expired (author).
+func (s *Service) Renew(ctx context.Context, p auth.Principal, postID string) (Post, error) {
+	d, m, err := s.mutate(ctx, p, postID, events.PostUpdated, func(d *postDoc, m streets.Member, now time.Time) error {
+		if err := authorOnly(d, m); err != nil {
+			return err
+		}
+		switch {
+		case d.Status == StatusOpen:
+		case d.Status == StatusClosed && d.CloseReason == CloseExpired:
+			d.Status, d.ClosedAt, d.CloseReason = StatusOpen, nil, ""
+		default:
+			return ErrNotRenewable
+		}
+		d.ExpiresAt = now.Add(ExpiresAfter)
+		return nil
+	})
+	if err != nil {
+		return Post{}, err
+	}
+	s.scheduleExpiry(ctx, d)
+	return d.view(m), nil
+}
+
+// Pin puts a post on top of the feed (admins).
+func (s *Service) Pin(ctx context.Context, p auth.Principal, postID string) (Post, error) {
+	return s.pin(ctx, p, postID, true)
+}
+
+// Unpin returns a pinned post to its place (admins).
+func (s *Service) Unpin(ctx context.Context, p auth.Principal, postID string) (Post, error) {
+	return s.pin(ctx, p, postID, false)
+}
+
+func (s *Service) pin(ctx context.Context, p auth.Principal, postID string, on bool) (Post, error) {
+	changed := false
+	d, m, err := s.mutate(ctx, p, postID, events.PostUpdated, func(d *postDoc, m streets.Member, now time.Time) error {
+		if m.Role != streets.RoleAdmin {
+			return streets.ErrNotAdmin
+		}
+		if d.Status == StatusRemoved {
+			return ErrAlreadyRemoved
+		}
+		if d.Pinned == on {
+			return errUnchanged
+		}
+		if on {
+			fd := s.feed(d.StreetID)
+			fd.mu.RLock()
+			n := len(fd.pinned)
+			fd.mu.RUnlock()
+			if n >= MaxPinned {
+				return ErrTooManyPinned
+			}
+			d.Pinned, d.PinnedAt = true, &now
+		} else {
+			d.Pinned, d.PinnedAt = false, nil
+		}
+		changed = true
+		return nil
+	})
+	if err != nil {
+		return Post{}, err
+	}
+	if changed {
+		action := streets.ActionPostPin
+		if !on {
+			action = streets.ActionPostUnpin
+		}
+		s.audit(ctx, d.StreetID, m, action, "post", d.ID.Hex(), d.Title, "")
+	}
+	return d.view(m), nil
+}

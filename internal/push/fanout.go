@@ -1,0 +1,397 @@
+package push
+
+import (
+	"fmt"
+	"os"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"time"
+
+	"civico/internal/events"
+	"civico/internal/store"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// jobDoc is an event waiting to be turned into deliveries.
+type jobDoc struct {
+	ID        string    `bson:"_id"` // street:seq:time, one per event
+	Type      string    `bson:"type"`
+	StreetID  string    `bson:"street_id"`
+	Seq       int64     `bson:"seq"`
+	Payload   string    `bson:"payload"`
+	ActorID   string    `bson:"actor_id,omitempty"`
+	SubjectID string    `bson:"subject_id,omitempty"`
+	Bucket    string    `bson:"bucket"`
+	At        time.Time `bson:"at"`
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+type jobState struct {
+	bucket string
+	queued bool // in the expand queue or being expanded
+}
+
+// jobInsertTimeout bounds the one insert OnEvent does on the publisher's
+// goroutine.
+const jobInsertTimeout = 3 * time.Second
+
+// maxJobAge is how long a job that keeps failing to expand is retried.
+const maxJobAge = 48 * time.Hour
+
+// notifies tells whether events of type t may cause pushes.
+func notifies(t events.Type) bool {
+	switch t {
+	case events.PostCreated, events.ReplyCreated, events.MemberApproved, events.ReportCreated:
+		return true
+	}
+	return false
+}
+
+// OnEvent is the event-bus subscriber. It runs on the publisher's
+// goroutine, so it only persists one job (a single insert: a crash right
+// after the event still delivers it) and queues it for the expander.
+func (s *Service) OnEvent(e events.Event) {
+	if !notifies(e.Type) {
+		return
+	}
+	now := s.clock.Now().Truncate(time.Millisecond)
+	// The event's time joins street and sequence: a street whose log was
+	// trimmed empty starts its sequence again.
+	j := jobDoc{ID: e.StreetID + ":" + e.ID() + ":" + strconv.FormatInt(e.At.UnixMilli(), 36), Type: string(e.Type), StreetID: e.StreetID, Seq: e.Seq,
+		Payload: string(e.Payload), ActorID: e.ActorID, SubjectID: e.SubjectID, At: e.At, CreatedAt: now}
+	s.mu.Lock()
+	if _, ok := s.jobs[j.ID]; ok {
+		s.mu.Unlock()
+		return
+	}
+	j.Bucket = s.buckets.pinNew(now)
+	st := &jobState{bucket: j.Bucket}
+	s.jobs[j.ID] = st
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), jobInsertTimeout)
+	_, err := s.jobColl.InsertOne(ctx, j)
+	cancel()
+	if err != nil {
+		// Still sent from memory; only a crash before then would lose it.
+		s.log.Error("push: job not persisted", "job", j.ID, "err", err)
+	}
+	if !s.started.Load() || s.closed.Load() {
+		return // persisted: the next start expands it
+	}
+	s.queueJob(j, st)
+}
+
+// queueJob hands j to the expander without blocking; when the queue is
+// full the job waits on disk for the sweep.
+func (s *Service) queueJob(j jobDoc, st *jobState) {
+	s.mu.Lock()
+	if st.queued {
+		s.mu.Unlock()
+		return
+	}
+	st.queued = true
+	s.mu.Unlock()
+	select {
+	case s.expandQ <- j:
+	default:
+		s.mu.Lock()
+		st.queued = false
+		s.mu.Unlock()
+	}
+}
+
+// requeueJobs queues the jobs on disk that are not being expanded: left by
+// a previous run, or whose expansion failed. The jobs collection holds
+// only unexpanded jobs, so reading it whole stays cheap.
+func (s *Service) requeueJobs(ctx context.Context) error {
+	if !s.recovered.Load() {
+		return s.recover(ctx)
+	}
+	var docs []jobDoc
+	if err := s.jobColl.FindAll(ctx, bson.M{}, &docs); err != nil {
+		return err
+	}
+	slices.SortFunc(docs, func(a, b jobDoc) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	cutoff := s.clock.Now().Add(-maxJobAge)
+	for _, j := range docs {
+		s.mu.Lock()
+		st, ok := s.jobs[j.ID]
+		if !ok {
+			st = &jobState{bucket: j.Bucket}
+			s.jobs[j.ID] = st
+			s.buckets.pin(j.Bucket)
+		}
+		s.mu.Unlock()
+		if j.CreatedAt.Before(cutoff) {
+			s.log.Error("push: giving up a job that never expanded", "job", j.ID)
+			s.finishJob(ctx, j)
+			continue
+		}
+		s.queueJob(j, st)
+	}
+	return nil
+}
+
+// expandLoop expands queued jobs one at a time until ctx ends.
+func (s *Service) expandLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case j := <-s.expandQ:
+			if err := s.expand(ctx, j); err != nil {
+				if ctx.Err() == nil {
+					s.log.Error("push: fan-out failed; the sweep retries", "job", j.ID, "err", err)
+				}
+				s.mu.Lock()
+				if st := s.jobs[j.ID]; st != nil {
+					st.queued = false
+				}
+				s.mu.Unlock()
+				continue
+			}
+			s.finishJob(ctx, j)
+		}
+	}
+}
+
+// finishJob deletes an expanded job and unpins its bucket.
+func (s *Service) finishJob(ctx context.Context, j jobDoc) {
+	if _, err := s.jobColl.DeleteOne(ctx, bson.M{"_id": j.ID}); err != nil {
+		// Expanding it again later is harmless: deliveries are idempotent.
+		s.log.Warn("push: delete expanded job", "job", j.ID, "err", err)
+	}
+	s.mu.Lock()
+	if _, ok := s.jobs[j.ID]; ok {
+		delete(s.jobs, j.ID)
+		s.buckets.unpin(j.Bucket)
+	}
+	s.mu.Unlock()
+	s.stats.jobs.Add(1)
+}
+
+// insertBatch is how many deliveries go to the database at once; the first
+// batch is sent while the next ones are written.
+const insertBatch = 250
+
+// expand turns a job into deliveries: who, by their settings, on which
+// devices, in which language, and when (quiet hours).
+func (s *Service) expand(ctx context.Context, j jobDoc) error {
+	gen := s.revGen.Load()
+	t0 := time.Now()
+	defer func() { fmt.Fprintf(os.Stderr, "TIMING expand total %v\n", time.Since(t0)) }()
+	recipients, err := s.recipients(ctx, j)
+	fmt.Fprintf(os.Stderr, "TIMING recipients %v\n", time.Since(t0))
+	if err != nil || len(recipients) == 0 {
+		return err
+	}
+	prefsByUser, err := s.prefsOf(ctx, recipients)
+	if err != nil {
+		return err
+	}
+	recipients, err = s.wanted(j, recipients, prefsByUser)
+	if err != nil || len(recipients) == 0 {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "TIMING prefs %v\n", time.Since(t0))
+	accounts, err := s.accounts.Users(ctx, recipients)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "TIMING users %v\n", time.Since(t0))
+	subs, err := s.subscriptionsOf(ctx, recipients)
+	fmt.Fprintf(os.Stderr, "TIMING subs %v\n", time.Since(t0))
+	if err != nil || len(subs) == 0 {
+		return err
+	}
+	street := ""
+	if s.dir != nil {
+		if street, err = s.dir.StreetName(ctx, j.StreetID); err != nil {
+			s.log.Warn("push: street name", "street", j.StreetID, "err", err)
+			street = ""
+		}
+	}
+	if err := s.register(ctx, j.Bucket); err != nil {
+		return err
+	}
+	now := s.clock.Now().Truncate(time.Millisecond)
+	byLocale := map[string]message{}
+	zones := map[string]*time.Location{}
+	batch := make([]*delivery, 0, min(len(subs), insertBatch))
+	for _, sub := range subs {
+		acc, ok := accounts[sub.UserID]
+		if !ok {
+			continue // deleted account
+		}
+		m, ok := byLocale[acc.Locale]
+		if !ok {
+			if m, ok = compose(j, acc.Locale, street); !ok {
+				return nil // a payload we cannot read: nothing to send
+			}
+			byLocale[acc.Locale] = m
+		}
+		due := now
+		if !m.urgent {
+			loc := zones[acc.TimeZone]
+			if loc == nil {
+				loc = loadLocation(acc.TimeZone)
+				zones[acc.TimeZone] = loc
+			}
+			due = quietUntil(now, loc, prefsByUser[sub.UserID].quiet)
+		}
+		batch = append(batch, &delivery{ID: deliveryID(j.ID, sub.ID), Bucket: j.Bucket, JobID: j.ID, SubID: sub.ID,
+			UserID: sub.UserID, Endpoint: sub.Endpoint, P256dh: sub.P256dh, Auth: sub.Auth, Payload: m.payload,
+			Topic: m.topic, TTL: m.ttl, Urgency: m.urgency, DueAt: due, CreatedAt: now,
+			Expires: due.Add(time.Duration(m.ttl) * time.Second), gen: gen})
+		if len(batch) == insertBatch {
+			if _, err := s.insertDeliveries(ctx, j.Bucket, batch); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "TIMING batch %v\n", time.Since(t0))
+			batch = batch[:0:0]
+		}
+	}
+	_, err = s.insertDeliveries(ctx, j.Bucket, batch)
+	return err
+}
+
+// recipients are the users an event concerns, before their settings.
+func (s *Service) recipients(ctx context.Context, j jobDoc) ([]string, error) {
+	var ids []string
+	switch events.Type(j.Type) {
+	case events.PostCreated:
+		if s.dir == nil {
+			return nil, nil
+		}
+		members, err := s.dir.ActiveMemberIDs(ctx, j.StreetID)
+		if err != nil {
+			return nil, err
+		}
+		// Neither the author nor whoever posted for them (a volunteer).
+		var d events.PostData
+		_ = json.Unmarshal([]byte(j.Payload), &d)
+		ids = without(members, j.ActorID, j.SubjectID, d.AuthorID)
+	case events.ReplyCreated:
+		// SubjectID is the post's author; no push for answering oneself.
+		if j.SubjectID != "" && j.SubjectID != j.ActorID {
+			ids = []string{j.SubjectID}
+		}
+	case events.MemberApproved:
+		if j.SubjectID != "" {
+			ids = []string{j.SubjectID}
+		}
+	case events.ReportCreated:
+		if s.dir == nil {
+			return nil, nil
+		}
+		admins, err := s.dir.AdminIDs(ctx, j.StreetID)
+		if err != nil {
+			return nil, err
+		}
+		ids = without(admins, j.ActorID)
+	}
+	return ids, nil
+}
+
+func without(ids []string, drop ...string) []string {
+	out := make([]string, 0, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if id == "" || seen[id] || slices.Contains(drop, id) {
+			continue
+		}
+		seen[id] = true
+		out = append(out, id)
+	}
+	return out
+}
+
+// wanted keeps the recipients whose settings ask for this event.
+func (s *Service) wanted(j jobDoc, ids []string, by map[string]prefs) ([]string, error) {
+	switch events.Type(j.Type) {
+	case events.PostCreated:
+		var d events.PostData
+		if err := json.Unmarshal([]byte(j.Payload), &d); err != nil {
+			return nil, nil // unreadable: nothing to send, nothing to retry
+		}
+		return slices.DeleteFunc(ids, func(id string) bool {
+			sp := by[id].street(j.StreetID)
+			kindOn := (d.Kind == "request" && sp.Requests) || (d.Kind == "offer" && sp.Offers)
+			return !kindOn || !slices.Contains(sp.Categories, d.Category)
+		}), nil
+	case events.ReplyCreated:
+		return slices.DeleteFunc(ids, func(id string) bool { return !by[id].street(j.StreetID).Replies }), nil
+	}
+	return ids, nil
+}
+
+// smallLookup is the recipient count below which settings and
+// subscriptions are looked up by $in; above it (and always on the
+// embedded engine, where $in is evaluated document by document anyway)
+// the collection is read once and filtered here.
+const smallLookup = 200
+
+// prefsOf reads the settings of ids; users without a document get the defaults.
+func (s *Service) prefsOf(ctx context.Context, ids []string) (map[string]prefs, error) {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	out := make(map[string]prefs, len(ids))
+	collect := func(d settingsDoc) {
+		if want[d.UserID] {
+			out[d.UserID] = d.prefs()
+		}
+	}
+	if err := s.scanOrIn(ctx, s.settings, "_id", ids, func(raw bson.Raw) error {
+		var d settingsDoc
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return err
+		}
+		collect(d)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// subscriptionsOf reads the subscriptions of users ids.
+func (s *Service) subscriptionsOf(ctx context.Context, ids []string) ([]subscriptionDoc, error) {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	var out []subscriptionDoc
+	err := s.scanOrIn(ctx, s.subs, "user_id", ids, func(raw bson.Raw) error {
+		var d subscriptionDoc
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return err
+		}
+		if want[d.UserID] {
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// scanOrIn streams the documents of c whose field is one of ids.
+func (s *Service) scanOrIn(ctx context.Context, c *store.Collection, field string, ids []string, fn func(bson.Raw) error) error {
+	filter := bson.M{}
+	if !s.st.Embedded() && len(ids) <= smallLookup {
+		filter = bson.M{field: bson.M{"$in": ids}}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := c.Each(ctx, filter, fn)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return errf("reading %s took too long: %w", field, err)
+	}
+	return err
+}

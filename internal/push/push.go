@@ -1,0 +1,311 @@
+// Package push sends Web Push notifications: VAPID keys, the devices'
+// subscriptions, each user's notification settings, and a persisted outbox
+// that turns street events into encrypted pushes.
+//
+// The flow: the event bus hands an event to OnEvent, which only inserts one
+// job (one cheap insert) and queues it. An expander turns the job into one
+// delivery per (event, subscription) — recipients, settings, language,
+// quiet hours — inserted in batches and fed to an in-memory scheduler; a
+// bounded pool of workers sends them with timeouts, retries 429/5xx with
+// backoff, deletes subscriptions the push service says are gone, and
+// records each finished delivery with an insert.
+//
+// Why inserts only: on the embedded FerretDB every read, update or delete
+// scans its collection, `_id` included, so a per-delivery "mark sent" would
+// make a fan-out quadratic. Deliveries and their done-markers go to
+// collections per hour ("buckets") that are dropped whole once everything
+// in them is done; the database is read back only at start-up.
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"civico/internal/auth"
+	"civico/internal/clock"
+	"civico/internal/store"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// Directory tells who belongs to a street. The streets service implements it.
+type Directory interface {
+	ActiveMemberIDs(ctx context.Context, streetID string) ([]string, error)
+	AdminIDs(ctx context.Context, streetID string) ([]string, error)
+	StreetName(ctx context.Context, streetID string) (string, error)
+}
+
+// Accounts gives recipients' language and time zone. auth.Service implements it.
+type Accounts interface {
+	Users(ctx context.Context, ids []string) (map[string]auth.Account, error)
+}
+
+// Options tune the service; zero values take the defaults.
+type Options struct {
+	// VAPIDPublicKey and VAPIDPrivateKey (base64url) come from the
+	// configuration; when empty a pair is generated once and kept in the
+	// database, so restarts never invalidate the devices' subscriptions.
+	VAPIDPublicKey, VAPIDPrivateKey string
+	// Subject is the contact for push services: "mailto:…" or "https://…".
+	Subject string
+	// AllowInsecure accepts http:// endpoints on loopback (tests, development).
+	AllowInsecure bool
+	// Workers is how many pushes are sent at once (default 8).
+	Workers int
+	// HTTPTimeout bounds one send, connection included (default 10 s).
+	HTTPTimeout time.Duration
+	// MaxAttempts bounds the sends of one delivery (default 6).
+	MaxAttempts int
+	// RetryBase is the first backoff after a 5xx or network error
+	// (default 2 s, doubled each time); RetryMax caps any wait (default 30 min).
+	RetryBase, RetryMax time.Duration
+	// Logger gets what went wrong; nil discards.
+	Logger *slog.Logger
+}
+
+// Service is push notifications.
+type Service struct {
+	st       *store.Store
+	subs     *store.Collection
+	settings *store.Collection
+	jobColl  *store.Collection
+	registry *store.Collection
+	clock    clock.Clock
+	log      *slog.Logger
+	opts     Options
+	accounts Accounts
+	dir      Directory
+
+	vapidPublic, vapidPrivate string
+	// subscriber is the contact as webpush-go wants it: a bare address
+	// (it adds "mailto:" itself) or an https URL.
+	subscriber string
+	client     *http.Client
+
+	sched   *scheduler
+	buckets *buckets
+	expandQ chan jobDoc
+	done    chan doneItem
+
+	mu      sync.Mutex
+	jobs    map[string]*jobState  // jobs this process knows, by id
+	revoked map[string]revocation // subscription id → when it stopped being valid
+	revGen  atomic.Int64
+
+	recovered atomic.Bool
+
+	stats   stats
+	started atomic.Bool
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
+	bg      sync.WaitGroup
+	commit  sync.WaitGroup
+	closed  atomic.Bool
+}
+
+const (
+	collSubscriptions = "push_subscriptions"
+	collSettings      = "push_settings"
+	collJobs          = "push_jobs"
+	collBuckets       = "push_buckets"
+)
+
+// Indexes are this package's indexes.
+func Indexes() []store.Index {
+	return []store.Index{
+		{Collection: collSubscriptions, Name: "user", Keys: bson.D{{Key: "user_id", Value: 1}}},
+	}
+}
+
+// New loads or creates the VAPID keys and returns the service; Start runs it.
+// dir may be nil until a streets service exists: street-wide
+// notifications then have no recipients.
+func New(ctx context.Context, st *store.Store, c clock.Clock, accounts Accounts, dir Directory, opts Options) (*Service, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 8
+	}
+	if opts.HTTPTimeout <= 0 {
+		opts.HTTPTimeout = 10 * time.Second
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 6
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = 2 * time.Second
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = 30 * time.Minute
+	}
+	if opts.Subject == "" {
+		opts.Subject = "mailto:admin@civico.invalid"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		st: st, subs: st.Collection(collSubscriptions), settings: st.Collection(collSettings),
+		jobColl: st.Collection(collJobs), registry: st.Collection(collBuckets),
+		clock: c, log: opts.Logger.With("component", "push"), opts: opts, accounts: accounts, dir: dir,
+		subscriber: subscriber(opts.Subject),
+		expandQ:    make(chan jobDoc, 1024),
+		done:       make(chan doneItem, 4096),
+		jobs:       map[string]*jobState{},
+		revoked:    map[string]revocation{},
+	}
+	if err := s.loadKeys(ctx); err != nil {
+		return nil, err
+	}
+	s.client = newHTTPClient(opts)
+	s.sched = newScheduler(c)
+	s.buckets = newBuckets()
+	return s, nil
+}
+
+// subscriber strips the "mailto:" webpush-go adds again: a doubled
+// "mailto:mailto:" is refused by Apple with 403.
+func subscriber(subject string) string {
+	if strings.HasPrefix(subject, "https:") {
+		return subject
+	}
+	return strings.TrimPrefix(subject, "mailto:")
+}
+
+// Start recovers what a previous run left in the outbox, then runs the
+// expander, the scheduler, the workers and the committer until Close.
+func (s *Service) Start() {
+	if !s.started.CompareAndSwap(false, true) {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	s.commit.Add(1)
+	go func() {
+		defer s.commit.Done()
+		s.commitLoop()
+	}()
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.sched.run(ctx)
+	}()
+	for range s.opts.Workers {
+		s.workers.Add(1)
+		go func() {
+			defer s.workers.Done()
+			s.worker(ctx)
+		}()
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if err := s.recover(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("push outbox recovery failed; the sweep retries", "err", err)
+		}
+		s.expandLoop(ctx)
+	}()
+}
+
+// Close stops sending: sends in flight are abandoned (they are still in the
+// outbox and go out after the next start), finished ones are recorded.
+func (s *Service) Close() {
+	if !s.started.Load() || !s.closed.CompareAndSwap(false, true) {
+		return
+	}
+	s.cancel()
+	s.workers.Wait()
+	s.bg.Wait()
+	close(s.done)
+	s.commit.Wait()
+	s.client.CloseIdleConnections()
+}
+
+// Wake makes the scheduler look at the clock now (tests that move a fake
+// clock past quiet hours or a backoff call it instead of waiting a tick).
+func (s *Service) Wake() { s.sched.wake() }
+
+// Stats counts what the service did since it started.
+type Stats struct {
+	Jobs       int64 // events turned into deliveries
+	Deliveries int64 // deliveries created
+	Sent       int64 // accepted by the push service
+	Gone       int64 // answered 404/410: subscription deleted
+	Retried    int64 // sends retried after 429, 5xx or a network error
+	Dropped    int64 // given up: expired, refused, too many attempts, revoked
+	Pending    int   // in memory now: queued, held or being sent
+}
+
+type stats struct {
+	jobs, deliveries, sent, gone, retried, dropped atomic.Int64
+}
+
+// Stats returns the counters.
+func (s *Service) Stats() Stats {
+	return Stats{Jobs: s.stats.jobs.Load(), Deliveries: s.stats.deliveries.Load(), Sent: s.stats.sent.Load(),
+		Gone: s.stats.gone.Load(), Retried: s.stats.retried.Load(), Dropped: s.stats.dropped.Load(), Pending: s.sched.size()}
+}
+
+// Sweep is the periodic recovery: jobs whose expansion failed are tried
+// again, buckets whose deliveries are all done are dropped, old
+// revocations are forgotten. Run it every minute.
+func (s *Service) Sweep(ctx context.Context) error {
+	if !s.started.Load() || s.closed.Load() {
+		return nil
+	}
+	var errs []error
+	if err := s.requeueJobs(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.dropIdleBuckets(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	s.pruneRevoked()
+	return errors.Join(errs...)
+}
+
+type revocation struct {
+	gen int64
+	at  time.Time
+}
+
+// revoke records that deliveries made from what was read of subscription
+// id before now must not be sent: it was deleted, moved to another user or
+// re-keyed. Generations, not times, order the two, so a frozen test clock
+// cannot confuse them.
+func (s *Service) revoke(id string) {
+	gen := s.revGen.Add(1)
+	s.mu.Lock()
+	s.revoked[id] = revocation{gen: gen, at: s.clock.Now()}
+	s.mu.Unlock()
+}
+
+// isRevoked tells whether d's subscription was revoked after d was made.
+func (s *Service) isRevoked(d *delivery) bool {
+	s.mu.Lock()
+	r, ok := s.revoked[d.SubID]
+	s.mu.Unlock()
+	return ok && r.gen > d.gen
+}
+
+// maxDeliveryLife bounds how long any delivery can wait (quiet hours plus
+// TTL plus retries), so revocations older than that no longer matter.
+const maxDeliveryLife = 4 * 24 * time.Hour
+
+func (s *Service) pruneRevoked() {
+	cutoff := s.clock.Now().Add(-maxDeliveryLife)
+	s.mu.Lock()
+	for id, r := range s.revoked {
+		if r.at.Before(cutoff) {
+			delete(s.revoked, id)
+		}
+	}
+	s.mu.Unlock()
+}
+
+func errf(format string, args ...any) error { return fmt.Errorf("push: "+format, args...) }

@@ -1,0 +1,230 @@
+// Shared pieces of every screen: loading, empty and error states, form
+// fields with their error messages, dialogs asking for a reason, toasts.
+import { h, mount, uid } from './dom.js';
+import { t } from './i18n.js';
+import { message, fieldMessage } from './api.js';
+
+/** loading is the state shown while something loads. */
+export function loading(text) {
+  return h('p', { class: 'state loading', role: 'status' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), text || t('state.loading'));
+}
+
+/** empty is the state of a list with nothing in it, with an optional action. */
+export function empty(text, action) {
+  return h('div', { class: 'state empty' }, h('p', null, text), action || null);
+}
+
+/** failure shows what went wrong, with a retry button when retry is given. */
+export function failure(err, retry) {
+  return h('div', { class: 'state error', role: 'alert' },
+    h('p', null, message(err)),
+    retry ? h('button', { type: 'button', class: 'btn', onclick: retry }, t('action.retry')) : null);
+}
+
+/** page is a screen's heading and intro. */
+export function heading(title, ...after) {
+  return h('div', { class: 'heading' }, h('h1', { tabindex: '-1' }, title), ...after);
+}
+
+let toastTimer = 0;
+/** toast says something briefly, to screen readers too. */
+export function toast(text, kind = 'info') {
+  const el = document.getElementById('toast');
+  el.textContent = text;
+  el.dataset.kind = kind;
+  el.classList.add('show');
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    el.classList.remove('show');
+    el.textContent = '';
+  }, 6000);
+}
+
+/**
+ * field is a labelled control with a hint and an error slot.
+ * opts: label, name, type (text, email, password, textarea, select, …),
+ * value, required, options ([[value, label]]), hint, and any attribute.
+ */
+export function field(opts) {
+  const { label, name, type = 'text', value, options, hint, required, ...attrs } = opts;
+  const id = uid(`f-${name}`);
+  const hintId = hint ? `${id}-hint` : null;
+  const errId = `${id}-err`;
+  const describedBy = [hintId, errId].filter(Boolean).join(' ');
+  let control;
+  const common = { id, name, required: required || null, 'aria-describedby': describedBy, ...attrs };
+  if (type === 'textarea') {
+    control = h('textarea', { rows: 4, ...common });
+    if (value !== undefined) control.value = value;
+  } else if (type === 'select') {
+    control = h('select', common, (options || []).map(([v, l]) => h('option', { value: v, selected: String(v) === String(value ?? '') }, l)));
+  } else {
+    control = h('input', { type, ...common, value: value ?? null });
+  }
+  return h('div', { class: `field field-${type}` },
+    h('label', { for: id }, label, required ? h('span', { class: 'req' }, ` (${t('form.required')})`) : null),
+    hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
+    control,
+    h('p', { class: 'field-error', id: errId, hidden: true }));
+}
+
+/** check is a labelled checkbox. */
+export function check({ label, name, checked, value, hint }) {
+  const id = uid(`c-${name}`);
+  return h('div', { class: 'check' },
+    h('input', { type: 'checkbox', id, name, checked: !!checked, value: value ?? null }),
+    h('label', { for: id }, label, hint ? h('span', { class: 'hint' }, hint) : null));
+}
+
+/** radios is a group of labelled radio buttons in a fieldset. */
+export function radios({ legend, name, value, options }) {
+  return h('fieldset', { class: 'radios' }, h('legend', null, legend),
+    options.map(([v, l]) => {
+      const id = uid(`r-${name}`);
+      return h('div', { class: 'radio' }, h('input', { type: 'radio', id, name, value: v, checked: v === value }), h('label', { for: id }, l));
+    }));
+}
+
+/** clearErrors hides a form's error messages. */
+export function clearErrors(form) {
+  for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+  for (const el of form.querySelectorAll('.field-error')) {
+    el.hidden = true;
+    el.textContent = '';
+  }
+  const box = form.querySelector('.form-error');
+  if (box) box.remove();
+}
+
+/** showErrors puts err's message on the form and each field's next to it. */
+export function showErrors(form, err) {
+  clearErrors(form);
+  let focus = null;
+  for (const [name, code] of Object.entries((err && err.fields) || {})) {
+    const control = form.querySelector(`[name="${CSS.escape(name)}"]`);
+    if (!control) continue;
+    control.setAttribute('aria-invalid', 'true');
+    const slot = control.closest('.field')?.querySelector('.field-error');
+    if (slot) {
+      slot.textContent = fieldMessage(code);
+      slot.hidden = false;
+    }
+    focus = focus || control;
+  }
+  const box = h('div', { class: 'form-error', role: 'alert', tabindex: '-1' }, message(err));
+  form.prepend(box);
+  (focus || box).focus();
+}
+
+/**
+ * submitting runs fn while the form's buttons are disabled, so a double tap
+ * sends once; errors are shown on the form. It resolves to fn's result, or
+ * undefined when fn failed.
+ */
+export async function submitting(form, fn) {
+  const buttons = [...form.querySelectorAll('button')];
+  if (form.dataset.busy) return undefined;
+  form.dataset.busy = '1';
+  form.setAttribute('aria-busy', 'true');
+  for (const b of buttons) b.disabled = true;
+  clearErrors(form);
+  try {
+    return await fn();
+  } catch (err) {
+    if (err && err.name === 'AbortError') return undefined;
+    showErrors(form, err);
+    return undefined;
+  } finally {
+    delete form.dataset.busy;
+    form.removeAttribute('aria-busy');
+    for (const b of buttons) b.disabled = false;
+  }
+}
+
+/** busy runs fn with button disabled; errors become a toast. */
+export async function busy(button, fn) {
+  if (button.disabled) return undefined;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
+  try {
+    return await fn();
+  } catch (err) {
+    if (err && err.name !== 'AbortError') toast(message(err), 'error');
+    return undefined;
+  } finally {
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
+  }
+}
+
+/** values reads a form's named controls into an object (checkboxes as booleans). */
+export function values(form) {
+  const out = {};
+  for (const el of form.elements) {
+    if (!el.name || el.disabled) continue;
+    if (el.type === 'checkbox') out[el.name] = el.checked;
+    else if (el.type === 'radio') {
+      if (el.checked) out[el.name] = el.value;
+    } else out[el.name] = el.value.trim();
+  }
+  return out;
+}
+
+/**
+ * ask opens a modal dialog with a text field (a reason) and resolves to the
+ * text, or null when cancelled. opts: title, text, label, confirm, required,
+ * danger, choices ([[value,label]] shown as radios, resolved as {choice, text}).
+ */
+export function ask(opts) {
+  return new Promise((resolve) => {
+    const form = h('form', { method: 'dialog', class: 'stack' });
+    const title = h('h2', { id: uid('dlg') }, opts.title);
+    const dlg = h('dialog', { class: 'dialog', 'aria-labelledby': title.id }, form);
+    const choice = opts.choices ? radios({ legend: opts.choicesLegend || opts.title, name: 'choice', value: opts.choices[0][0], options: opts.choices }) : null;
+    const type = opts.type || 'textarea';
+    const reason = opts.label ? field({ label: opts.label, name: 'text', type, required: opts.required, maxlength: opts.maxlength || 500, rows: type === 'textarea' ? 3 : null, hint: opts.hint, autocomplete: type === 'password' ? 'current-password' : null }) : null;
+    const cancel = h('button', { type: 'button', class: 'btn ghost', value: 'cancel' }, t('action.cancel'));
+    const ok = h('button', { type: 'submit', class: `btn ${opts.danger ? 'danger' : 'primary'}`, value: 'ok' }, opts.confirm || t('action.confirm'));
+    mount(form, title, opts.text ? h('p', null, opts.text) : null, choice, reason, h('div', { class: 'actions' }, cancel, ok));
+    let result = null;
+    cancel.addEventListener('click', () => dlg.close());
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const v = values(form);
+      if (opts.required && reason && !v.text) {
+        showErrors(form, { fields: { text: 'required' } });
+        return;
+      }
+      result = opts.choices ? { choice: v.choice, text: v.text || '' } : (reason ? v.text : true);
+      dlg.close();
+    });
+    dlg.addEventListener('close', () => {
+      dlg.remove();
+      resolve(result);
+    });
+    document.body.appendChild(dlg);
+    dlg.showModal();
+    const first = dlg.querySelector('textarea, input');
+    if (first) first.focus();
+  });
+}
+
+/** badge is a small label; kind picks its colour. */
+export function badge(text, kind = '') {
+  return h('span', { class: `badge ${kind}` }, text);
+}
+
+/** tabs is a row of links for a screen's sections; current is the active href. */
+export function tabs(label, items, current) {
+  return h('nav', { class: 'tabs', 'aria-label': label },
+    h('ul', null, items.map(([href, text]) => h('li', null,
+      h('a', { href, 'aria-current': href === current ? 'page' : null }, text)))));
+}
+
+/** more is a "load more" button that calls fn, or nothing when there is no cursor. */
+export function more(cursor, fn) {
+  if (!cursor) return null;
+  const b = h('button', { type: 'button', class: 'btn ghost more' }, t('action.more'));
+  b.addEventListener('click', () => busy(b, () => fn(cursor)));
+  return b;
+}

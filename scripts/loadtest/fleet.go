@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+)
+
+// target is a server under test: Civico, or the bare baseline.
+type target interface {
+	name() string
+	// wsURL is the channel of street i, resuming after since when ≥ 0.
+	wsURL(street int, since int64) string
+	// header is what a socket of member m sends with its handshake.
+	dialer(m *member) *websocket.Dialer
+	header() http.Header
+	// publish posts to street i with the title carrying the send time.
+	publish(ctx context.Context, street int, title string) error
+	// streets is how many streets there are; memberOf the member holding
+	// the j-th socket of a street.
+	streets() int
+	memberOf(street, j int) *member
+}
+
+// member is a user of a street, with the token its sockets use.
+type member struct {
+	id, token string
+}
+
+// sock is one client socket. The reader goroutine owns the counters until
+// done is closed.
+type sock struct {
+	street int
+	m      *member
+	ws     *websocket.Conn
+	done   chan struct{}
+
+	first, last    int64 // event ids: first and last received
+	posts          int64 // post frames received
+	gaps, dups     int64
+	resets         int64
+	closeCode      int
+	reconnects     int
+	lastBeforeDrop int64
+}
+
+// fleet is the sockets of one run and what they measured.
+type fleet struct {
+	t      target
+	socks  []*sock
+	lat    *hist // event time (server accepted the post) → frame received
+	e2e    *hist // post sent by this program → frame received
+	frames atomic.Int64
+	live   atomic.Bool // latency is recorded only while true
+	ips    []net.IP
+	next   atomic.Uint32
+}
+
+func newFleet(t target, n int, localIPs int) *fleet {
+	f := &fleet{t: t, lat: newHist(), e2e: newHist()}
+	for i := range localIPs {
+		f.ips = append(f.ips, net.IPv4(127, 0, 0, byte(1+i)))
+	}
+	for i := range n {
+		street := i % t.streets()
+		f.socks = append(f.socks, &sock{street: street, m: t.memberOf(street, i/t.streets())})
+	}
+	return f
+}
+
+// netDial spreads client sockets over several loopback source addresses,
+// so that tens of thousands of sockets (and their TIME_WAITs) do not run
+// out of ephemeral ports.
+func (f *fleet) netDial(ctx context.Context, network, addr string) (net.Conn, error) {
+	ip := f.ips[int(f.next.Add(1))%len(f.ips)]
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 20 * time.Second}
+	return d.DialContext(ctx, network, addr)
+}
+
+// dial opens s's socket once.
+func (f *fleet) dial(ctx context.Context, s *sock, since int64) error {
+	d := f.t.dialer(s.m)
+	d.NetDialContext = f.netDial
+	ws, res, err := d.DialContext(ctx, f.t.wsURL(s.street, since), f.t.header())
+	if err != nil {
+		if res != nil {
+			return fmt.Errorf("handshake: %d: %w", res.StatusCode, err)
+		}
+		return err
+	}
+	s.ws = ws
+	s.done = make(chan struct{})
+	go f.read(s)
+	return nil
+}
+
+// connect opens every socket, par at a time, retrying a failed handshake
+// with backoff. It returns the sockets that failed for good.
+func (f *fleet) connect(ctx context.Context, socks []*sock, par int, resume bool, jitter time.Duration) (failedAttempts, failed int64) {
+	var fa, fl atomic.Int64
+	work := make(chan *sock)
+	var wg sync.WaitGroup
+	for range par {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range work {
+				since := int64(-1)
+				if resume {
+					since = s.last
+				}
+				backoff := 100 * time.Millisecond
+				for attempt := 0; ; attempt++ {
+					err := f.dial(ctx, s, since)
+					if err == nil {
+						break
+					}
+					fa.Add(1)
+					if attempt == 8 || ctx.Err() != nil {
+						fl.Add(1)
+						break
+					}
+					time.Sleep(backoff/2 + rand.N(backoff))
+					backoff = min(2*backoff, 3*time.Second)
+				}
+			}
+		}()
+	}
+	for _, s := range socks {
+		if jitter > 0 {
+			// spread over the jitter window, as clients would
+			time.Sleep(jitter / time.Duration(len(socks)))
+		}
+		work <- s
+	}
+	close(work)
+	wg.Wait()
+	return fa.Load(), fl.Load()
+}
+
+// read counts s's frames until the socket ends.
+func (f *fleet) read(s *sock) {
+	defer close(s.done)
+	for {
+		_, b, err := s.ws.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				s.closeCode = ce.Code
+			}
+			return
+		}
+		now := time.Now()
+		fr := scan(b)
+		if fr.typ == "reset" {
+			s.resets++
+			continue
+		}
+		if fr.id == 0 {
+			continue
+		}
+		switch {
+		case s.last == 0:
+			s.first = fr.id
+		case fr.id <= s.last:
+			s.dups++
+			continue
+		case fr.id > s.last+1:
+			s.gaps += fr.id - s.last - 1
+		}
+		s.last = fr.id
+		f.frames.Add(1)
+		if fr.typ == "post.created" {
+			s.posts++
+			if f.live.Load() {
+				f.lat.add(now.Sub(fr.at))
+				if fr.sent > 0 {
+					f.e2e.add(now.Sub(time.Unix(0, fr.sent)))
+				}
+			}
+		}
+	}
+}
+
+// drop closes every socket abruptly (no close frame), as a network loss.
+func (f *fleet) drop() {
+	for _, s := range f.socks {
+		if s.ws != nil {
+			_ = s.ws.NetConn().Close()
+		}
+	}
+	for _, s := range f.socks {
+		if s.done != nil {
+			<-s.done
+		}
+		s.lastBeforeDrop = s.last
+	}
+}
+
+// close ends every socket with a close frame and waits for the readers.
+func (f *fleet) close() {
+	for _, s := range f.socks {
+		if s.ws != nil {
+			_ = s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""),
+				time.Now().Add(time.Second))
+		}
+	}
+	for _, s := range f.socks {
+		if s.done == nil {
+			continue
+		}
+		select {
+		case <-s.done:
+		case <-time.After(3 * time.Second):
+		}
+		_ = s.ws.NetConn().Close()
+	}
+}
+
+// open counts the sockets whose reader still runs.
+func (f *fleet) open() int {
+	n := 0
+	for _, s := range f.socks {
+		if s.done == nil {
+			continue
+		}
+		select {
+		case <-s.done:
+		default:
+			n++
+		}
+	}
+	return n
+}
+
+// frame is what the load test reads of a frame, scanned without a full
+// JSON decode to leave the CPU to the server.
+type frame struct {
+	id   int64
+	typ  string
+	at   time.Time
+	sent int64
+}
+
+var (
+	keyID    = []byte(`"id":"`)
+	keyType  = []byte(`"type":"`)
+	keyAt    = []byte(`"at":"`)
+	keyTitle = []byte(`"title":"lt `)
+)
+
+func scan(b []byte) frame {
+	var fr frame
+	str := func(key []byte) []byte {
+		i := bytes.Index(b, key)
+		if i < 0 {
+			return nil
+		}
+		rest := b[i+len(key):]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			return nil
+		}
+		return rest[:j]
+	}
+	fr.id, _ = strconv.ParseInt(string(str(keyID)), 10, 64)
+	fr.typ = string(str(keyType))
+	fr.at, _ = time.Parse(time.RFC3339Nano, string(str(keyAt)))
+	if t := str(keyTitle); t != nil {
+		fr.sent, _ = strconv.ParseInt(string(t), 10, 64)
+	}
+	return fr
+}
+
+// poster publishes at rate per second over every street, with workers
+// concurrent requests, until ctx ends.
+type poster struct {
+	accepted, failed atomic.Int64
+	perStreet        []atomic.Int64
+	done             chan struct{} // closed when the last request returned
+}
+
+func post(ctx context.Context, t target, rate float64, workers int) *poster {
+	p := &poster{perStreet: make([]atomic.Int64, t.streets()), done: make(chan struct{})}
+	jobs := make(chan int, workers*4)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for street := range jobs {
+				title := "lt " + strconv.FormatInt(time.Now().UnixNano(), 10)
+				pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				err := t.publish(pctx, street, title)
+				cancel()
+				if err != nil {
+					p.failed.Add(1)
+					continue
+				}
+				p.accepted.Add(1)
+				p.perStreet[street].Add(1)
+			}
+		}()
+	}
+	go func() {
+		defer func() { close(jobs); wg.Wait(); close(p.done) }()
+		start := time.Now()
+		for i := 0; ; i++ {
+			at := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(at)):
+			}
+			select {
+			case jobs <- i % t.streets():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return p
+}

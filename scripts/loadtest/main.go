@@ -1,0 +1,388 @@
+// Command loadtest measures Civico's street channels: it opens N
+// authenticated websockets over M streets through the public API, posts at
+// a given rate, and prints connections held, handshakes/s, deliveries/s,
+// fan-out latency (event accepted → frame received) p50/p99/p99.9/max,
+// frames lost, and the server's memory per connection from its debug
+// endpoint. In the same run it measures a bare fasthttp/websocket broadcast
+// server (a child process) with the same sockets and rate, and prints our
+// p99 over its p99.
+//
+// Everything runs on loopback, bounded in sockets, rate and time. Build the
+// server and run, for instance:
+//
+//	go build -o /tmp/civico ./server && go run ./scripts/loadtest -server-bin /tmp/civico -scenario all
+//
+// Scenarios: fanout (10 000 sockets, 100 streets, 200 posts/s), idle
+// (19 000 idle sockets, memory per connection), storm (10 000 clients
+// dropped at once, reconnecting with since while posts go on).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"civico/internal/diag"
+)
+
+type options struct {
+	scenario           string
+	serverBin, dataDir string
+	url, debug         string
+	streets, perStreet int
+	perUser            int
+	sockets            int
+	rate               float64
+	duration           time.Duration
+	idleSockets        int
+	idleHold           time.Duration
+	stormSockets       int
+	stormRate          float64
+	stormJitter        time.Duration
+	baseline           bool
+	ips, dialPar       int
+	workers            int
+	ping               time.Duration
+	maxTime            time.Duration
+}
+
+func main() {
+	var o options
+	var serveBaselineAddr string
+	flag.StringVar(&serveBaselineAddr, "baseline-serve", "", "internal: run the bare baseline server on this address")
+	flag.StringVar(&o.scenario, "scenario", "all", "fanout, idle, storm or all (comma separated)")
+	flag.StringVar(&o.serverBin, "server-bin", "", "start this Civico binary (built from ./server) on loopback")
+	flag.StringVar(&o.dataDir, "data", "", "data directory for the started server (default: a new temp dir)")
+	flag.StringVar(&o.url, "url", "", "or: the base URL of a running Civico (with raised limits)")
+	flag.StringVar(&o.debug, "debug", "", "and its debug endpoint, e.g. http://127.0.0.1:6060")
+	flag.IntVar(&o.streets, "streets", 100, "streets")
+	flag.IntVar(&o.perStreet, "members", 10, "members per street")
+	flag.IntVar(&o.perUser, "streets-per-user", 5, "streets each user is a member of")
+	flag.IntVar(&o.sockets, "sockets", 10000, "fanout: sockets")
+	flag.Float64Var(&o.rate, "rate", 200, "fanout: posts per second, over all streets")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "fanout: how long to post")
+	flag.IntVar(&o.idleSockets, "idle-sockets", 19000, "idle: sockets")
+	flag.DurationVar(&o.idleHold, "idle-hold", 30*time.Second, "idle: how long to hold them (pings included)")
+	flag.IntVar(&o.stormSockets, "storm-sockets", 10000, "storm: clients")
+	flag.Float64Var(&o.stormRate, "storm-rate", 100, "storm: posts per second meanwhile")
+	flag.DurationVar(&o.stormJitter, "storm-jitter", 2*time.Second, "storm: clients come back spread over this window")
+	flag.BoolVar(&o.baseline, "baseline", true, "also measure the bare fasthttp/websocket baseline")
+	flag.IntVar(&o.ips, "ips", 8, "loopback source addresses 127.0.0.1..N for client sockets")
+	flag.IntVar(&o.dialPar, "dial-par", 64, "concurrent handshakes")
+	flag.IntVar(&o.workers, "workers", 32, "concurrent post requests")
+	flag.DurationVar(&o.ping, "ping", 10*time.Second, "server ping interval (started server only)")
+	flag.DurationVar(&o.maxTime, "max-time", 20*time.Minute, "stop everything after this long")
+	flag.Parse()
+	if serveBaselineAddr != "" {
+		if err := serveBaseline(serveBaselineAddr); err != nil {
+			fmt.Fprintln(os.Stderr, "baseline:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	time.AfterFunc(o.maxTime, func() {
+		fmt.Fprintln(os.Stderr, "loadtest: -max-time reached, stopping")
+		os.Exit(2)
+	})
+	ctx := context.Background()
+	fmt.Printf("loadtest on %d CPUs (%s), GOMAXPROCS %d, started %s\n", runtime.NumCPU(), runtime.GOARCH,
+		runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
+	base, debug := o.url, o.debug
+	if o.serverBin != "" {
+		dir := o.dataDir
+		if dir == "" {
+			var err error
+			if dir, err = os.MkdirTemp("", "civico-loadtest-"); err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+		}
+		srv, err := startServer(o.serverBin, dir, o.ping)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		base, debug = srv.base, srv.debug
+		fmt.Printf("started %s on %s (debug %s, ping every %s)\n", o.serverBin, base, debug, o.ping)
+	}
+	if base == "" || debug == "" {
+		return fmt.Errorf("give -server-bin, or -url and -debug")
+	}
+	c := newCivico(base, debug)
+	t0 := time.Now()
+	if err := c.setup(ctx, o.streets, o.perStreet, o.perUser); err != nil {
+		return err
+	}
+	fmt.Printf("setup: %d users, %d streets × %d members, through the API in %s\n\n", len(c.users), o.streets, o.perStreet,
+		time.Since(t0).Round(time.Millisecond))
+	for _, sc := range strings.Split(o.scenario, ",") {
+		if sc == "all" {
+			sc = "fanout,idle,storm"
+		}
+		for _, s := range strings.Split(sc, ",") {
+			if err := c.freshTokens(ctx); err != nil {
+				return err
+			}
+			var err error
+			switch strings.TrimSpace(s) {
+			case "fanout":
+				err = fanout(ctx, o, c)
+			case "idle":
+				err = idle(ctx, o, c)
+			case "storm":
+				err = storm(ctx, o, c)
+			default:
+				err = fmt.Errorf("unknown scenario %q", s)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// result is one fan-out run.
+type result struct {
+	name                 string
+	held, sockets        int
+	handshakes           float64
+	failedAttempts       int64
+	failed               int64
+	posted, postFailed   int64
+	deliveries           float64
+	lost, dups, extra    int64
+	lat, e2e             *hist
+	tooSlow, serverConns int64
+}
+
+func (r result) print() {
+	fmt.Printf("  %-26s %d/%d sockets held, %.0f handshakes/s (%d failed attempts, %d failed)\n", r.name+":", r.held, r.sockets,
+		r.handshakes, r.failedAttempts, r.failed)
+	fmt.Printf("  %-26s %d posts accepted (%d failed), %.0f deliveries/s, frames lost %d, duplicated %d, unexpected %d\n", "",
+		r.posted, r.postFailed, r.deliveries, r.lost, r.dups, r.extra)
+	fmt.Printf("  %-26s fan-out latency (event time → frame received): %s\n", "", r.lat)
+	fmt.Printf("  %-26s end to end (post sent → frame received):       %s\n", "", r.e2e)
+}
+
+// measure connects n sockets to t, posts at rate for d, and counts.
+func measure(ctx context.Context, o options, t target, n int, rate float64, d time.Duration) (result, *fleet) {
+	f := newFleet(t, n, o.ips)
+	start := time.Now()
+	fa, fl := f.connect(ctx, f.socks, o.dialPar, false, 0)
+	r := result{name: t.name(), sockets: n, failedAttempts: fa, failed: fl, lat: f.lat, e2e: f.e2e}
+	r.handshakes = float64(n-int(fl)) / time.Since(start).Seconds()
+	r.held = f.open()
+	f.live.Store(true)
+	pstart := time.Now()
+	pctx, cancel := context.WithTimeout(ctx, d)
+	p := post(pctx, t, rate, o.workers)
+	<-pctx.Done()
+	cancel()
+	<-p.done
+	posting := time.Since(pstart)
+	// Every accepted post must reach every socket of its street.
+	var want int64
+	for _, s := range f.socks {
+		if s.done != nil {
+			want += p.perStreet[s.street].Load()
+		}
+	}
+	settle(f, want)
+	f.live.Store(false)
+	r.held = min(r.held, f.open())
+	f.close()
+	r.posted, r.postFailed = p.accepted.Load(), p.failed.Load()
+	var got int64
+	for _, s := range f.socks {
+		if s.done == nil {
+			continue
+		}
+		got += s.posts
+		r.dups += s.dups
+		if miss := p.perStreet[s.street].Load() - s.posts; miss > 0 {
+			r.lost += miss
+		} else {
+			r.extra -= miss
+		}
+	}
+	r.deliveries = float64(got) / posting.Seconds()
+	return r, f
+}
+
+// settle waits until want frames arrived, or nothing arrived for 3 s.
+func settle(f *fleet, want int64) {
+	last, still := f.frames.Load(), time.Now()
+	for f.frames.Load() < want && time.Since(still) < 3*time.Second {
+		time.Sleep(50 * time.Millisecond)
+		if n := f.frames.Load(); n != last {
+			last, still = n, time.Now()
+		}
+	}
+}
+
+func fanout(ctx context.Context, o options, c *civico) error {
+	fmt.Printf("== fanout: %d sockets over %d streets, %.0f posts/s for %s (%.0f deliveries/s expected)\n", o.sockets,
+		o.streets, o.rate, o.duration, o.rate*float64(o.sockets)/float64(o.streets))
+	var base *result
+	if o.baseline {
+		b, err := startBaseline(o.streets)
+		if err != nil {
+			return err
+		}
+		r, _ := measure(ctx, o, b, o.sockets, o.rate, o.duration)
+		b.stop()
+		r.print()
+		base = &r
+	}
+	m0, _, err := c.vars(true)
+	if err != nil {
+		return err
+	}
+	r, _ := measure(ctx, o, c, o.sockets, o.rate, o.duration)
+	_, st, err := c.vars(false)
+	if err != nil {
+		return err
+	}
+	r.print()
+	fmt.Printf("  %-26s hub: %d events, %d deliveries, %d too slow, %d dead; server goroutines before %d\n", "",
+		st.Events, st.Deliveries, st.TooSlow, st.Dead, m0.Goroutines)
+	if base != nil && base.lat.quantile(0.99) > 0 {
+		fmt.Printf("  p99 civico ÷ p99 baseline: %.2f (%s ÷ %s)\n", float64(r.lat.quantile(0.99))/float64(base.lat.quantile(0.99)),
+			ms(r.lat.quantile(0.99)), ms(base.lat.quantile(0.99)))
+	}
+	fmt.Println()
+	return nil
+}
+
+func idle(ctx context.Context, o options, c *civico) error {
+	fmt.Printf("== idle: %d sockets over %d streets, held %s (server pings every %s)\n", o.idleSockets, o.streets, o.idleHold, o.ping)
+	if o.baseline {
+		b, err := startBaseline(o.streets)
+		if err != nil {
+			return err
+		}
+		before, err := b.mem(true)
+		if err != nil {
+			return err
+		}
+		f := newFleet(b, o.idleSockets, o.ips)
+		_, fl := f.connect(ctx, f.socks, o.dialPar, false, 0)
+		after, err := b.mem(true)
+		if err != nil {
+			return err
+		}
+		printMem("bare fasthttp/websocket", f.open(), int(fl), before, after)
+		f.close()
+		b.stop()
+	}
+	before, _, err := c.vars(true)
+	if err != nil {
+		return err
+	}
+	f := newFleet(c, o.idleSockets, o.ips)
+	start := time.Now()
+	fa, fl := f.connect(ctx, f.socks, o.dialPar, false, 0)
+	hs := float64(o.idleSockets-int(fl)) / time.Since(start).Seconds()
+	time.Sleep(o.idleHold)
+	after, st, err := c.vars(true)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("  %-26s %.0f handshakes/s (%d failed attempts, %d failed); after %s: %d held, hub counts %d, %d dropped as dead\n",
+		"civico:", hs, fa, fl, o.idleHold, f.open(), st.Conns, st.Dead)
+	printMem("civico", int(st.Conns), 0, before, after)
+	f.close()
+	fmt.Println()
+	return nil
+}
+
+func printMem(name string, held, failed int, before, after diag.Mem) {
+	if held == 0 {
+		fmt.Printf("  %-26s no socket held\n", name+":")
+		return
+	}
+	per := func(a, b uint64) float64 { return float64(int64(a)-int64(b)) / float64(held) / 1024 }
+	fmt.Printf("  %-26s %d sockets (%d failed): %.1f KB/conn of Go memory (heap %.1f, stacks %.1f), %.1f KB/conn RSS; "+
+		"%.2f goroutines/conn; %d open files\n", name+":", held, failed, per(after.Go, before.Go), per(after.HeapInuse, before.HeapInuse),
+		per(after.StackInuse, before.StackInuse), per(after.RSS, before.RSS),
+		float64(after.Goroutines-before.Goroutines)/float64(held), after.OpenFiles)
+}
+
+func storm(ctx context.Context, o options, c *civico) error {
+	fmt.Printf("== storm: %d clients over %d streets, %.0f posts/s; all dropped at once, back with since within %s\n",
+		o.stormSockets, o.streets, o.stormRate, o.stormJitter)
+	f := newFleet(c, o.stormSockets, o.ips)
+	fa, fl := f.connect(ctx, f.socks, o.dialPar, false, 0)
+	if fl > 0 {
+		return fmt.Errorf("storm: %d clients could not connect at all (%d failed attempts)", fl, fa)
+	}
+	_, st0, err := c.vars(false)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	p := post(pctx, c, o.stormRate, o.workers)
+	time.Sleep(3 * time.Second)
+	f.drop()
+	dropped := time.Now()
+	fa, fl = f.connect(ctx, f.socks, 4*o.dialPar, true, o.stormJitter)
+	back := time.Since(dropped)
+	time.Sleep(3 * time.Second)
+	cancel()
+	<-p.done
+	last, still := f.frames.Load(), time.Now()
+	for time.Since(still) < 2*time.Second {
+		time.Sleep(100 * time.Millisecond)
+		if n := f.frames.Load(); n != last {
+			last, still = n, time.Now()
+		}
+	}
+	_, st1, err := c.vars(false)
+	if err != nil {
+		return err
+	}
+	f.close()
+	// Each street's events during the run are its posts: every client must
+	// hold an unbroken run of ids up to the street's last one.
+	first := make([]int64, c.streets())
+	lastID := make([]int64, c.streets())
+	var gaps, dups, resets, behind int64
+	for _, s := range f.socks {
+		if first[s.street] == 0 || s.first < first[s.street] {
+			first[s.street] = s.first
+		}
+		lastID[s.street] = max(lastID[s.street], s.last)
+		gaps += s.gaps
+		dups += s.dups
+		resets += s.resets
+	}
+	var short int64
+	for _, s := range f.socks {
+		behind += lastID[s.street] - s.last
+	}
+	for i := range c.streets() {
+		if n := lastID[i] - first[i] + 1; first[i] > 0 && n < p.perStreet[i].Load() {
+			short += p.perStreet[i].Load() - n
+		}
+	}
+	fmt.Printf("  all %d back %s after the drop (%.0f handshakes/s): %d failed attempts, %d failed after backoff\n",
+		o.stormSockets, back.Round(time.Millisecond), float64(o.stormSockets)/back.Seconds(), fa, fl)
+	fmt.Printf("  %d posts accepted (%d failed); frames lost %d (gaps %d, behind at the end %d, missing everywhere %d), "+
+		"duplicated %d, resets %d\n", p.accepted.Load(), p.failed.Load(), gaps+behind+short, gaps, behind, short, dups, resets)
+	fmt.Printf("  hub: %d replayed, %d resets, %d accepted sockets during the storm\n\n", st1.Replayed-st0.Replayed,
+		st1.Resets-st0.Resets, st1.Accepted-st0.Accepted)
+	return nil
+}

@@ -1,0 +1,360 @@
+// Package pushbench measures web push throughput: a street of -members
+// subscribed members, one new post, and the time until the last push is
+// accepted by the test push service (pushes per second), while -sockets
+// members follow the street's websocket channel and a stream of post
+// updates measures the websocket fan-out latency with and without the push
+// fan-out running.
+//
+// Everything is real and in one process: the server (embedded FerretDB,
+// HTTP, hub), the push service (VAPID checks, aes128gcm decryption) and the
+// clients, so they share the machine's cores.
+//
+//	go test ./scripts/pushbench -run '^$' -bench PushFanOut -benchtime 1x -timeout 30m \
+//	    -args -members 2000 -sockets 200 -rounds 3
+//
+// Setup registers every member through the API (argon2id, ~40 ms each
+// here), which takes a minute or two; it is not part of the figures.
+package pushbench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"civico/internal/config"
+	"civico/internal/push"
+	"civico/internal/pushservice"
+	"civico/internal/testutil"
+)
+
+var (
+	members  = flag.Int("members", 2000, "subscribed members of the street (besides the author)")
+	sockets  = flag.Int("sockets", 200, "members following the street's websocket channel")
+	wsRate   = flag.Int("ws-rate", 40, "post updates per second while measuring websocket latency")
+	rounds   = flag.Int("rounds", 3, "posts to time, one after the other")
+	workers  = flag.Int("workers", 8, "CIVICO_PUSH_WORKERS")
+	setupPar = flag.Int("setup-par", 4, "concurrent registrations during setup")
+)
+
+type member struct {
+	id, token string
+}
+
+func BenchmarkPushFanOut(b *testing.B) {
+	s := testutil.Start(b, testutil.WithConfig(func(c *config.Config) {
+		c.PushWorkers = *workers
+		c.PostsPerHour = 1 << 20
+		c.RegisterPerIP = 1 << 20
+	}))
+	ps := s.PushService(b)
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+	// Setup: the author's street, members joining by invite, each with a
+	// subscribed device.
+	setupStart := time.Now()
+	author := s.Register(b, "Autrice")
+	sid := s.CreateStreet(b, author, "Via del Banco")
+	var inv struct {
+		Code string `json:"code"`
+	}
+	s.Do(b, "POST", "/streets/"+sid+"/invites", map[string]int{"max_uses": *members}, author.Token).Expect(b, http.StatusCreated).JSON(b, &inv)
+	ms := make([]*member, *members)
+	var done atomic.Int64
+	err := parallel(*setupPar, *members, func(i int) error {
+		m, err := setupMember(client, s.URL, ps, sid, inv.Code, i)
+		if err == nil {
+			ms[i] = m
+			if n := done.Add(1); n%250 == 0 {
+				fmt.Fprintf(os.Stderr, "setup: %d/%d members (%s)\n", n, *members, time.Since(setupStart).Round(time.Second))
+			}
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fmt.Fprintf(os.Stderr, "setup: %d members in %s\n", *members, time.Since(setupStart).Round(time.Second))
+
+	// Websocket followers record every post.updated probe's latency.
+	lat := &latencies{}
+	for _, m := range ms[:min(*sockets, len(ms))] {
+		w, r, err := s.DialWS(b, sid, testutil.WSDial{Token: m.token, Hold: true})
+		if err != nil {
+			b.Fatalf("websocket: %v %+v", err, r)
+		}
+		go follow(w, lat)
+	}
+	probe := s.CreatePost(b, author, sid, "offer", "Sonda") // its own pushes go first
+	testutil.WaitPushes(b, ps, nil, *members)
+	total := len(ps.Messages(""))
+
+	// Baseline: websocket fan-out with no push running.
+	lat.reset()
+	stop := updates(client, s.URL, author.Token, probe, *wsRate)
+	time.Sleep(3 * time.Second) // a measurement window, not synchronisation
+	stop()
+	baseline := lat.reset()
+
+	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), shared by 6 agents; load average %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadavg())
+	fmt.Printf("street: %d subscribed members, %d websocket followers, %d push workers\n", *members, *sockets, *workers)
+	fmt.Printf("websocket fan-out, no push running: %s\n", baseline.summary())
+	b.ResetTimer()
+	for r := range *rounds {
+		before := s.App.Push.Stats()
+		lat.reset()
+		stop := updates(client, s.URL, author.Token, probe, *wsRate)
+		time.Sleep(500 * time.Millisecond) // let the probe stream settle
+		t0 := time.Now()
+		s.CreatePost(b, author, sid, "request", fmt.Sprintf("Giro %d: chi mi aiuta a traslocare?", r))
+		posted := time.Since(t0)
+		want := total + *members
+		msgs := testutil.WaitPushes(b, ps, nil, want)
+		last := time.Since(t0)
+		stop()
+		during := lat.reset()
+		round := msgs[total:]
+		total = want
+		first := round[0].At.Sub(t0)
+		for _, m := range round {
+			first = min(first, m.At.Sub(t0))
+		}
+		after := s.App.Push.Stats()
+		fmt.Printf("round %d: POST answered in %s; first push after %s, last (%d) after %s: %.0f pushes/s; retried %d, dropped %d\n",
+			r+1, posted.Round(time.Millisecond), first.Round(time.Millisecond), len(round), last.Round(time.Millisecond),
+			float64(len(round))/last.Seconds(), after.Retried-before.Retried, after.Dropped-before.Dropped)
+		fmt.Printf("round %d: websocket fan-out meanwhile: %s (p99 %+.0f%% vs no push)\n", r+1, during.summary(),
+			100*(float64(during.p(0.99))/float64(baseline.p(0.99))-1))
+		checkRound(b, round)
+	}
+	b.StopTimer()
+	if errs := ps.Errors(); len(errs) > 0 {
+		b.Fatalf("the push service refused %d requests, e.g. %s", len(errs), errs[0])
+	}
+}
+
+// checkRound fails unless every push decrypted to the same post's payload.
+func checkRound(b *testing.B, round []pushservice.Message) {
+	seen := map[string]bool{}
+	var tag string
+	for _, m := range round {
+		var p push.Payload
+		if err := m.Decode(&p); err != nil {
+			b.Fatalf("payload %q: %v", m.Payload, err)
+		}
+		if tag == "" {
+			tag = p.Tag
+		}
+		if p.Tag != tag || seen[m.Subscription] {
+			b.Fatalf("push %+v: another post or a second push to one device", p)
+		}
+		seen[m.Subscription] = true
+	}
+}
+
+func setupMember(client *http.Client, base string, ps *pushservice.Service, sid, code string, i int) (*member, error) {
+	var sess struct {
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
+		AccessToken string `json:"access_token"`
+	}
+	email := fmt.Sprintf("bench%d.%d@pushbench.invalid", time.Now().UnixNano(), i)
+	if err := call(client, base, "POST", "/auth/register", "", map[string]string{"email": email, "password": "push bench password",
+		"name": "Vicino " + strconv.Itoa(i), "locale": []string{"it", "en"}[i%2]}, &sess, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	m := &member{id: sess.User.ID, token: sess.AccessToken}
+	if err := call(client, base, "POST", "/streets/"+sid+"/join", m.token, map[string]string{"invite_code": code}, nil, http.StatusOK); err != nil {
+		return nil, err
+	}
+	sub, err := ps.NewSubscription()
+	if err != nil {
+		return nil, err
+	}
+	if err := call(client, base, "POST", "/push/subscriptions", m.token, sub.JSON(), nil, http.StatusCreated); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func call(client *http.Client, base, method, path, token string, body, out any, want int) error {
+	var rd io.Reader
+	if body != nil {
+		j, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, base+"/api/v1"+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != want {
+		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// updates edits the probe post rate times a second, stamping the send time
+// in its title, until the returned stop is called.
+func updates(client *http.Client, base, token, pid string, rate int) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second / time.Duration(rate))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				title := "sonda " + strconv.FormatInt(time.Now().UnixNano(), 10)
+				go func() {
+					_ = call(client, base, "PATCH", "/posts/"+pid, token, map[string]string{"title": title}, nil, http.StatusOK)
+				}()
+			}
+		}
+	}()
+	return func() { cancel(); wg.Wait() }
+}
+
+// follow reads a websocket and records, for each probe update, the time
+// from the PATCH being sent to the frame arriving.
+func follow(w *testutil.WS, lat *latencies) {
+	for {
+		_, b, err := w.Conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		var f struct {
+			Type string `json:"type"`
+			Data struct {
+				Title string `json:"title"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(b, &f) != nil || f.Type != "post.updated" || !strings.HasPrefix(f.Data.Title, "sonda ") {
+			continue
+		}
+		ns, err := strconv.ParseInt(strings.TrimPrefix(f.Data.Title, "sonda "), 10, 64)
+		if err == nil {
+			lat.add(now.Sub(time.Unix(0, ns)))
+		}
+	}
+}
+
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+func (l *latencies) reset() sample {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := sample(l.d)
+	l.d = nil
+	slices.Sort(out)
+	return out
+}
+
+type sample []time.Duration
+
+func (s sample) p(q float64) time.Duration {
+	if len(s) == 0 {
+		return 0
+	}
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+func (s sample) summary() string {
+	return fmt.Sprintf("%d frames, p50 %s, p99 %s, max %s", len(s), s.p(0.5).Round(100*time.Microsecond),
+		s.p(0.99).Round(100*time.Microsecond), s.p(1).Round(100*time.Microsecond))
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// parallel runs fn(0..n-1), par at a time, and returns the first error.
+func parallel(par, n int, fn func(i int) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  atomic.Int64
+	)
+	for range min(par, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return errors.New("setup: " + first.Error())
+	}
+	return nil
+}
