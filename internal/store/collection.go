@@ -20,6 +20,12 @@ type Collection struct {
 
 // Collection returns the named collection.
 func (s *Store) Collection(name string) *Collection {
+	if s.ids != nil {
+		if err := s.ids.ensure(s.db, name); err != nil {
+			// Only speed is at stake: lookups by _id still work, scanning.
+			s.log.Warn("store: no _id index", "collection", name, "err", err)
+		}
+	}
 	return &Collection{name: name, c: s.db.Collection(name), s: s}
 }
 

@@ -21,6 +21,7 @@ var ErrDataDirInUse = errors.New("store: data directory is in use by another Civ
 type embedded struct {
 	uri    string
 	sock   string
+	dbDir  string
 	lock   *os.File
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -68,7 +69,7 @@ func startEmbedded(dir string, logger *slog.Logger) (*embedded, error) {
 		return nil, fmt.Errorf("store: start embedded database: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &embedded{uri: f.MongoDBURI(), sock: sock, lock: lock, cancel: cancel, done: make(chan struct{})}
+	e := &embedded{uri: f.MongoDBURI(), sock: sock, dbDir: dbDir, lock: lock, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
 		_ = f.Run(ctx)

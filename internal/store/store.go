@@ -48,6 +48,7 @@ type Store struct {
 	db        *mongo.Database
 	embedded  *embedded
 	locks     *lockTable
+	ids       *idIndexer
 	opTimeout time.Duration
 	log       *slog.Logger
 }
@@ -82,6 +83,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.client = client
 	s.db = client.Database(cfg.Database)
+	if s.embedded != nil {
+		s.ids = newIDIndexer(s.embedded.dbDir, cfg.Database)
+	}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := client.Ping(pctx, readpref.Primary()); err != nil {
@@ -111,6 +115,9 @@ func (s *Store) Close(ctx context.Context) error {
 	var err error
 	if s.client != nil {
 		err = s.client.Disconnect(ctx)
+	}
+	if s.ids != nil {
+		s.ids.close()
 	}
 	s.closeEmbedded()
 	return err
