@@ -139,6 +139,7 @@ type tab struct {
 	ctx  context.Context
 	srv  *testutil.Server
 	name string
+	sw   context.Context // attached to the app's service worker, once asked for
 }
 
 // watch records what must never happen on a page: CSP violations and
@@ -419,12 +420,48 @@ func (tb *tab) audit(screen string) {
 	}
 }
 
-// screen is what every main screen gets: a screenshot at 390×844 and an
-// axe-core audit.
+// screen is what every main screen gets: a screenshot at 390×844, an
+// axe-core audit, tap targets of at least 44 px, and no sideways scrolling
+// at 320 px wide.
 func (tb *tab) screen(name string) {
 	tb.t.Helper()
 	tb.shot(name)
 	tb.audit(name)
+	tb.targets(name)
+	tb.reflow(name)
+}
+
+// targets fails on a control smaller than 44×44 px: buttons, button-like
+// links, fields and menus (links inside text and the boxes of labelled
+// checkboxes are exempt, as in WCAG 2.5.8).
+func (tb *tab) targets(screen string) {
+	tb.t.Helper()
+	var small []string
+	tb.eval(`[...document.querySelectorAll('button, .btn, select, textarea, input:not([type=checkbox]):not([type=radio]):not([type=hidden])')]
+	  .filter((e) => e.offsetParent !== null && !e.closest('[hidden], .sr-only, .skip'))
+	  .filter((e) => { const r = e.getBoundingClientRect(); return r.height < 43.5 || r.width < 43.5; })
+	  .map((e) => { const r = e.getBoundingClientRect(); return e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className + ' "' + (e.textContent || e.name || '').trim().slice(0, 30) + '" ' + Math.round(r.width) + 'x' + Math.round(r.height); })`, &small)
+	for _, s := range small {
+		tb.t.Errorf("%s: tap target under 44 px: %s", screen, s)
+	}
+}
+
+// reflow narrows the viewport to 320 px (what 400 %% zoom leaves of a
+// 1280 px screen) and fails if the page then scrolls sideways.
+func (tb *tab) reflow(screen string) {
+	tb.t.Helper()
+	tb.do("320 px wide", chromedp.EmulateViewport(320, 844, chromedp.EmulateScale(1)))
+	defer tb.do("390 px wide", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(1)))
+	var wide []string
+	tb.eval(`new Promise((resolve) => requestAnimationFrame(() => {
+	  const w = document.documentElement.clientWidth;
+	  if (document.documentElement.scrollWidth <= w) { resolve([]); return; }
+	  resolve([...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > w + 1 && !e.closest('.table-wrap'))
+	    .slice(0, 5).map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)));
+	}))`, &wide)
+	if len(wide) > 0 {
+		tb.t.Errorf("%s scrolls sideways at 320 px: %s", screen, strings.Join(wide, "; "))
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -7,6 +7,18 @@ import (
 	"civico/internal/testutil"
 )
 
+// start starts a server for one test.
+func start(t *testing.T) *testutil.Server {
+	t.Helper()
+	return testutil.Start(t)
+}
+
+// restart restarts srv on the same data and port.
+func restart(t *testing.T, srv *testutil.Server) {
+	t.Helper()
+	srv.Restart(t)
+}
+
 // street creates a street as admin and brings members in with an invite,
 // through the API: the browser tests spend their time on the screens they
 // are about.

@@ -2,14 +2,13 @@ package pwa_test
 
 import (
 	"testing"
-
-	"civico/internal/testutil"
 )
 
 // TestSignUpSignOutSignIn: a new resident signs up from the sign-in
 // screen, lands on their (empty) streets, signs out and back in.
 func TestSignUpSignOutSignIn(t *testing.T) {
-	srv := testutil.Start(t)
+	t.Parallel()
+	srv := start(t)
 	anna := newTab(t, srv, "anna")
 	anna.open("/")
 	if p := anna.path(); p != "/signin?next=%2F" {
@@ -45,7 +44,8 @@ func TestSignUpSignOutSignIn(t *testing.T) {
 // replies; Anna sees the reply arrive, accepts it and marks the request done
 // with thanks, which Bruno sees too.
 func TestResidentsHelpEachOther(t *testing.T) {
-	srv := testutil.Start(t)
+	t.Parallel()
+	srv := start(t)
 	annaU, brunoU := srv.Register(t, "Anna"), srv.Register(t, "Bruno")
 	sid := street(t, srv, annaU, "Via del Pratello", brunoU)
 	anna, bruno := newTab(t, srv, "anna"), newTab(t, srv, "bruno")

@@ -41,7 +41,8 @@ func get(t *testing.T, srv *testutil.Server, p string, headers ...string) (*http
 // (ETag, 304), the shell and the worker never from a stale cache, deep
 // links to the shell, and never the shell for /api or for a missing file.
 func TestShellServing(t *testing.T) {
-	srv := testutil.Start(t)
+	t.Parallel()
+	srv := start(t)
 
 	res, body := get(t, srv, "/js/app.js", "Accept-Encoding", "gzip, deflate, br")
 	if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "br" || res.Header.Get("ETag") == "" {
@@ -112,7 +113,8 @@ var staticImport = regexp.MustCompile(`(?m)^import\s+(?:[^'"]*from\s+)?'(\./[a-z
 // demand), the Italian strings, the manifest and the icon — is under 100 KB
 // compressed, as the server sends it (brotli).
 func TestShellBudget(t *testing.T) {
-	srv := testutil.Start(t)
+	t.Parallel()
+	srv := start(t)
 	files := []string{"/index.html", "/css/app.css", "/i18n/it.json", "/manifest.webmanifest", "/icons/icon-192.png"}
 	seen := map[string]bool{}
 	var walk func(p string)

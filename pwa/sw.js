@@ -111,31 +111,46 @@ self.addEventListener('push', (event) => {
     badge: '/icons/badge-72.png',
     lang: data.lang || undefined,
     data: { url: typeof data.url === 'string' ? data.url : '/' },
+    // The warm hand-off's one-tap answers (see handoffURL).
+    actions: Array.isArray(data.actions) ? data.actions.slice(0, 2)
+      .filter((a) => a && typeof a.action === 'string' && typeof a.title === 'string')
+      .map((a) => ({ action: a.action, title: a.title })) : [],
   }));
 });
 
 // A click opens the post: in a window of the app that is already open (the
-// router moves there without a reload), else in a new one.
-self.addEventListener('notificationclick', (event) => {
-  event.notification.close();
-  const target = new URL((event.notification.data && event.notification.data.url) || '/', self.location.origin);
+// router moves there without a reload), else in a new one. It is a named
+// function, the whole of what a click does, so that the browser tests can
+// run it: DevTools can deliver a push but cannot click a notification.
+async function openPost(url) {
+  const target = new URL(url || '/', self.location.origin);
   if (target.origin !== self.location.origin) return;
   const path = target.pathname + target.search;
-  event.waitUntil((async () => {
-    const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-    const client = windows.find((c) => c.focused) || windows[0];
-    if (client) {
-      try {
-        await client.focus();
-      } catch {
-        // Focus can be refused; the page still navigates.
-      }
-      client.postMessage({ type: 'navigate', url: path });
-      return;
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const client = windows.find((c) => c.focused) || windows[0];
+  if (client) {
+    try {
+      await client.focus();
+    } catch {
+      // Focus can be refused; the page still navigates.
     }
-    await self.clients.openWindow(path);
-  })());
+    client.postMessage({ type: 'navigate', url: path });
+    return;
+  }
+  await self.clients.openWindow(path);
+}
+
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  event.waitUntil(openPost(handoffURL(event.notification.data && event.notification.data.url, event.action)));
 });
+
+// handoffURL adds a tapped notification button's answer to the URL: the
+// page (impact.js) sends it with the user's session, which the worker has not.
+function handoffURL(url, action) {
+  if (!action || typeof url !== 'string') return url;
+  return `${url}${url.includes('?') ? '&' : '?'}answer=${encodeURIComponent(action)}`;
+}
 
 // Background sync, where the browser has it, wakes the pages to send the outbox.
 self.addEventListener('sync', (event) => {

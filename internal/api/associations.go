@@ -273,11 +273,11 @@ func (h *handlers) postForMember(c *fiber.Ctx) error {
 		return err
 	}
 	out, err := h.d.Portineria.PostForMember(c.UserContext(), principal(c), param(c, "aid"), param(c, "mid"), req.StreetID,
-		portineria.AssistedPost{Kind: req.Kind, Category: req.Category, Title: req.Title, Body: req.Body})
+		portineria.AssistedPost{Kind: req.Kind, Category: req.Category, Title: req.Title, Body: req.Body, IdempotencyKey: idempotencyKey(c)})
 	if err != nil {
 		return err
 	}
-	return c.Status(http.StatusCreated).JSON(out.Post)
+	return c.Status(createdStatus(c, !out.Replayed)).JSON(out.Post)
 }
 
 func (h *handlers) recordEntry(c *fiber.Ctx) error {

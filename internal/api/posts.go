@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 
 	"civico/internal/posts"
 
@@ -63,12 +64,29 @@ func (h *handlers) createPost(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	p, err := h.d.Posts.Create(c.UserContext(), principal(c), param(c, "sid"),
-		posts.NewPost{Kind: req.Kind, Category: req.Category, Title: req.Title, Body: req.Body, When: req.When})
+	p, created, err := h.d.Posts.CreateOnce(c.UserContext(), principal(c), param(c, "sid"),
+		posts.NewPost{Kind: req.Kind, Category: req.Category, Title: req.Title, Body: req.Body, When: req.When,
+			IdempotencyKey: idempotencyKey(c)})
 	if err != nil {
 		return err
 	}
-	return c.Status(http.StatusCreated).JSON(p)
+	return c.Status(createdStatus(c, created)).JSON(p)
+}
+
+// idempotencyKey is the request's optional Idempotency-Key header, which
+// the PWA's outbox sends again with every retry of one post or reply; the
+// service validates it.
+func idempotencyKey(c *fiber.Ctx) string { return strings.Clone(c.Get("Idempotency-Key")) }
+
+// createdStatus is 201 for an object made now, 200 (and an
+// Idempotent-Replayed header) for the same object answered again to a
+// retried Idempotency-Key, as the ledger does.
+func createdStatus(c *fiber.Ctx, created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	c.Set("Idempotent-Replayed", "true")
+	return http.StatusOK
 }
 
 func (h *handlers) listPosts(c *fiber.Ctx) error {
@@ -134,11 +152,11 @@ func (h *handlers) createReply(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	r, err := h.d.Posts.Reply(c.UserContext(), principal(c), param(c, "pid"), req.Body)
+	r, created, err := h.d.Posts.ReplyOnce(c.UserContext(), principal(c), param(c, "pid"), req.Body, idempotencyKey(c))
 	if err != nil {
 		return err
 	}
-	return c.Status(http.StatusCreated).JSON(r)
+	return c.Status(createdStatus(c, created)).JSON(r)
 }
 
 func (h *handlers) acceptReply(c *fiber.Ctx) error {

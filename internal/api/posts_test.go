@@ -190,3 +190,112 @@ func TestPostsErrorCodesAndFlow(t *testing.T) {
 	}
 	s.Do(t, "POST", "/posts/"+other+"/renew", nil, bruno.Token).ExpectError(t, 409, "post_not_renewable")
 }
+
+// Every id in a path or a body is checked: malformed, unknown or
+// operator-like ids answer 404 with the object's code, and a cursor that was
+// altered or made for another list answers 400; nothing changes.
+func TestBadIDsAndCursorsAreRefusedEverywhere(t *testing.T) {
+	s := testutil.Start(t)
+	anna, bruno := s.Register(t, "Anna"), s.Register(t, "Bruno")
+	sid := s.StreetWithMembers(t, anna, "Via Zamboni", bruno)
+	var pids []string
+	for _, title := range []string{"Uno", "Due", "Tre"} {
+		pids = append(pids, s.CreatePost(t, bruno, sid, "request", title))
+	}
+	pid := pids[0]
+	for i := range 3 {
+		s.Reply(t, anna, pid, "risposta "+strconv.Itoa(i))
+	}
+	a := "/streets/" + sid
+	for _, bad := range []string{"nope", "0123456789abcdef01234567", "%24ne", "0123456789ABCDEF0123456G"} {
+		cases := []struct {
+			method, path string
+			body         any
+			code         string
+		}{
+			{"GET", "/streets/" + bad + "/posts", nil, "street_not_found"},
+			{"POST", "/streets/" + bad + "/posts", map[string]string{"kind": "offer", "category": "other", "title": "t", "body": "b"}, "street_not_found"},
+			{"GET", "/streets/" + bad + "/members", nil, "street_not_found"},
+			{"GET", "/streets/" + bad + "/audit", nil, "street_not_found"},
+			{"GET", "/streets/" + bad + "/reports", nil, "street_not_found"},
+			{"POST", "/streets/" + bad + "/join", nil, "street_not_found"},
+			{"POST", "/streets/" + bad + "/invites", nil, "street_not_found"},
+			{"DELETE", "/streets/" + bad + "/members/me", nil, "street_not_found"},
+			{"DELETE", a + "/invites/" + bad, nil, "invite_not_found"},
+			{"POST", a + "/members/" + bad + "/approve", nil, "member_not_found"},
+			{"POST", a + "/members/" + bad + "/reject", nil, "member_not_found"},
+			{"POST", a + "/members/" + bad + "/unban", nil, "member_not_found"},
+			{"PUT", a + "/members/" + bad + "/role", map[string]string{"role": "admin"}, "member_not_found"},
+			{"GET", "/posts/" + bad, nil, "post_not_found"},
+			{"PATCH", "/posts/" + bad, map[string]string{"title": "x"}, "post_not_found"},
+			{"DELETE", "/posts/" + bad, map[string]string{"reason": "x"}, "post_not_found"},
+			{"GET", "/posts/" + bad + "/replies", nil, "post_not_found"},
+			{"POST", "/posts/" + bad + "/replies", map[string]string{"body": "x"}, "post_not_found"},
+			{"POST", "/posts/" + bad + "/accept", map[string]string{"reply_id": "0123456789abcdef01234567"}, "post_not_found"},
+			{"POST", "/posts/" + bad + "/done", nil, "post_not_found"},
+			{"POST", "/posts/" + bad + "/close", nil, "post_not_found"},
+			{"POST", "/posts/" + bad + "/renew", nil, "post_not_found"},
+			{"POST", "/posts/" + bad + "/pin", nil, "post_not_found"},
+			{"POST", "/posts/" + bad + "/unpin", nil, "post_not_found"},
+			{"POST", "/reports", map[string]string{"target": "post", "id": bad, "reason": "x"}, "post_not_found"},
+			{"POST", "/reports", map[string]string{"target": "reply", "id": bad, "reason": "x"}, "reply_not_found"},
+			{"POST", "/reports", map[string]string{"target": "user", "id": bad, "street_id": sid, "reason": "x"}, "member_not_found"},
+			{"POST", "/reports", map[string]string{"target": "user", "id": anna.ID, "street_id": bad, "reason": "x"}, "street_not_found"},
+			{"POST", "/reports/" + bad + "/resolve", map[string]string{"action": "dismiss"}, "report_not_found"},
+		}
+		for _, c := range cases {
+			s.Do(t, c.method, c.path, c.body, anna.Token).ExpectError(t, http.StatusNotFound, c.code)
+		}
+	}
+	r := s.Do(t, "POST", "/posts/"+pid+"/accept", map[string]string{"reply_id": "nope"}, bruno.Token)
+	if r.Status != 422 || r.Fields()["reply_id"] != "unknown" {
+		t.Fatalf("accept a malformed reply id: %d %s", r.Status, r.Body)
+	}
+
+	// Cursors: each list's own, altered; and one list's cursor on another.
+	next := func(path string) string {
+		t.Helper()
+		var page struct {
+			NextCursor string `json:"next_cursor"`
+		}
+		s.Do(t, "GET", path, nil, anna.Token).Expect(t, 200).JSON(t, &page)
+		if page.NextCursor == "" {
+			t.Fatalf("%s has no second page", path)
+		}
+		return page.NextCursor
+	}
+	lists := map[string]string{
+		"feed":      a + "/posts?limit=1",
+		"replies":   "/posts/" + pid + "/replies?limit=1",
+		"members":   a + "/members?limit=1",
+		"audit":     a + "/audit?limit=1",
+		"directory": "/streets?limit=1",
+	}
+	s.CreateStreet(t, anna, "Via Irnerio") // a second page of the directory
+	cursors := map[string]string{}
+	for name, path := range lists {
+		cursors[name] = next(path)
+	}
+	for name, path := range lists {
+		good := cursors[name]
+		body, mac, _ := strings.Cut(good, "~")
+		for _, bad := range []string{good + "x", "A" + good, body, body + "~" + mac[:len(mac)-1], "garbage", strings.Repeat("a", 2000)} {
+			s.Do(t, "GET", path+"&cursor="+bad, nil, anna.Token).ExpectError(t, 400, "bad_cursor")
+		}
+		for other, c := range cursors {
+			if other != name {
+				s.Do(t, "GET", path+"&cursor="+c, nil, anna.Token).ExpectError(t, 400, "bad_cursor")
+			}
+		}
+	}
+	s.Do(t, "GET", a+"/reports?cursor="+cursors["feed"], nil, anna.Token).ExpectError(t, 400, "bad_cursor")
+
+	// Nothing changed.
+	var feed struct {
+		Items []postJSON `json:"items"`
+	}
+	s.Do(t, "GET", a+"/posts", nil, bruno.Token).Expect(t, 200).JSON(t, &feed)
+	if len(feed.Items) != 3 || feed.Items[2].ReplyCount != 3 || feed.Items[2].Status != "open" {
+		t.Fatalf("feed = %+v", feed.Items)
+	}
+}

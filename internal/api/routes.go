@@ -32,6 +32,7 @@ func (h *handlers) routes(app *fiber.App) {
 	h.postRoutes(v1)
 	h.reportRoutes(v1)
 	h.pushRoutes(v1, me)
+	h.impactRoutes(v1)
 
 	// Anything else under /api is unknown: never the SPA fallback.
 	v1.Use(func(c *fiber.Ctx) error { return errNotFound })

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"civico/internal/auth"
+	"civico/internal/handoff"
 	"civico/internal/hub"
+	"civico/internal/impact"
 	"civico/internal/moderation"
 	"civico/internal/portineria"
 	"civico/internal/posts"
@@ -70,6 +72,10 @@ type Deps struct {
 	// Push is web push (VAPID key, subscriptions, notification settings);
 	// nil leaves its routes out.
 	Push *push.Service
+	// Impact is the community's figures; Handoff the warm hand-off and
+	// "no wrong door" (links, unanswered requests); nil leaves their routes out.
+	Impact  *impact.Service
+	Handoff *handoff.Service
 }
 
 // New builds the Fiber app with every route.

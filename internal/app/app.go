@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"sync"
@@ -18,7 +19,9 @@ import (
 	"civico/internal/config"
 	"civico/internal/diag"
 	"civico/internal/events"
+	"civico/internal/handoff"
 	"civico/internal/hub"
+	"civico/internal/impact"
 	"civico/internal/moderation"
 	"civico/internal/portineria"
 	"civico/internal/posts"
@@ -51,9 +54,13 @@ type App struct {
 	Moderation *moderation.Service
 	// Push is web push: subscriptions, settings and the outbox.
 	Push *push.Service
+	// Handoff is the warm hand-off and "no wrong door"; Impact the figures.
+	Handoff *handoff.Service
+	Impact  *impact.Service
 
 	debug  *diag.Server
 	sweeps []func(context.Context) error
+	pwa    fs.FS
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -61,6 +68,9 @@ type App struct {
 // Options are what tests may replace.
 type Options struct {
 	Clock clock.Clock
+	// PWA replaces the app's files (default: the embedded pwa.FS()), so a
+	// test can serve a new version of the app.
+	PWA fs.FS
 }
 
 // New opens the database and builds every service.
@@ -77,7 +87,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, clock: opts.Clock, store: st}
+	a := &App{cfg: cfg, log: log, clock: opts.Clock, store: st, pwa: opts.PWA}
 	if err := a.build(ctx); err != nil {
 		_ = st.Close(context.Background())
 		return nil, err
@@ -102,15 +112,25 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.buildStreets(ctx); err != nil {
 		return err
 	}
+	// The hub subscribes first: it only queues, while the later
+	// subscribers write to the database before returning, and the log
+	// calls them one after the other.
+	a.buildHub()
 	if err := a.buildPortineria(ctx); err != nil {
 		return err
 	}
 	if err := a.buildPush(ctx); err != nil {
 		return err
 	}
+	if err := a.buildImpact(ctx); err != nil {
+		return err
+	}
 
-	a.buildHub()
-	static, err := api.Static(pwa.FS())
+	files := a.pwa
+	if files == nil {
+		files = pwa.FS()
+	}
+	static, err := api.Static(files)
 	if err != nil {
 		return fmt.Errorf("app: pwa: %w", err)
 	}
@@ -128,11 +148,13 @@ func (a *App) build(ctx context.Context) error {
 		Posts:       a.Posts,
 		Moderation:  a.Moderation,
 		Memberships: map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Memberships, "streets": a.streetMemberships},
-		Exporters:   map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Export, "push": a.Push.Export},
-		Erasers:     []func(context.Context, string) error{a.Portineria.Erase, a.Push.Erase},
+		Exporters:   map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Export, "push": a.Push.Export, "handoff": a.Handoff.Export, "streets": a.Streets.Export, "posts": a.Posts.Export, "reports": a.Moderation.Export},
+		Erasers:     []func(context.Context, string) error{a.Portineria.Erase, a.Push.Erase, a.Handoff.Erase, a.eraseStreetData},
 		Static:      static,
 		Push:        a.Push,
 		LogoutHook:  a.Push.Logout,
+		Impact:      a.Impact,
+		Handoff:     a.Handoff,
 	})
 	return nil
 }

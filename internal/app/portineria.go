@@ -26,10 +26,10 @@ type deskPoster struct{ posts *posts.Service }
 
 // PostOnBehalf implements portineria.Poster.
 func (d deskPoster) PostOnBehalf(ctx context.Context, p auth.Principal, streetID string, in portineria.AssistedPost) (portineria.Posted, error) {
-	post, err := d.posts.Create(ctx, p, streetID, posts.NewPost{Kind: in.Kind, Category: in.Category, Title: in.Title, Body: in.Body,
-		OnBehalf: &posts.OnBehalf{AssociationID: in.AssociationID, MemberID: in.MemberID, MemberName: in.MemberName}})
+	post, created, err := d.posts.CreateOnce(ctx, p, streetID, posts.NewPost{Kind: in.Kind, Category: in.Category, Title: in.Title, Body: in.Body,
+		OnBehalf: &posts.OnBehalf{AssociationID: in.AssociationID, MemberID: in.MemberID, MemberName: in.MemberName}, IdempotencyKey: in.IdempotencyKey})
 	if err != nil {
 		return portineria.Posted{}, err
 	}
-	return portineria.Posted{ID: post.ID, Post: post}, nil
+	return portineria.Posted{ID: post.ID, Post: post, Replayed: !created}, nil
 }

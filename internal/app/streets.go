@@ -30,7 +30,7 @@ func (a *App) buildStreets(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.sweeps = append(a.sweeps, a.Posts.Sweep)
+	a.sweeps = append(a.sweeps, a.Posts.Sweep, a.Posts.SweepClaims)
 	return nil
 }
 

@@ -1,5 +1,7 @@
 // Package cursor makes opaque pagination cursors: a few fields signed with a
 // server secret, so a client can hand one back but not forge or alter it.
+// It also holds what every paginated list shares: the page size bounds and
+// the error for a cursor that is not ours.
 package cursor
 
 import (
@@ -11,8 +13,25 @@ import (
 	"errors"
 	"strings"
 
+	"civico/internal/fault"
 	"civico/internal/store"
 )
+
+// ErrInvalid is the answer to a cursor that was altered, forged, or made for
+// another list.
+var ErrInvalid = fault.New(fault.BadRequest, "bad_cursor", "the cursor is not valid")
+
+// MaxLimit bounds every page.
+const MaxLimit = 100
+
+// Limit is the page size for a requested n: def when n is not positive, at
+// most MaxLimit.
+func Limit(n, def int) int {
+	if n <= 0 {
+		n = def
+	}
+	return min(n, MaxLimit)
+}
 
 // sep cannot occur in the fields we sign (ids, numbers, lower-cased names
 // have it escaped by the caller's choice of fields).

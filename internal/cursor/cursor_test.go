@@ -30,3 +30,12 @@ func TestRoundTripAndTamper(t *testing.T) {
 		t.Error("accepted a cursor with the wrong number of fields")
 	}
 }
+
+func TestLimit(t *testing.T) {
+	cases := []struct{ n, def, want int }{{0, 20, 20}, {-3, 50, 50}, {7, 20, 7}, {100, 20, 100}, {101, 20, 100}, {5000, 20, 100}}
+	for _, c := range cases {
+		if got := cursor.Limit(c.n, c.def); got != c.want {
+			t.Errorf("Limit(%d, %d) = %d, want %d", c.n, c.def, got, c.want)
+		}
+	}
+}

@@ -105,6 +105,7 @@ func Handler(vars Vars) http.Handler {
 // Server is a running debug endpoint.
 type Server struct {
 	srv  *http.Server
+	addr string
 	done chan struct{}
 }
 
@@ -114,7 +115,8 @@ func Start(addr string, vars Vars) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("diag: %w", err)
 	}
-	s := &Server{srv: &http.Server{Handler: Handler(vars), ReadHeaderTimeout: 5 * time.Second}, done: make(chan struct{})}
+	s := &Server{srv: &http.Server{Handler: Handler(vars), ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr().String(),
+		done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -123,6 +125,9 @@ func Start(addr string, vars Vars) (*Server, error) {
 	}()
 	return s, nil
 }
+
+// Addr is the address the endpoint listens on (useful with port 0).
+func (s *Server) Addr() string { return s.addr }
 
 // Shutdown stops the endpoint.
 func (s *Server) Shutdown(ctx context.Context) error {

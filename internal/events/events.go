@@ -101,6 +101,9 @@ type PostData struct {
 	OnBehalfOf string    `json:"on_behalf_of,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	Urgent     bool      `json:"urgent,omitempty"`
+	// AuthorDeleted says the author deleted their account: AuthorName is
+	// empty and the PWA shows a "deleted neighbour" in its language.
+	AuthorDeleted bool `json:"author_deleted,omitempty"`
 }
 
 // ReplyData describes a reply in reply.created events.

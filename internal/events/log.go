@@ -280,9 +280,17 @@ func (l *Log) Trim(ctx context.Context) error {
 		}
 	}
 	// The in-memory window must not answer for what the database dropped.
+	// The streets are collected first and locked one by one without l.mu:
+	// Publish holds a street's lock while it takes l.mu (to read the
+	// subscribers), so holding l.mu here while taking a street's lock
+	// would deadlock the log against a publisher.
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	all := make([]*streetLog, 0, len(l.streets))
 	for _, s := range l.streets {
+		all = append(all, s)
+	}
+	l.mu.Unlock()
+	for _, s := range all {
 		s.mu.Lock()
 		kept := s.recent[:0]
 		for _, e := range s.recent {

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,7 +152,16 @@ type Stats struct {
 	Dead       int64 `json:"dead"`
 	Abusive    int64 `json:"abusive"`
 	Writers    int64 `json:"writers"`
+	// Lag counts events by how long they took from their time stamp (set
+	// by the log before it persists them) to reaching the hub: bucket i
+	// holds those under 2^i ms, the last one the rest. It tells the time
+	// spent before the fan-out (the database, other subscribers) from the
+	// fan-out's own.
+	Lag [LagBuckets]int64 `json:"lag_ms_log2"`
 }
+
+// LagBuckets is the number of buckets of Stats.Lag.
+const LagBuckets = 14
 
 // Hub holds every open channel.
 type Hub struct {
@@ -175,6 +185,7 @@ type Hub struct {
 
 	conns, accepted, events, deliveries, replayed, resets atomic.Int64
 	tooSlow, removed, dead, abusive, writers              atomic.Int64
+	lag                                                   [LagBuckets]atomic.Int64
 }
 
 type kick struct {
@@ -254,6 +265,7 @@ func (h *Hub) Authorize(ctx context.Context, streetID, userID string) (Ticket, e
 // never blocks on a socket.
 func (h *Hub) Publish(e events.Event) {
 	h.events.Add(1)
+	h.lag[lagBucket(time.Since(e.At))].Add(1)
 	if e.Type == events.MemberBanned || e.Type == events.MemberLeft {
 		h.endMembership(e.StreetID, e.SubjectID)
 	}
@@ -285,6 +297,11 @@ func (h *Hub) Publish(e events.Event) {
 			h.deliveries.Add(1)
 		}
 	}
+}
+
+// lagBucket is the Stats.Lag bucket of d: under 2^i ms in bucket i.
+func lagBucket(d time.Duration) int {
+	return min(bits.Len64(uint64(max(d.Milliseconds(), 0))), LagBuckets-1)
 }
 
 type roleChange struct{ ok, admin bool }
@@ -471,10 +488,14 @@ func (h *Hub) Stats() Stats {
 	h.mu.RLock()
 	streets := int64(len(h.rooms))
 	h.mu.RUnlock()
-	return Stats{Conns: h.conns.Load(), Streets: streets, Accepted: h.accepted.Load(), Events: h.events.Load(),
+	st := Stats{Conns: h.conns.Load(), Streets: streets, Accepted: h.accepted.Load(), Events: h.events.Load(),
 		Deliveries: h.deliveries.Load(), Replayed: h.replayed.Load(), Resets: h.resets.Load(),
 		TooSlow: h.tooSlow.Load(), Removed: h.removed.Load(), Dead: h.dead.Load(), Abusive: h.abusive.Load(),
 		Writers: h.writers.Load()}
+	for i := range st.Lag {
+		st.Lag[i] = h.lag[i].Load()
+	}
+	return st
 }
 
 // pingLoop pings idle sockets, drops the ones that stopped answering, and

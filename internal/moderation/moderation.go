@@ -25,6 +25,7 @@ import (
 	"civico/internal/cursor"
 	"civico/internal/events"
 	"civico/internal/fault"
+	"civico/internal/keylock"
 	"civico/internal/posts"
 	"civico/internal/ratelimit"
 	"civico/internal/store"
@@ -61,7 +62,7 @@ var (
 	ErrReportNotFound  = fault.New(fault.NotFound, "report_not_found", "report not found")
 	ErrAlreadyReported = fault.New(fault.Conflict, "already_reported", "you already reported this; the admins will look at it")
 	ErrResolved        = fault.New(fault.Conflict, "report_resolved", "this report was already resolved")
-	ErrBadCursor       = fault.New(fault.BadRequest, "bad_cursor", "the cursor is not valid")
+	ErrBadCursor       = cursor.ErrInvalid
 	ErrRateLimited     = fault.New(fault.RateLimited, "rate_limited", "too many reports, try again later")
 )
 
@@ -134,7 +135,7 @@ type Service struct {
 	mu       sync.RWMutex
 	byID     map[string]*reportDoc
 	byStreet map[string][]*reportDoc // newest last
-	locks    map[string]*sync.Mutex
+	locks    keylock.Map
 }
 
 // New returns the service.
@@ -147,7 +148,7 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, st
 		return nil, err
 	}
 	return &Service{reports: st.Collection("reports"), streets: sts, posts: ps, bus: bus, clock: c, cursors: cs, log: log,
-		limit: ratelimit.New(30, time.Hour, c), locks: map[string]*sync.Mutex{}}, nil
+		limit: ratelimit.New(30, time.Hour, c)}, nil
 }
 
 // Indexes are this package's indexes (for MongoDB tools; reads go by memory).
@@ -195,17 +196,8 @@ func older(a, b *reportDoc) bool {
 	return a.ID.Hex() < b.ID.Hex()
 }
 
-func (s *Service) lock(streetID string) func() {
-	s.mu.Lock()
-	l := s.locks[streetID]
-	if l == nil {
-		l = &sync.Mutex{}
-		s.locks[streetID] = l
-	}
-	s.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
+// lock serialises report writes in one street.
+func (s *Service) lock(streetID string) func() { return s.locks.Lock(streetID) }
 
 func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Millisecond) }
 
@@ -319,10 +311,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, streetID, status, 
 	if err := s.ensure(ctx); err != nil {
 		return nil, "", err
 	}
-	if limit <= 0 {
-		limit = 20
-	}
-	limit = min(limit, 100)
+	limit = cursor.Limit(limit, 20)
 	var atMS int64 = 1<<63 - 1
 	fromID := ""
 	if after != "" {

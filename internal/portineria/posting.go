@@ -20,6 +20,9 @@ type AssistedPost struct {
 	AssociationID string
 	MemberID      string
 	MemberName    string
+	// IdempotencyKey, when set, makes the post once per key: a retry with
+	// the same key answers the same post (Posted.Replayed).
+	IdempotencyKey string
 }
 
 // Posted is what the posts service answered: the new post's id and the
@@ -27,6 +30,9 @@ type AssistedPost struct {
 type Posted struct {
 	ID   string
 	Post any
+	// Replayed says the post was made earlier, by a request with the same
+	// idempotency key.
+	Replayed bool
 }
 
 // Poster publishes a post in a street as the volunteer p, marked as made
@@ -66,6 +72,8 @@ func (s *Service) PostForMember(ctx context.Context, p auth.Principal, aid, mid,
 	if err != nil {
 		return Posted{}, err
 	}
-	s.trail(ctx, a.ID, p.UserID, "post.on_behalf", auditRef{MemberID: m.ID.Hex(), Detail: "street:" + streetID + " post:" + out.ID})
+	if !out.Replayed { // the trail has it already
+		s.trail(ctx, a.ID, p.UserID, "post.on_behalf", auditRef{MemberID: m.ID.Hex(), Detail: "street:" + streetID + " post:" + out.ID})
+	}
 	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"civico/internal/auth"
+	"civico/internal/cursor"
 	"civico/internal/fault"
 	"civico/internal/store"
 	"civico/internal/streets"
@@ -238,10 +239,7 @@ func parseQuery(q Query) (filter, error) {
 			}
 		}
 	}
-	if out.limit <= 0 {
-		out.limit = 20
-	}
-	out.limit = min(out.limit, 100)
+	out.limit = cursor.Limit(out.limit, 20)
 	return out, f.Err()
 }
 

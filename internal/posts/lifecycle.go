@@ -58,7 +58,17 @@ func normalizeWhen(w *TimeWindow) *TimeWindow {
 // portineria checks before calling) posts for a roster member: the post
 // says so, replies reach the volunteer, and the street's audit log keeps
 // who did it.
+//
+// With in.IdempotencyKey the post is made once per key (see idempotency.go).
 func (s *Service) Create(ctx context.Context, p auth.Principal, streetID string, in NewPost) (Post, error) {
+	post, _, err := s.create(ctx, p, streetID, in)
+	return post, err
+}
+
+func (s *Service) create(ctx context.Context, p auth.Principal, streetID string, in NewPost) (Post, bool, error) {
+	if err := CheckKey(in.IdempotencyKey); err != nil {
+		return Post{}, false, err
+	}
 	in.Title, in.Body = strings.TrimSpace(in.Title), strings.TrimSpace(in.Body)
 	f := fault.Fields{}
 	f.Check(in.Kind != KindRequest && in.Kind != KindOffer, "kind", "invalid")
@@ -76,38 +86,49 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, streetID string,
 		behalf = &b
 	}
 	if err := f.Err(); err != nil {
-		return Post{}, err
+		return Post{}, false, err
 	}
 	if _, err := s.streets.RequireActive(ctx, streetID, p.UserID); err != nil {
-		return Post{}, err
+		return Post{}, false, err
 	}
-	if ok, wait := s.postLimit.Allow(p.UserID); !ok {
-		return Post{}, ErrPostRateLimited.WithRetry(wait)
+	if in.IdempotencyKey == "" { // keyed: charged under the lock, once per key (settlePost)
+		if ok, wait := s.postLimit.Allow(p.UserID); !ok {
+			return Post{}, false, ErrPostRateLimited.WithRetry(wait)
+		}
 	}
 	fd, unlock, err := s.writing(ctx, streetID)
 	if err != nil {
-		return Post{}, err
+		return Post{}, false, err
 	}
 	defer unlock()
 	m, err := s.streets.RequireActive(ctx, streetID, p.UserID) // banned while we waited?
 	if err != nil {
-		return Post{}, err
+		return Post{}, false, err
+	}
+	id := bson.NewObjectID()
+	if in.IdempotencyKey != "" {
+		var done *postDoc
+		if id, done, err = s.settlePost(ctx, fd, p, streetID, in, behalf); err != nil {
+			return Post{}, false, err
+		}
+		if done != nil {
+			return done.view(m), false, nil
+		}
 	}
 	now := s.now()
-	id := bson.NewObjectID()
 	// The journal first: if the post's own write then fails, the journal
 	// names a post that does not exist, which readers skip.
 	pos, err := s.feedJ.Append(ctx, feedKey(streetID), id.Hex())
 	if err != nil {
 		fd.invalidate()
-		return Post{}, err
+		return Post{}, false, err
 	}
 	d := &postDoc{ID: id, StreetID: streetID, Pos: pos, Kind: in.Kind, Category: in.Category, Title: in.Title, Body: in.Body,
 		When: normalizeWhen(in.When), Status: StatusOpen, AuthorID: p.UserID, AuthorName: m.Name, OnBehalf: behalf,
 		ReplyIDs: []string{}, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(ExpiresAfter)}
 	if _, err := s.posts.InsertOne(ctx, d); err != nil {
 		fd.invalidate()
-		return Post{}, err
+		return Post{}, false, err
 	}
 	fd.mu.RLock()
 	inStep := fd.length == pos
@@ -126,7 +147,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, streetID string,
 		}
 	}
 	s.publish(ctx, events.PostCreated, streetID, p.UserID, d.AuthorID, d.data())
-	return d.view(m), nil
+	return d.view(m), true, nil
 }
 
 // errUnchanged tells mutate that there is nothing to write.

@@ -9,7 +9,12 @@
 // recent positions and the posts in it in memory, loaded lazily and kept
 // current by the writes themselves. A first feed page is answered from
 // memory; older pages read the journal and fetch posts by _id, so their cost
-// follows the page, never the database. Writes to one street's posts are
+// follows the page, never the database — as long as _id lookups are
+// indexed. On FerretDB v1.24 (SQLite) they are pushed down but not indexed
+// (its _id index is on another expression), so each one scans the posts
+// table: the window's first load after a restart then grows with the
+// database (see feedbench_test.go, where adding the missing index makes it
+// constant). Writes to one street's posts are
 // serialised by a per-street lock held across the database write, the
 // in-memory update and the event.
 package posts
@@ -27,6 +32,7 @@ import (
 	"civico/internal/events"
 	"civico/internal/fault"
 	"civico/internal/journal"
+	"civico/internal/pseudonym"
 	"civico/internal/ratelimit"
 	"civico/internal/store"
 	"civico/internal/streets"
@@ -98,7 +104,7 @@ var (
 	ErrTooManyPinned    = fault.New(fault.Conflict, "too_many_pinned", "too many pinned posts: unpin one first")
 	ErrTooManyReplies   = fault.New(fault.Conflict, "too_many_replies", "this post has too many replies")
 	ErrReplyRemoved     = fault.New(fault.Conflict, "reply_removed", "this reply was removed")
-	ErrBadCursor        = fault.New(fault.BadRequest, "bad_cursor", "the cursor is not valid")
+	ErrBadCursor        = cursor.ErrInvalid
 	ErrPostRateLimited  = fault.New(fault.RateLimited, "rate_limited", "too many posts, try again later")
 	ErrReplyRateLimited = fault.New(fault.RateLimited, "rate_limited", "too many replies, try again later")
 )
@@ -123,6 +129,8 @@ type NewPost struct {
 	Kind, Category, Title, Body string
 	When                        *TimeWindow
 	OnBehalf                    *OnBehalf
+	// IdempotencyKey, when set, makes the post once per key (idempotency.go).
+	IdempotencyKey string
 }
 
 // Post is a request or an offer as members see it: display names only.
@@ -138,6 +146,7 @@ type Post struct {
 	Pinned          bool        `json:"pinned"`
 	AuthorID        string      `json:"author_id"`
 	AuthorName      string      `json:"author_name"`
+	AuthorDeleted   bool        `json:"author_deleted,omitempty"` // AuthorName empty, AuthorID a pseudonym (see account.go)
 	OnBehalf        *OnBehalf   `json:"on_behalf,omitempty"`
 	ReplyCount      int         `json:"reply_count"`
 	AcceptedReplyID string      `json:"accepted_reply_id,omitempty"`
@@ -153,6 +162,9 @@ type Post struct {
 	DoneAt        *time.Time `json:"done_at,omitempty"`
 	ClosedAt      *time.Time `json:"closed_at,omitempty"`
 	RemovedAt     *time.Time `json:"removed_at,omitempty"`
+	// Desk says a Portinaio desk took this unanswered request on; shown to
+	// the author and the admins.
+	Desk *DeskNote `json:"desk,omitempty"`
 }
 
 // Thread is a post with a first page of its replies.
@@ -181,6 +193,7 @@ type Service struct {
 	replies   *store.Collection
 	exchanges *store.Collection
 	state     *store.Collection
+	claims    *store.Collection // idempotency keys (idempotency.go)
 	feedJ     *journal.Journal[string]
 	expiryJ   *journal.Journal[string]
 	exchangeJ *journal.Journal[Exchange]
@@ -196,7 +209,8 @@ type Service struct {
 	mu    sync.Mutex
 	feeds map[string]*feed
 
-	sweep sweepState
+	sweep      sweepState
+	claimSweep claimSweep
 }
 
 // postDoc is a post as stored. Cached copies are never modified: a write
@@ -232,6 +246,7 @@ type postDoc struct {
 	DoneAt          *time.Time    `bson:"done_at,omitempty"`
 	ClosedAt        *time.Time    `bson:"closed_at,omitempty"`
 	RemovedAt       *time.Time    `bson:"removed_at,omitempty"`
+	Desk            *DeskNote     `bson:"desk,omitempty"`
 }
 
 // clone returns a copy safe to change.
@@ -247,9 +262,11 @@ func (d *postDoc) view(viewer streets.Member) Post {
 		When: d.When, Status: d.Status, Pinned: d.Pinned, AuthorID: d.AuthorID, AuthorName: d.AuthorName, OnBehalf: d.OnBehalf,
 		ReplyCount: d.ReplyCount, AcceptedReplyID: d.AcceptedReplyID, Thanks: d.Thanks, CloseReason: d.CloseReason,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(), FirstReplyAt: utc(d.FirstReplyAt),
-		MatchedAt: utc(d.MatchedAt), DoneAt: utc(d.DoneAt), ClosedAt: utc(d.ClosedAt), RemovedAt: utc(d.RemovedAt)}
+		MatchedAt: utc(d.MatchedAt), DoneAt: utc(d.DoneAt), ClosedAt: utc(d.ClosedAt), RemovedAt: utc(d.RemovedAt),
+		AuthorDeleted: pseudonym.Is(d.AuthorID)}
 	if d.AuthorID == viewer.UserID || viewer.Role == streets.RoleAdmin {
 		p.RemovalReason = d.RemovalReason
+		p.Desk = d.Desk
 	}
 	if p.When != nil {
 		w := TimeWindow{From: p.When.From.UTC(), To: p.When.To.UTC()}
@@ -269,7 +286,7 @@ func utc(t *time.Time) *time.Time {
 // data is the post as events carry it.
 func (d *postDoc) data() events.PostData {
 	pd := events.PostData{ID: d.ID.Hex(), Kind: d.Kind, Category: d.Category, Title: d.Title, Body: d.Body, Status: d.Status,
-		Pinned: d.Pinned, AuthorID: d.AuthorID, AuthorName: d.AuthorName, CreatedAt: d.CreatedAt.UTC()}
+		Pinned: d.Pinned, AuthorID: d.AuthorID, AuthorName: d.AuthorName, CreatedAt: d.CreatedAt.UTC(), AuthorDeleted: pseudonym.Is(d.AuthorID)}
 	if d.OnBehalf != nil {
 		pd.OnBehalfOf = d.OnBehalf.MemberName
 	}
@@ -286,6 +303,7 @@ func Indexes() []store.Index {
 		{Collection: "posts", Name: "street_pos", Keys: bson.D{{Key: "street_id", Value: 1}, {Key: "pos", Value: 1}}},
 		{Collection: "replies", Name: "post", Keys: bson.D{{Key: "post_id", Value: 1}}},
 		{Collection: "exchanges", Name: "street_at", Keys: bson.D{{Key: "street_id", Value: 1}, {Key: "at", Value: 1}}},
+		{Collection: "post_claims", Name: "created_at", Keys: bson.D{{Key: "created_at", Value: 1}}},
 	}
 }
 
@@ -313,6 +331,7 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, st
 	return &Service{
 		posts: st.Collection("posts"), replies: st.Collection("replies"), exchanges: st.Collection("exchanges"),
 		state:     st.Collection("post_state"),
+		claims:    st.Collection("post_claims"),
 		feedJ:     journal.New[string](st, "post_journals", 256),
 		expiryJ:   journal.New[string](st, "post_journals", 256),
 		exchangeJ: journal.New[Exchange](st, "post_journals", 128),

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"civico/internal/auth"
+	"civico/internal/cursor"
 	"civico/internal/events"
 	"civico/internal/fault"
+	"civico/internal/pseudonym"
 	"civico/internal/store"
 	"civico/internal/streets"
 
@@ -23,6 +25,7 @@ type Reply struct {
 	PostID        string    `json:"post_id"`
 	AuthorID      string    `json:"author_id"`
 	AuthorName    string    `json:"author_name"`
+	AuthorDeleted bool      `json:"author_deleted,omitempty"` // see Post
 	Body          string    `json:"body"`
 	CreatedAt     time.Time `json:"created_at"`
 	Removed       bool      `json:"removed,omitempty"`
@@ -45,7 +48,7 @@ type replyDoc struct {
 
 func (r *replyDoc) view(viewer streets.Member) Reply {
 	out := Reply{ID: r.ID.Hex(), PostID: r.PostID, AuthorID: r.AuthorID, AuthorName: r.AuthorName, Body: r.Body,
-		CreatedAt: r.CreatedAt.UTC(), Removed: r.Removed}
+		CreatedAt: r.CreatedAt.UTC(), Removed: r.Removed, AuthorDeleted: pseudonym.Is(r.AuthorID)}
 	if r.Removed {
 		if r.AuthorID == viewer.UserID || viewer.Role == streets.RoleAdmin {
 			out.RemovalReason = r.RemovalReason
@@ -75,45 +78,85 @@ func (s *Service) loadReply(ctx context.Context, id string) (*replyDoc, error) {
 // Reply answers an open or matched post; the post's author hears of it
 // (reply.created).
 func (s *Service) Reply(ctx context.Context, p auth.Principal, postID, body string) (Reply, error) {
-	body = strings.TrimSpace(body)
+	r, _, err := s.reply(ctx, p, postID, strings.TrimSpace(body), "")
+	return r, err
+}
+
+// reply is Reply with a trimmed body and an idempotency key (may be empty).
+func (s *Service) reply(ctx context.Context, p auth.Principal, postID, body, key string) (Reply, bool, error) {
+	if err := CheckKey(key); err != nil {
+		return Reply{}, false, err
+	}
 	f := fault.Fields{}
 	checkLen(f, "body", body, true, MaxReplyLen)
 	if err := f.Err(); err != nil {
-		return Reply{}, err
+		return Reply{}, false, err
 	}
 	first, _, err := s.access(ctx, p, postID)
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, false, err
 	}
-	if ok, wait := s.replyLim.Allow(p.UserID); !ok {
-		return Reply{}, ErrReplyRateLimited.WithRetry(wait)
+	if key == "" { // keyed: charged under the lock, once per key
+		if ok, wait := s.replyLim.Allow(p.UserID); !ok {
+			return Reply{}, false, ErrReplyRateLimited.WithRetry(wait)
+		}
 	}
 	fd, unlock, err := s.writing(ctx, first.StreetID)
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, false, err
 	}
 	defer unlock()
 	cur, err := s.get(ctx, fd, postID)
 	if err != nil {
-		return Reply{}, err
+		return Reply{}, false, err
 	}
 	if cur == nil {
-		return Reply{}, ErrPostNotFound
+		return Reply{}, false, ErrPostNotFound
 	}
 	m, err := s.streets.RequireActive(ctx, cur.StreetID, p.UserID)
 	if err != nil || !visible(cur, m) {
-		return Reply{}, ErrPostNotFound
+		return Reply{}, false, ErrPostNotFound
+	}
+	id := bson.NewObjectID()
+	var claim *claimDoc // to take once the post is known to take the reply
+	if key != "" {
+		c, done, fresh, err := s.replayReply(ctx, cur, replyClaim(p, postID, body, key))
+		if err != nil {
+			return Reply{}, false, err
+		}
+		if done != nil {
+			return done.view(m), false, nil
+		}
+		if fresh {
+			claim = c
+		}
+		id = c.ObjectID
 	}
 	if cur.Status != StatusOpen && cur.Status != StatusMatched {
-		return Reply{}, ErrPostClosed
+		return Reply{}, false, ErrPostClosed
 	}
 	if len(cur.ReplyIDs) >= MaxReplies {
-		return Reply{}, ErrTooManyReplies
+		return Reply{}, false, ErrTooManyReplies
+	}
+	if claim != nil {
+		if ok, wait := s.replyLim.Allow(p.UserID); !ok {
+			return Reply{}, false, ErrReplyRateLimited.WithRetry(wait)
+		}
+		if err := s.takeClaim(ctx, claim); err != nil {
+			return Reply{}, false, err
+		}
 	}
 	now := s.now()
-	r := &replyDoc{ID: bson.NewObjectID(), PostID: postID, StreetID: cur.StreetID, AuthorID: p.UserID, AuthorName: m.Name, Body: body, CreatedAt: now}
+	r := &replyDoc{ID: id, PostID: postID, StreetID: cur.StreetID, AuthorID: p.UserID, AuthorName: m.Name, Body: body, CreatedAt: now}
 	if _, err := s.replies.InsertOne(ctx, r); err != nil {
-		return Reply{}, err
+		if !store.IsDuplicate(err) || key == "" {
+			return Reply{}, false, err
+		}
+		// A claim taken over: its reply was written but never listed on
+		// the post. Write it again as of now.
+		if _, err := s.replies.ReplaceOne(ctx, bson.M{"_id": r.ID}, r); err != nil {
+			return Reply{}, false, err
+		}
 	}
 	next := cur.clone()
 	next.ReplyIDs = append(next.ReplyIDs, r.ID.Hex())
@@ -124,12 +167,12 @@ func (s *Service) Reply(ctx context.Context, p auth.Principal, postID, body stri
 	next.UpdatedAt = now
 	if _, err := s.posts.ReplaceOne(ctx, bson.M{"_id": next.ID}, next); err != nil {
 		fd.invalidate()
-		return Reply{}, err
+		return Reply{}, false, err
 	}
 	fd.put(next)
 	s.publish(ctx, events.ReplyCreated, next.StreetID, p.UserID, next.AuthorID, events.ReplyData{ID: r.ID.Hex(), PostID: postID,
 		PostTitle: next.Title, PostAuthorID: next.AuthorID, AuthorID: r.AuthorID, AuthorName: r.AuthorName, Body: r.Body, CreatedAt: now})
-	return r.view(m), nil
+	return r.view(m), true, nil
 }
 
 // Replies lists a post's replies, oldest first.
@@ -142,10 +185,7 @@ func (s *Service) Replies(ctx context.Context, p auth.Principal, postID, after s
 }
 
 func (s *Service) replyPage(ctx context.Context, d *postDoc, viewer streets.Member, after string, limit int) ([]Reply, string, error) {
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, 100)
+	limit = cursor.Limit(limit, 50)
 	start := 0
 	if after != "" {
 		c, ok := s.cursors.Decode(after, 3)

@@ -1,8 +1,6 @@
 package push
 
 import (
-	"fmt"
-	"os"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,7 +46,7 @@ func notifies(t events.Type) bool {
 	case events.PostCreated, events.ReplyCreated, events.MemberApproved, events.ReportCreated:
 		return true
 	}
-	return false
+	return false // notes (typeDirect) are queued by Notify, never by an event
 }
 
 // OnEvent is the event-bus subscriber. It runs on the publisher's
@@ -176,17 +174,18 @@ func (s *Service) finishJob(ctx context.Context, j jobDoc) {
 }
 
 // insertBatch is how many deliveries go to the database at once; the first
-// batch is sent while the next ones are written.
-const insertBatch = 250
+// batch is sent while the next ones are written, and is smaller
+// (firstBatch) so that the first pushes leave sooner.
+const (
+	firstBatch  = 50
+	insertBatch = 250
+)
 
 // expand turns a job into deliveries: who, by their settings, on which
 // devices, in which language, and when (quiet hours).
 func (s *Service) expand(ctx context.Context, j jobDoc) error {
 	gen := s.revGen.Load()
-	t0 := time.Now()
-	defer func() { fmt.Fprintf(os.Stderr, "TIMING expand total %v\n", time.Since(t0)) }()
 	recipients, err := s.recipients(ctx, j)
-	fmt.Fprintf(os.Stderr, "TIMING recipients %v\n", time.Since(t0))
 	if err != nil || len(recipients) == 0 {
 		return err
 	}
@@ -198,15 +197,13 @@ func (s *Service) expand(ctx context.Context, j jobDoc) error {
 	if err != nil || len(recipients) == 0 {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "TIMING prefs %v\n", time.Since(t0))
-	accounts, err := s.accounts.Users(ctx, recipients)
-	if err != nil {
+	// Devices first: only recipients with one need their account read.
+	subs, err := s.subscriptionsOf(ctx, recipients)
+	if err != nil || len(subs) == 0 {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "TIMING users %v\n", time.Since(t0))
-	subs, err := s.subscriptionsOf(ctx, recipients)
-	fmt.Fprintf(os.Stderr, "TIMING subs %v\n", time.Since(t0))
-	if err != nil || len(subs) == 0 {
+	accounts, err := s.accounts.Users(ctx, usersOf(subs))
+	if err != nil {
 		return err
 	}
 	street := ""
@@ -222,7 +219,7 @@ func (s *Service) expand(ctx context.Context, j jobDoc) error {
 	now := s.clock.Now().Truncate(time.Millisecond)
 	byLocale := map[string]message{}
 	zones := map[string]*time.Location{}
-	batch := make([]*delivery, 0, min(len(subs), insertBatch))
+	batch, limit := make([]*delivery, 0, min(len(subs), insertBatch)), firstBatch
 	for _, sub := range subs {
 		acc, ok := accounts[sub.UserID]
 		if !ok {
@@ -248,11 +245,11 @@ func (s *Service) expand(ctx context.Context, j jobDoc) error {
 			UserID: sub.UserID, Endpoint: sub.Endpoint, P256dh: sub.P256dh, Auth: sub.Auth, Payload: m.payload,
 			Topic: m.topic, TTL: m.ttl, Urgency: m.urgency, DueAt: due, CreatedAt: now,
 			Expires: due.Add(time.Duration(m.ttl) * time.Second), gen: gen})
-		if len(batch) == insertBatch {
+		if len(batch) == limit {
 			if _, err := s.insertDeliveries(ctx, j.Bucket, batch); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "TIMING batch %v\n", time.Since(t0))
+			limit = insertBatch
 			batch = batch[:0:0]
 		}
 	}
@@ -281,7 +278,7 @@ func (s *Service) recipients(ctx context.Context, j jobDoc) ([]string, error) {
 		if j.SubjectID != "" && j.SubjectID != j.ActorID {
 			ids = []string{j.SubjectID}
 		}
-	case events.MemberApproved:
+	case events.MemberApproved, typeDirect:
 		if j.SubjectID != "" {
 			ids = []string{j.SubjectID}
 		}
@@ -296,6 +293,19 @@ func (s *Service) recipients(ctx context.Context, j jobDoc) ([]string, error) {
 		ids = without(admins, j.ActorID)
 	}
 	return ids, nil
+}
+
+// usersOf lists the owners of subs, once each.
+func usersOf(subs []subscriptionDoc) []string {
+	seen := make(map[string]bool, len(subs))
+	out := make([]string, 0, len(subs))
+	for _, sub := range subs {
+		if !seen[sub.UserID] {
+			seen[sub.UserID] = true
+			out = append(out, sub.UserID)
+		}
+	}
+	return out
 }
 
 func without(ids []string, drop ...string) []string {

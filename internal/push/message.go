@@ -162,6 +162,8 @@ func compose(j jobDoc, locale, street string) (message, bool) {
 	var p Payload
 	m := message{urgency: "normal"}
 	switch events.Type(j.Type) {
+	case typeDirect:
+		return composeNote(j, locale)
 	case events.PostCreated:
 		var d events.PostData
 		if json.Unmarshal([]byte(j.Payload), &d) != nil || d.ID == "" {

@@ -373,3 +373,32 @@ func waitStats(t *testing.T, s *push.Service, ok func(push.Stats) bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Every response body is closed (and drained), whatever the answer: the
+// sender keeps reusing a few connections instead of opening one per push.
+func TestResponseBodiesAreClosed(t *testing.T) {
+	const workers = 2
+	e := newEnv(t, withOptions(func(o *push.Options) {
+		o.Workers = workers
+		o.RetryBase = 20 * time.Millisecond
+	}))
+	author := e.user("it", "")
+	users := []*user{author}
+	for range 10 {
+		u := e.user("it", "")
+		e.ps.Queue(u.sub, pushservice.Error500, pushservice.TooMany(0))
+		users = append(users, u)
+	}
+	sid := e.table.street("Via Saragozza", users...)
+	e.post(sid, author, "offer", "lending", "Presto la bici")
+	if _, err := e.ps.WaitMessages(ctxT(t, 15*time.Second), "", 10); err != nil {
+		t.Fatal(err)
+	}
+	requests, conns := len(e.ps.Attempts("")), e.ps.Connections()
+	if requests != 30 {
+		t.Fatalf("%d requests, want 30 (500, 429, 201 for each of 10 devices)", requests)
+	}
+	if conns > 2*workers {
+		t.Fatalf("%d connections for %d requests by %d workers: response bodies are left open", conns, requests, workers)
+	}
+}

@@ -98,6 +98,7 @@ type Service struct {
 	attempts  []Attempt
 	errs      []string
 	hanging   int
+	conns     int
 	changed   chan struct{}
 	release   chan struct{}
 	closed    bool
@@ -126,7 +127,7 @@ func Start() (*Service, error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /push/{token}", s.push)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ConnState: s.connState}
 	go func() { _ = s.srv.Serve(ln) }()
 	return s, nil
 }
@@ -273,6 +274,23 @@ func (s *Service) Errors() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.errs...)
+}
+
+// Connections counts the TCP connections senders opened so far. A sender
+// that closes every response body reuses a few; one that leaks bodies
+// needs a new connection per push.
+func (s *Service) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+func (s *Service) connState(_ net.Conn, st http.ConnState) {
+	if st == http.StateNew {
+		s.mu.Lock()
+		s.conns++
+		s.mu.Unlock()
+	}
 }
 
 // Hanging is how many requests are being held open right now.

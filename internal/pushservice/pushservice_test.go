@@ -2,6 +2,12 @@ package pushservice_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -171,4 +177,160 @@ func TestAnswers(t *testing.T) {
 	if got := <-done; got != 503 {
 		t.Fatalf("released hang answered %d", got)
 	}
+}
+
+// rewriter is an HTTP client that changes each request before sending it,
+// to make what a faulty sender would send.
+type rewriter struct {
+	c   *http.Client
+	mod func(*http.Request)
+}
+
+func (r rewriter) Do(req *http.Request) (*http.Response, error) {
+	r.mod(req)
+	return r.c.Do(req)
+}
+
+// jwt signs claims with ES256 (or says it uses alg) by the VAPID private key.
+func jwt(t *testing.T, privateKey, alg string, claims map[string]any) string {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(privateKey, "="))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	signing := seg(map[string]string{"typ": "JWT", "alg": alg}) + "." + seg(claims)
+	digest := sha256.Sum256([]byte(signing))
+	r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := make([]byte, 64)
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// The VAPID claims are checked as RFC 8292 asks: aud is the push service's
+// origin, exp is in the future but within 24 h, sub is a contact, the
+// token is ES256-signed by k=; TTL is required and Urgency one of four.
+func TestChecksVAPIDClaimsAndHeaders(t *testing.T) {
+	s := start(t)
+	k, other := vapidKeys(t), vapidKeys(t)
+	if err := s.TrustKey(k.pub); err != nil {
+		t.Fatal(err)
+	}
+	pub := strings.TrimRight(k.pub, "=")
+	now := time.Now()
+	claims := func(mod func(map[string]any)) map[string]any {
+		c := map[string]any{"aud": s.URL, "exp": now.Add(23 * time.Hour).Unix(), "sub": "mailto:ops@example.org"}
+		if mod != nil {
+			mod(c)
+		}
+		return c
+	}
+	vapid := func(token string) func(*http.Request) {
+		return func(r *http.Request) { r.Header.Set("Authorization", "vapid t="+token+", k="+pub) }
+	}
+	cases := []struct {
+		name   string
+		mod    func(*http.Request)
+		status int
+		err    string
+	}{
+		{"hand-made and right", vapid(jwt(t, k.priv, "ES256", claims(nil))), 201, ""},
+		{"https contact", vapid(jwt(t, k.priv, "ES256", claims(func(c map[string]any) { c["sub"] = "https://civico.example/contact" }))), 201, ""},
+		{"aud of another service", vapid(jwt(t, k.priv, "ES256", claims(func(c map[string]any) { c["aud"] = "https://fcm.googleapis.com" }))), 401, "vapid aud"},
+		{"aud with a path", vapid(jwt(t, k.priv, "ES256", claims(func(c map[string]any) { c["aud"] = s.URL + "/push" }))), 401, "vapid aud"},
+		{"no aud", vapid(jwt(t, k.priv, "ES256", claims(func(c map[string]any) { delete(c, "aud") }))), 401, "vapid aud"},
+		{"no exp", vapid(jwt(t, k.priv, "ES256", claims(func(c map[string]any) { delete(c, "exp") }))), 401, "without exp"},
+		{"expired", vapid(jwt(t, k.priv, "ES256", claims(func(c map[string]any) { c["exp"] = now.Add(-time.Minute).Unix() }))), 401, "expired"},
+		{"exp beyond 24 h", vapid(jwt(t, k.priv, "ES256", claims(func(c map[string]any) { c["exp"] = now.Add(25 * time.Hour).Unix() }))), 401, "more than 24 h"},
+		{"no sub", vapid(jwt(t, k.priv, "ES256", claims(func(c map[string]any) { delete(c, "sub") }))), 401, "not a mailto"},
+		{"bare address as sub", vapid(jwt(t, k.priv, "ES256", claims(func(c map[string]any) { c["sub"] = "ops@example.org" }))), 401, "not a mailto"},
+		{"alg none", vapid(jwt(t, k.priv, "none", claims(nil))), 401, "alg"},
+		{"signed by another key", vapid(jwt(t, other.priv, "ES256", claims(nil))), 401, "does not verify"},
+		{"not vapid", func(r *http.Request) { r.Header.Set("Authorization", "WebPush "+jwt(t, k.priv, "ES256", claims(nil))) }, 401, "not vapid"},
+		{"no t=", func(r *http.Request) { r.Header.Set("Authorization", "vapid k="+pub) }, 401, "without t="},
+		{"no TTL", func(r *http.Request) { r.Header.Del("TTL") }, 400, "missing TTL"},
+		{"bad Urgency", func(r *http.Request) { r.Header.Set("Urgency", "urgent") }, 400, "bad Urgency"},
+		{"long Topic", func(r *http.Request) { r.Header.Set("Topic", strings.Repeat("a", 33)) }, 400, "bad Topic"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sub := newSub(t, s)
+			before := len(s.Errors())
+			got := send(t, sub, k, `{"title":"x"}`, func(o *webpush.Options) {
+				o.HTTPClient = rewriter{c: &http.Client{Timeout: 5 * time.Second}, mod: c.mod}
+			})
+			if got != c.status {
+				t.Fatalf("status %d, want %d; errors %v", got, c.status, s.Errors()[before:])
+			}
+			errs := s.Errors()[before:]
+			if c.err == "" {
+				if len(errs) > 0 || len(s.Messages(sub.Token)) != 1 {
+					t.Fatalf("a correct push was refused: %v", errs)
+				}
+				return
+			}
+			if len(errs) != 1 || !strings.Contains(errs[0], c.err) {
+				t.Fatalf("errors %v, want %q", errs, c.err)
+			}
+			if len(s.Messages(sub.Token)) != 0 {
+				t.Fatal("a refused push was recorded")
+			}
+		})
+	}
+}
+
+// Every answer a push service gives can be asked for, 404 included, and
+// Retry-After goes out with a 429.
+func TestAnswersEveryStatus(t *testing.T) {
+	s := start(t)
+	k := vapidKeys(t)
+	for _, c := range []struct {
+		ans        pushservice.Answer
+		status     int
+		retryAfter string
+	}{
+		{pushservice.Created, 201, ""},
+		{pushservice.NotFound, 404, ""},
+		{pushservice.Gone, 410, ""},
+		{pushservice.TooMany(1500 * time.Millisecond), 429, "2"},
+		{pushservice.Error500, 500, ""},
+	} {
+		sub := newSub(t, s)
+		s.Queue(sub, c.ans)
+		var header string
+		got := send(t, sub, k, "x", func(o *webpush.Options) {
+			o.HTTPClient = capture{c: &http.Client{Timeout: 5 * time.Second}, retryAfter: &header}
+		})
+		if got != c.status || header != c.retryAfter {
+			t.Fatalf("answer %+v: status %d, Retry-After %q", c.ans, got, header)
+		}
+	}
+}
+
+// capture keeps a response's Retry-After header.
+type capture struct {
+	c          *http.Client
+	retryAfter *string
+}
+
+func (c capture) Do(req *http.Request) (*http.Response, error) {
+	res, err := c.c.Do(req)
+	if err == nil {
+		*c.retryAfter = res.Header.Get("Retry-After")
+	}
+	return res, err
 }

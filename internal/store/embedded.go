@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -16,6 +17,10 @@ import (
 
 // ErrDataDirInUse is returned when another process holds the data directory.
 var ErrDataDirInUse = errors.New("store: data directory is in use by another Civico server")
+
+// engineStart serialises ferretdb.New, which sets package-level state of
+// FerretDB's own: two stores opened at once (parallel tests) would race.
+var engineStart sync.Mutex
 
 // embedded is a FerretDB running in this process on a Unix socket.
 type embedded struct {
@@ -58,12 +63,14 @@ func startEmbedded(dir string, logger *slog.Logger) (*embedded, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	engineStart.Lock()
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{Unix: sock},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + dbDir + "/",
 		Logger:    logger,
 	})
+	engineStart.Unlock()
 	if err != nil {
 		unlock(lock)
 		return nil, fmt.Errorf("store: start embedded database: %w", err)

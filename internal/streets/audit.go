@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"civico/internal/auth"
+	"civico/internal/cursor"
 )
 
 // Audit actions. Other packages log theirs through Record.
@@ -91,7 +92,7 @@ func (s *Service) Audit(ctx context.Context, p auth.Principal, streetID, after s
 	if _, err := s.RequireAdmin(ctx, streetID, p.UserID); err != nil {
 		return nil, "", err
 	}
-	limit = clampLimit(limit)
+	limit = cursor.Limit(limit, 20)
 	end, err := s.audit.Len(ctx, auditKey(streetID))
 	if err != nil {
 		return nil, "", err

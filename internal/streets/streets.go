@@ -31,6 +31,7 @@ import (
 	"civico/internal/events"
 	"civico/internal/fault"
 	"civico/internal/journal"
+	"civico/internal/keylock"
 	"civico/internal/ratelimit"
 	"civico/internal/store"
 
@@ -78,7 +79,7 @@ var (
 	ErrSelf           = fault.New(fault.Conflict, "cannot_act_on_self", "you cannot do this to yourself")
 	ErrInviteNotFound = fault.New(fault.NotFound, "invite_not_found", "invite not found")
 	ErrTooManyInvites = fault.New(fault.Conflict, "too_many_invites", "this street has too many open invites: revoke some first")
-	ErrBadCursor      = fault.New(fault.BadRequest, "bad_cursor", "the cursor is not valid")
+	ErrBadCursor      = cursor.ErrInvalid
 	ErrRateLimited    = fault.New(fault.RateLimited, "rate_limited", "too many streets created, try again later")
 )
 
@@ -164,7 +165,7 @@ type Service struct {
 	roster   map[string]map[string]Member // street → user → membership
 	byUser   map[string]map[string]bool   // user → streets with a membership
 	inviteOf map[string]*invite           // code → invite
-	locks    map[string]*sync.Mutex
+	locks    keylock.Map
 }
 
 type streetDoc struct {
@@ -174,6 +175,7 @@ type streetDoc struct {
 	Description string        `bson:"description"`
 	CreatedBy   string        `bson:"created_by"`
 	CreatedAt   time.Time     `bson:"created_at"`
+	ArchivedAt  *time.Time    `bson:"archived_at,omitempty"` // see account.go
 }
 
 type memberDoc struct {
@@ -232,7 +234,6 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, us
 		audit: journal.New[auditRecord](st, "street_journals", 128),
 		bus:   bus, clock: c, users: users, cursors: cs, log: log, opts: opts,
 		create: ratelimit.New(opts.CreatePerDay, 24*time.Hour, c),
-		locks:  map[string]*sync.Mutex{},
 	}, nil
 }
 
@@ -252,6 +253,9 @@ func (s *Service) ensure(ctx context.Context) error {
 		var d streetDoc
 		if err := bson.Unmarshal(raw, &d); err != nil {
 			return err
+		}
+		if d.ArchivedAt != nil {
+			return nil
 		}
 		id := d.ID.Hex()
 		byID[id] = &Street{ID: id, Name: d.Name, City: d.City, Description: d.Description, CreatedAt: d.CreatedAt.UTC()}
@@ -336,17 +340,7 @@ func (s *Service) less(a, b *Street) bool {
 }
 
 // lock serialises writes to one street.
-func (s *Service) lock(streetID string) func() {
-	s.mu.Lock()
-	l := s.locks[streetID]
-	if l == nil {
-		l = &sync.Mutex{}
-		s.locks[streetID] = l
-	}
-	s.mu.Unlock()
-	l.Lock()
-	return l.Unlock
-}
+func (s *Service) lock(streetID string) func() { return s.locks.Lock(streetID) }
 
 // street returns a copy of the street, or ErrStreetNotFound.
 func (s *Service) street(ctx context.Context, id string) (Street, error) {
@@ -584,7 +578,7 @@ func (s *Service) Directory(ctx context.Context, q, city, after string, limit in
 	if err := s.ensure(ctx); err != nil {
 		return nil, "", err
 	}
-	limit = clampLimit(limit)
+	limit = cursor.Limit(limit, 20)
 	var fromKey, fromID string
 	if after != "" {
 		c, ok := s.cursors.Decode(after, 3)
@@ -639,7 +633,7 @@ func (s *Service) Members(ctx context.Context, p auth.Principal, streetID, statu
 	if status != StatusActive && !admin {
 		return nil, "", ErrNotAdmin
 	}
-	limit = clampLimit(limit)
+	limit = cursor.Limit(limit, 20)
 	var fromKey, fromID string
 	if after != "" {
 		c, ok := s.cursors.Decode(after, 5)
@@ -715,11 +709,4 @@ func checkText(f fault.Fields, field, v string, minLen, maxLen int) {
 	case !utf8.ValidString(v):
 		f.Add(field, "invalid")
 	}
-}
-
-func clampLimit(n int) int {
-	if n <= 0 {
-		return 20
-	}
-	return min(n, 100)
 }

@@ -10,38 +10,39 @@ import (
 	"civico/internal/events"
 	"civico/internal/fault"
 	"civico/internal/streets"
+	"civico/internal/testutil"
 )
 
 func TestCreatorIsAdminAndStreetIsListed(t *testing.T) {
 	e := newEnv(t)
-	anna := e.user("Anna")
-	st, err := e.svc.Create(e.ctx, anna, streets.NewStreet{Name: "  Via   del Pratello ", City: "Bologna", Description: "Social street"})
+	anna := e.User("Anna")
+	st, err := e.Streets.Create(e.Ctx, anna, streets.NewStreet{Name: "  Via   del Pratello ", City: "Bologna", Description: "Social street"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if st.Name != "Via del Pratello" || st.MemberCount != 1 {
 		t.Fatalf("street = %+v", st)
 	}
-	m, err := e.svc.Membership(e.ctx, st.ID, anna.UserID)
+	m, err := e.Streets.Membership(e.Ctx, st.ID, anna.UserID)
 	if err != nil || m.Role != streets.RoleAdmin || m.Status != streets.StatusActive || m.Name != "Anna" {
 		t.Fatalf("membership = %+v, %v", m, err)
 	}
-	mine, err := e.svc.UserStreets(e.ctx, anna.UserID)
+	mine, err := e.Streets.UserStreets(e.Ctx, anna.UserID)
 	if err != nil || len(mine) != 1 || mine[0].Role != streets.RoleAdmin || mine[0].Name != "Via del Pratello" {
 		t.Fatalf("user streets = %+v, %v", mine, err)
 	}
-	dir, _, err := e.svc.Directory(e.ctx, "pratello", "bologna", "", 10)
+	dir, _, err := e.Streets.Directory(e.Ctx, "pratello", "bologna", "", 10)
 	if err != nil || len(dir) != 1 || dir[0] != (streets.Listing{ID: st.ID, Name: "Via del Pratello", City: "Bologna", MemberCount: 1}) {
 		t.Fatalf("directory = %+v, %v", dir, err)
 	}
-	if name, _ := e.svc.StreetName(e.ctx, st.ID); name != "Via del Pratello" {
+	if name, _ := e.Streets.StreetName(e.Ctx, st.ID); name != "Via del Pratello" {
 		t.Fatalf("street name %q", name)
 	}
 }
 
 func TestCreateRefusesBadInput(t *testing.T) {
 	e := newEnv(t)
-	anna := e.user("Anna")
+	anna := e.User("Anna")
 	cases := []struct {
 		name          string
 		in            streets.NewStreet
@@ -55,53 +56,53 @@ func TestCreateRefusesBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := e.svc.Create(e.ctx, anna, c.in)
-			wantField(t, err, c.field, c.reason)
+			_, err := e.Streets.Create(e.Ctx, anna, c.in)
+			testutil.WantField(t, err, c.field, c.reason)
 		})
 	}
-	if dir, _, _ := e.svc.Directory(e.ctx, "", "", "", 10); len(dir) != 0 {
+	if dir, _, _ := e.Streets.Directory(e.Ctx, "", "", "", 10); len(dir) != 0 {
 		t.Fatalf("bad input created %d streets", len(dir))
 	}
 }
 
 func TestJoinRequestIsApprovedOrRejected(t *testing.T) {
 	e := newEnv(t)
-	anna, bruno, carla := e.user("Anna"), e.user("Bruno"), e.user("Carla")
-	sid := e.street(anna, "Via Zamboni")
-	m, err := e.svc.Join(e.ctx, bruno, sid, streets.JoinRequest{Message: "I live at number 3"})
+	anna, bruno, carla := e.User("Anna"), e.User("Bruno"), e.User("Carla")
+	sid := e.NamedStreet(anna, "Via Zamboni")
+	m, err := e.Streets.Join(e.Ctx, bruno, sid, streets.JoinRequest{Message: "I live at number 3"})
 	if err != nil || m.Status != streets.StatusPending {
 		t.Fatalf("join = %+v, %v", m, err)
 	}
-	req := e.rec.of(events.MemberRequested)
+	req := e.Published(events.MemberRequested)
 	if len(req) != 1 || req[0].Audience != events.Admins || req[0].SubjectID != bruno.UserID {
 		t.Fatalf("member.requested events = %+v", req)
 	}
 	// Asking again while pending changes nothing.
-	if _, err := e.svc.Join(e.ctx, bruno, sid, streets.JoinRequest{}); err != nil || len(e.rec.of(events.MemberRequested)) != 1 {
-		t.Fatalf("second request: %v, %d events", err, len(e.rec.of(events.MemberRequested)))
+	if _, err := e.Streets.Join(e.Ctx, bruno, sid, streets.JoinRequest{}); err != nil || len(e.Published(events.MemberRequested)) != 1 {
+		t.Fatalf("second request: %v, %d events", err, len(e.Published(events.MemberRequested)))
 	}
-	pending, _, err := e.svc.Members(e.ctx, anna, sid, streets.StatusPending, "", 10)
+	pending, _, err := e.Streets.Members(e.Ctx, anna, sid, streets.StatusPending, "", 10)
 	if err != nil || len(pending) != 1 || pending[0].Message != "I live at number 3" {
 		t.Fatalf("pending = %+v, %v", pending, err)
 	}
-	if _, err := e.svc.Approve(e.ctx, anna, sid, bruno.UserID, ""); err != nil {
+	if _, err := e.Streets.Approve(e.Ctx, anna, sid, bruno.UserID, ""); err != nil {
 		t.Fatal(err)
 	}
 	if e.status(sid, bruno) != streets.StatusActive {
 		t.Fatalf("bruno is %s", e.status(sid, bruno))
 	}
-	if ev := e.rec.of(events.MemberApproved); len(ev) != 1 || ev[0].SubjectID != bruno.UserID {
+	if ev := e.Published(events.MemberApproved); len(ev) != 1 || ev[0].SubjectID != bruno.UserID {
 		t.Fatalf("member.approved events = %+v", ev)
 	}
 	// Approving twice is a conflict.
-	_, err = e.svc.Approve(e.ctx, anna, sid, bruno.UserID, "")
-	wantCode(t, err, "not_pending")
+	_, err = e.Streets.Approve(e.Ctx, anna, sid, bruno.UserID, "")
+	testutil.WantCode(t, err, "not_pending")
 
 	e.request(carla, sid, "")
-	if _, err := e.svc.Reject(e.ctx, anna, sid, carla.UserID, "we do not know you"); err != nil {
+	if _, err := e.Streets.Reject(e.Ctx, anna, sid, carla.UserID, "we do not know you"); err != nil {
 		t.Fatal(err)
 	}
-	if e.status(sid, carla) != streets.StatusRejected || len(e.rec.of(events.MemberRejected)) != 1 {
+	if e.status(sid, carla) != streets.StatusRejected || len(e.Published(events.MemberRejected)) != 1 {
 		t.Fatalf("carla is %s", e.status(sid, carla))
 	}
 	// A rejected user may ask again.
@@ -110,71 +111,71 @@ func TestJoinRequestIsApprovedOrRejected(t *testing.T) {
 		t.Fatalf("carla is %s after asking again", e.status(sid, carla))
 	}
 	// A plain member cannot decide.
-	_, err = e.svc.Approve(e.ctx, bruno, sid, carla.UserID, "")
-	wantCode(t, err, "not_admin")
+	_, err = e.Streets.Approve(e.Ctx, bruno, sid, carla.UserID, "")
+	testutil.WantCode(t, err, "not_admin")
 	// An active member joining again is a conflict.
-	_, err = e.svc.Join(e.ctx, bruno, sid, streets.JoinRequest{})
-	wantCode(t, err, "already_member")
+	_, err = e.Streets.Join(e.Ctx, bruno, sid, streets.JoinRequest{})
+	testutil.WantCode(t, err, "already_member")
 }
 
 func TestInviteJoinsAtOnceWithinItsLimits(t *testing.T) {
 	e := newEnv(t)
-	anna := e.user("Anna")
-	sid := e.street(anna, "Via Zamboni")
-	other := e.street(anna, "Via Irnerio")
-	inv, err := e.svc.CreateInvite(e.ctx, anna, sid, streets.InviteOptions{MaxUses: 2, ExpiresIn: 48 * time.Hour})
+	anna := e.User("Anna")
+	sid := e.NamedStreet(anna, "Via Zamboni")
+	other := e.NamedStreet(anna, "Via Irnerio")
+	inv, err := e.Streets.CreateInvite(e.Ctx, anna, sid, streets.InviteOptions{MaxUses: 2, ExpiresIn: 48 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	u1, u2, u3, u4 := e.user("Uno"), e.user("Due"), e.user("Tre"), e.user("Quattro")
-	m, err := e.svc.Join(e.ctx, u1, sid, streets.JoinRequest{InviteCode: inv.Code})
+	u1, u2, u3, u4 := e.User("Uno"), e.User("Due"), e.User("Tre"), e.User("Quattro")
+	m, err := e.Streets.Join(e.Ctx, u1, sid, streets.JoinRequest{InviteCode: inv.Code})
 	if err != nil || m.Status != streets.StatusActive {
 		t.Fatalf("join with invite = %+v, %v", m, err)
 	}
-	if ev := e.rec.of(events.MemberJoined); len(ev) != 1 || ev[0].SubjectID != u1.UserID {
+	if ev := e.Published(events.MemberJoined); len(ev) != 1 || ev[0].SubjectID != u1.UserID {
 		t.Fatalf("member.joined = %+v", ev)
 	}
 	// The code of another street does not open this one.
-	_, err = e.svc.Join(e.ctx, u2, other, streets.JoinRequest{InviteCode: inv.Code})
-	wantField(t, err, "invite_code", "invalid")
-	if _, err := e.svc.Join(e.ctx, u2, sid, streets.JoinRequest{InviteCode: inv.Code}); err != nil {
+	_, err = e.Streets.Join(e.Ctx, u2, other, streets.JoinRequest{InviteCode: inv.Code})
+	testutil.WantField(t, err, "invite_code", "invalid")
+	if _, err := e.Streets.Join(e.Ctx, u2, sid, streets.JoinRequest{InviteCode: inv.Code}); err != nil {
 		t.Fatal(err)
 	}
 	// Used up.
-	_, err = e.svc.Join(e.ctx, u3, sid, streets.JoinRequest{InviteCode: inv.Code})
-	wantField(t, err, "invite_code", "expired")
+	_, err = e.Streets.Join(e.Ctx, u3, sid, streets.JoinRequest{InviteCode: inv.Code})
+	testutil.WantField(t, err, "invite_code", "expired")
 	if e.status(sid, u3) != "none" {
 		t.Fatalf("a refused invite changed u3 to %s", e.status(sid, u3))
 	}
 	// Expired.
-	inv2, _ := e.svc.CreateInvite(e.ctx, anna, sid, streets.InviteOptions{ExpiresIn: time.Hour})
-	e.clock.Advance(61 * time.Minute)
-	_, err = e.svc.Join(e.ctx, u3, sid, streets.JoinRequest{InviteCode: inv2.Code})
-	wantField(t, err, "invite_code", "expired")
+	inv2, _ := e.Streets.CreateInvite(e.Ctx, anna, sid, streets.InviteOptions{ExpiresIn: time.Hour})
+	e.Clock.Advance(61 * time.Minute)
+	_, err = e.Streets.Join(e.Ctx, u3, sid, streets.JoinRequest{InviteCode: inv2.Code})
+	testutil.WantField(t, err, "invite_code", "expired")
 	// Revoked.
-	inv3, _ := e.svc.CreateInvite(e.ctx, anna, sid, streets.InviteOptions{})
-	if open, _ := e.svc.Invites(e.ctx, anna, sid); len(open) != 1 || open[0].Code != inv3.Code {
+	inv3, _ := e.Streets.CreateInvite(e.Ctx, anna, sid, streets.InviteOptions{})
+	if open, _ := e.Streets.Invites(e.Ctx, anna, sid); len(open) != 1 || open[0].Code != inv3.Code {
 		t.Fatalf("open invites = %+v", open)
 	}
-	if err := e.svc.RevokeInvite(e.ctx, anna, sid, inv3.Code); err != nil {
+	if err := e.Streets.RevokeInvite(e.Ctx, anna, sid, inv3.Code); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.Join(e.ctx, u4, sid, streets.JoinRequest{InviteCode: inv3.Code})
-	wantField(t, err, "invite_code", "invalid")
+	_, err = e.Streets.Join(e.Ctx, u4, sid, streets.JoinRequest{InviteCode: inv3.Code})
+	testutil.WantField(t, err, "invite_code", "invalid")
 	// Bad invite options, and a member who is no admin.
-	_, err = e.svc.CreateInvite(e.ctx, anna, sid, streets.InviteOptions{MaxUses: 5000})
-	wantField(t, err, "max_uses", "out_of_range")
-	_, err = e.svc.CreateInvite(e.ctx, u1, sid, streets.InviteOptions{})
-	wantCode(t, err, "not_admin")
+	_, err = e.Streets.CreateInvite(e.Ctx, anna, sid, streets.InviteOptions{MaxUses: 5000})
+	testutil.WantField(t, err, "max_uses", "out_of_range")
+	_, err = e.Streets.CreateInvite(e.Ctx, u1, sid, streets.InviteOptions{})
+	testutil.WantCode(t, err, "not_admin")
 }
 
 func TestPendingAndBannedSeeNothingInside(t *testing.T) {
 	e := newEnv(t)
-	anna, bruno, carla, dario := e.user("Anna"), e.user("Bruno"), e.user("Carla"), e.user("Dario")
-	sid := e.street(anna, "Via Zamboni")
+	anna, bruno, carla, dario := e.User("Anna"), e.User("Bruno"), e.User("Carla"), e.User("Dario")
+	sid := e.NamedStreet(anna, "Via Zamboni")
 	e.request(bruno, sid, "")
-	e.join(anna, carla, sid)
-	if _, err := e.svc.Ban(e.ctx, anna, sid, carla.UserID, "spam"); err != nil {
+	e.Join(anna, carla, sid)
+	if _, err := e.Streets.Ban(e.Ctx, anna, sid, carla.UserID, "spam"); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -183,100 +184,100 @@ func TestPendingAndBannedSeeNothingInside(t *testing.T) {
 	}{{"pending", bruno}, {"banned", carla}, {"stranger", dario}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := e.svc.RequireActive(e.ctx, sid, c.who.UserID)
-			wantCode(t, err, "street_not_found")
-			_, _, err = e.svc.Members(e.ctx, c.who, sid, "", "", 10)
-			wantCode(t, err, "street_not_found")
-			_, _, err = e.svc.Audit(e.ctx, c.who, sid, "", 10)
-			wantCode(t, err, "street_not_found")
-			_, err = e.svc.CreateInvite(e.ctx, c.who, sid, streets.InviteOptions{})
-			wantCode(t, err, "street_not_found")
-			if v, err := e.svc.Get(e.ctx, c.who, sid); err != nil || v.Name != "Via Zamboni" {
+			_, err := e.Streets.RequireActive(e.Ctx, sid, c.who.UserID)
+			testutil.WantCode(t, err, "street_not_found")
+			_, _, err = e.Streets.Members(e.Ctx, c.who, sid, "", "", 10)
+			testutil.WantCode(t, err, "street_not_found")
+			_, _, err = e.Streets.Audit(e.Ctx, c.who, sid, "", 10)
+			testutil.WantCode(t, err, "street_not_found")
+			_, err = e.Streets.CreateInvite(e.Ctx, c.who, sid, streets.InviteOptions{})
+			testutil.WantCode(t, err, "street_not_found")
+			if v, err := e.Streets.Get(e.Ctx, c.who, sid); err != nil || v.Name != "Via Zamboni" {
 				t.Fatalf("the public card: %+v, %v", v, err)
 			}
 		})
 	}
 	// A banned user cannot come back by asking.
-	_, err := e.svc.Join(e.ctx, carla, sid, streets.JoinRequest{})
-	wantCode(t, err, "banned")
+	_, err := e.Streets.Join(e.Ctx, carla, sid, streets.JoinRequest{})
+	testutil.WantCode(t, err, "banned")
 }
 
 func TestLastAdminCannotLeaveOrBeDemoted(t *testing.T) {
 	e := newEnv(t)
-	anna, bruno := e.user("Anna"), e.user("Bruno")
-	sid := e.street(anna, "Via Zamboni")
-	e.join(anna, bruno, sid)
-	wantCode(t, e.svc.Leave(e.ctx, anna, sid), "last_admin")
-	_, err := e.svc.SetRole(e.ctx, anna, sid, anna.UserID, streets.RoleMember)
-	wantCode(t, err, "last_admin")
-	if m, _ := e.svc.Membership(e.ctx, sid, anna.UserID); m.Role != streets.RoleAdmin || m.Status != streets.StatusActive {
+	anna, bruno := e.User("Anna"), e.User("Bruno")
+	sid := e.NamedStreet(anna, "Via Zamboni")
+	e.Join(anna, bruno, sid)
+	testutil.WantCode(t, e.Streets.Leave(e.Ctx, anna, sid), "last_admin")
+	_, err := e.Streets.SetRole(e.Ctx, anna, sid, anna.UserID, streets.RoleMember)
+	testutil.WantCode(t, err, "last_admin")
+	if m, _ := e.Streets.Membership(e.Ctx, sid, anna.UserID); m.Role != streets.RoleAdmin || m.Status != streets.StatusActive {
 		t.Fatalf("anna = %+v", m)
 	}
 	// With a second admin, the first may step down and leave.
-	if m, err := e.svc.SetRole(e.ctx, anna, sid, bruno.UserID, streets.RoleAdmin); err != nil || m.Role != streets.RoleAdmin {
+	if m, err := e.Streets.SetRole(e.Ctx, anna, sid, bruno.UserID, streets.RoleAdmin); err != nil || m.Role != streets.RoleAdmin {
 		t.Fatalf("promote = %+v, %v", m, err)
 	}
-	if ev := e.rec.of(events.MemberRole); len(ev) != 1 || ev[0].SubjectID != bruno.UserID {
+	if ev := e.Published(events.MemberRole); len(ev) != 1 || ev[0].SubjectID != bruno.UserID {
 		t.Fatalf("member.role = %+v", ev)
 	}
-	if _, err := e.svc.SetRole(e.ctx, bruno, sid, anna.UserID, streets.RoleMember); err != nil {
+	if _, err := e.Streets.SetRole(e.Ctx, bruno, sid, anna.UserID, streets.RoleMember); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.svc.Leave(e.ctx, anna, sid); err != nil {
+	if err := e.Streets.Leave(e.Ctx, anna, sid); err != nil {
 		t.Fatal(err)
 	}
-	left := e.rec.of(events.MemberLeft)
+	left := e.Published(events.MemberLeft)
 	if len(left) != 1 || left[0].SubjectID != anna.UserID || e.status(sid, anna) != streets.StatusLeft {
 		t.Fatalf("member.left = %+v, anna is %s", left, e.status(sid, anna))
 	}
-	_, err = e.svc.SetRole(e.ctx, bruno, sid, bruno.UserID, "owner")
-	wantField(t, err, "role", "invalid")
-	wantCode(t, e.svc.Leave(e.ctx, anna, sid), "street_not_found")
+	_, err = e.Streets.SetRole(e.Ctx, bruno, sid, bruno.UserID, "owner")
+	testutil.WantField(t, err, "role", "invalid")
+	testutil.WantCode(t, e.Streets.Leave(e.Ctx, anna, sid), "street_not_found")
 }
 
 func TestBanNeedsReasonAndIsAnnounced(t *testing.T) {
 	e := newEnv(t)
-	anna, bruno, carla := e.user("Anna"), e.user("Bruno"), e.user("Carla")
-	sid := e.street(anna, "Via Zamboni")
-	e.join(anna, bruno, sid)
-	e.join(anna, carla, sid)
-	_, err := e.svc.Ban(e.ctx, anna, sid, bruno.UserID, "   ")
-	wantField(t, err, "reason", "required")
+	anna, bruno, carla := e.User("Anna"), e.User("Bruno"), e.User("Carla")
+	sid := e.NamedStreet(anna, "Via Zamboni")
+	e.Join(anna, bruno, sid)
+	e.Join(anna, carla, sid)
+	_, err := e.Streets.Ban(e.Ctx, anna, sid, bruno.UserID, "   ")
+	testutil.WantField(t, err, "reason", "required")
 	if e.status(sid, bruno) != streets.StatusActive {
 		t.Fatal("a refused ban changed the member")
 	}
-	_, err = e.svc.Ban(e.ctx, anna, sid, anna.UserID, "oops")
-	wantCode(t, err, "cannot_act_on_self")
-	_, err = e.svc.Ban(e.ctx, bruno, sid, carla.UserID, "not an admin")
-	wantCode(t, err, "not_admin")
-	if _, err := e.svc.SetRole(e.ctx, anna, sid, carla.UserID, streets.RoleAdmin); err != nil {
+	_, err = e.Streets.Ban(e.Ctx, anna, sid, anna.UserID, "oops")
+	testutil.WantCode(t, err, "cannot_act_on_self")
+	_, err = e.Streets.Ban(e.Ctx, bruno, sid, carla.UserID, "not an admin")
+	testutil.WantCode(t, err, "not_admin")
+	if _, err := e.Streets.SetRole(e.Ctx, anna, sid, carla.UserID, streets.RoleAdmin); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.Ban(e.ctx, anna, sid, carla.UserID, "admin war")
-	wantCode(t, err, "cannot_ban_admin")
+	_, err = e.Streets.Ban(e.Ctx, anna, sid, carla.UserID, "admin war")
+	testutil.WantCode(t, err, "cannot_ban_admin")
 
-	m, err := e.svc.Ban(e.ctx, anna, sid, bruno.UserID, "insults")
+	m, err := e.Streets.Ban(e.Ctx, anna, sid, bruno.UserID, "insults")
 	if err != nil || m.Status != streets.StatusBanned || m.Reason != "insults" {
 		t.Fatalf("ban = %+v, %v", m, err)
 	}
-	banned := e.rec.of(events.MemberBanned)
+	banned := e.Published(events.MemberBanned)
 	if len(banned) != 1 || banned[0].SubjectID != bruno.UserID || banned[0].ActorID != anna.UserID {
 		t.Fatalf("member.banned = %+v", banned)
 	}
-	if ids, _ := e.svc.ActiveMemberIDs(e.ctx, sid); slices.Contains(ids, bruno.UserID) || len(ids) != 2 {
+	if ids, _ := e.Streets.ActiveMemberIDs(e.Ctx, sid); slices.Contains(ids, bruno.UserID) || len(ids) != 2 {
 		t.Fatalf("active members %v still hold the banned user", ids)
 	}
-	_, err = e.svc.Ban(e.ctx, anna, sid, bruno.UserID, "again")
-	wantCode(t, err, "already_banned")
+	_, err = e.Streets.Ban(e.Ctx, anna, sid, bruno.UserID, "again")
+	testutil.WantCode(t, err, "already_banned")
 
-	if _, err := e.svc.Unban(e.ctx, anna, sid, bruno.UserID, "apologised"); err != nil {
+	if _, err := e.Streets.Unban(e.Ctx, anna, sid, bruno.UserID, "apologised"); err != nil {
 		t.Fatal(err)
 	}
-	if e.status(sid, bruno) != streets.StatusLeft || len(e.rec.of(events.MemberUnbanned)) != 1 {
+	if e.status(sid, bruno) != streets.StatusLeft || len(e.Published(events.MemberUnbanned)) != 1 {
 		t.Fatalf("after unban bruno is %s", e.status(sid, bruno))
 	}
-	_, err = e.svc.Unban(e.ctx, anna, sid, bruno.UserID, "")
-	wantCode(t, err, "not_banned")
+	_, err = e.Streets.Unban(e.Ctx, anna, sid, bruno.UserID, "")
+	testutil.WantCode(t, err, "not_banned")
 	// Unbanned, he may ask to join again.
 	e.request(bruno, sid, "sorry")
 	if e.status(sid, bruno) != streets.StatusPending {
@@ -286,21 +287,24 @@ func TestBanNeedsReasonAndIsAnnounced(t *testing.T) {
 
 func TestAuditLogRecordsEveryDecision(t *testing.T) {
 	e := newEnv(t)
-	anna, bruno, carla := e.user("Anna"), e.user("Bruno"), e.user("Carla")
-	sid := e.street(anna, "Via Zamboni")
+	anna, bruno, carla := e.User("Anna"), e.User("Bruno"), e.User("Carla")
+	sid := e.NamedStreet(anna, "Via Zamboni")
 	e.request(bruno, sid, "")
 	e.request(carla, sid, "")
 	steps := []func() error{
-		func() error { _, err := e.svc.Approve(e.ctx, anna, sid, bruno.UserID, "known neighbour"); return err },
-		func() error { _, err := e.svc.Reject(e.ctx, anna, sid, carla.UserID, "unknown"); return err },
-		func() error { _, err := e.svc.Ban(e.ctx, anna, sid, bruno.UserID, "spam"); return err },
-		func() error { _, err := e.svc.Unban(e.ctx, anna, sid, bruno.UserID, "apologised"); return err },
 		func() error {
-			return e.svc.Record(e.ctx, sid, streets.AuditEntry{ActorID: anna.UserID, Action: streets.ActionPostRemove, TargetType: "post", TargetID: "p1", Reason: "ad"})
+			_, err := e.Streets.Approve(e.Ctx, anna, sid, bruno.UserID, "known neighbour")
+			return err
+		},
+		func() error { _, err := e.Streets.Reject(e.Ctx, anna, sid, carla.UserID, "unknown"); return err },
+		func() error { _, err := e.Streets.Ban(e.Ctx, anna, sid, bruno.UserID, "spam"); return err },
+		func() error { _, err := e.Streets.Unban(e.Ctx, anna, sid, bruno.UserID, "apologised"); return err },
+		func() error {
+			return e.Streets.Record(e.Ctx, sid, streets.AuditEntry{ActorID: anna.UserID, Action: streets.ActionPostRemove, TargetType: "post", TargetID: "p1", Reason: "ad"})
 		},
 	}
 	for i, step := range steps {
-		e.clock.Advance(time.Minute)
+		e.Clock.Advance(time.Minute)
 		if err := step(); err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
@@ -313,7 +317,7 @@ func TestAuditLogRecordsEveryDecision(t *testing.T) {
 	var got []streets.AuditEntry
 	cursor := ""
 	for range 10 {
-		page, next, err := e.svc.Audit(e.ctx, anna, sid, cursor, 2)
+		page, next, err := e.Streets.Audit(e.Ctx, anna, sid, cursor, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -336,27 +340,27 @@ func TestAuditLogRecordsEveryDecision(t *testing.T) {
 		t.Errorf("unban entry names %q %q", got[1].TargetName, got[1].TargetID)
 	}
 	// Only admins read it; a tampered cursor is refused.
-	e.join(anna, carla, sid)
-	_, _, err := e.svc.Audit(e.ctx, carla, sid, "", 10)
-	wantCode(t, err, "not_admin")
-	_, _, err = e.svc.Audit(e.ctx, anna, sid, cursor+"x", 10)
-	wantCode(t, err, "bad_cursor")
+	e.Join(anna, carla, sid)
+	_, _, err := e.Streets.Audit(e.Ctx, carla, sid, "", 10)
+	testutil.WantCode(t, err, "not_admin")
+	_, _, err = e.Streets.Audit(e.Ctx, anna, sid, cursor+"x", 10)
+	testutil.WantCode(t, err, "bad_cursor")
 }
 
 func TestMembersListShowsNamesAndPagesByName(t *testing.T) {
 	e := newEnv(t)
-	anna := e.user("Anna")
-	sid := e.street(anna, "Via Zamboni")
+	anna := e.User("Anna")
+	sid := e.NamedStreet(anna, "Via Zamboni")
 	names := []string{"zoe", "Bruno", "carla", "Dario", "elena"}
 	for _, n := range names {
-		e.join(anna, e.user(n), sid)
+		e.Join(anna, e.User(n), sid)
 	}
-	pending := e.user("Pietro")
+	pending := e.User("Pietro")
 	e.request(pending, sid, "please")
 	var got []string
 	cursor := ""
 	for {
-		page, next, err := e.svc.Members(e.ctx, anna, sid, "", cursor, 2)
+		page, next, err := e.Streets.Members(e.Ctx, anna, sid, "", cursor, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,23 +376,23 @@ func TestMembersListShowsNamesAndPagesByName(t *testing.T) {
 		t.Fatalf("members = %v", got)
 	}
 	// A plain member sees active members but not the pending list.
-	bruno := e.user("Bruno2")
-	e.join(anna, bruno, sid)
-	_, _, err := e.svc.Members(e.ctx, bruno, sid, streets.StatusPending, "", 10)
-	wantCode(t, err, "not_admin")
-	_, _, err = e.svc.Members(e.ctx, anna, sid, "everyone", "", 10)
-	wantField(t, err, "status", "invalid")
-	_, _, err = e.svc.Members(e.ctx, anna, sid, "", "bogus", 10)
-	wantCode(t, err, "bad_cursor")
+	bruno := e.User("Bruno2")
+	e.Join(anna, bruno, sid)
+	_, _, err := e.Streets.Members(e.Ctx, bruno, sid, streets.StatusPending, "", 10)
+	testutil.WantCode(t, err, "not_admin")
+	_, _, err = e.Streets.Members(e.Ctx, anna, sid, "everyone", "", 10)
+	testutil.WantField(t, err, "status", "invalid")
+	_, _, err = e.Streets.Members(e.Ctx, anna, sid, "", "bogus", 10)
+	testutil.WantCode(t, err, "bad_cursor")
 }
 
 func TestDirectoryFiltersAndPages(t *testing.T) {
 	e := newEnv(t)
-	anna := e.user("Anna")
+	anna := e.User("Anna")
 	for _, n := range []string{"Via Zamboni", "Via Irnerio", "Piazza Verdi", "Via del Pratello"} {
-		e.street(anna, n)
+		e.NamedStreet(anna, n)
 	}
-	if _, err := e.svc.Create(e.ctx, anna, streets.NewStreet{Name: "Via Roma", City: "Modena"}); err != nil {
+	if _, err := e.Streets.Create(e.Ctx, anna, streets.NewStreet{Name: "Via Roma", City: "Modena"}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -404,7 +408,7 @@ func TestDirectoryFiltersAndPages(t *testing.T) {
 		var got []string
 		cursor := ""
 		for {
-			page, next, err := e.svc.Directory(e.ctx, c.q, c.city, cursor, 2)
+			page, next, err := e.Streets.Directory(e.Ctx, c.q, c.city, cursor, 2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -420,33 +424,33 @@ func TestDirectoryFiltersAndPages(t *testing.T) {
 			t.Errorf("q=%q city=%q: %v, want %s", c.q, c.city, got, c.want)
 		}
 	}
-	_, _, err := e.svc.Directory(e.ctx, strings.Repeat("x", 101), "", "", 10)
-	wantField(t, err, "q", "too_long")
+	_, _, err := e.Streets.Directory(e.Ctx, strings.Repeat("x", 101), "", "", 10)
+	testutil.WantField(t, err, "q", "too_long")
 }
 
 func TestMembershipLookupAndRestart(t *testing.T) {
 	e := newEnv(t)
-	anna, bruno := e.user("Anna"), e.user("Bruno")
-	sid := e.street(anna, "Via Zamboni")
-	e.join(anna, bruno, sid)
-	for _, bad := range [][2]string{{"nope", bruno.UserID}, {sid, "nope"}, {sid, e.user("Carla").UserID}} {
-		_, err := e.svc.Membership(e.ctx, bad[0], bad[1])
+	anna, bruno := e.User("Anna"), e.User("Bruno")
+	sid := e.NamedStreet(anna, "Via Zamboni")
+	e.Join(anna, bruno, sid)
+	for _, bad := range [][2]string{{"nope", bruno.UserID}, {sid, "nope"}, {sid, e.User("Carla").UserID}} {
+		_, err := e.Streets.Membership(e.Ctx, bad[0], bad[1])
 		if fault.KindOf(err) != fault.NotFound {
 			t.Errorf("Membership(%q, %q) = %v, want NotFound", bad[0], bad[1], err)
 		}
 	}
 	// A new process: the first lookup goes by _id, then everything loads.
 	svc := e.newService()
-	m, err := svc.Membership(e.ctx, sid, bruno.UserID)
+	m, err := svc.Membership(e.Ctx, sid, bruno.UserID)
 	if err != nil || m.Status != streets.StatusActive || m.Name != "Bruno" {
 		t.Fatalf("after restart = %+v, %v", m, err)
 	}
-	admins, _ := svc.AdminIDs(e.ctx, sid)
-	active, _ := svc.ActiveMemberIDs(e.ctx, sid)
+	admins, _ := svc.AdminIDs(e.Ctx, sid)
+	active, _ := svc.ActiveMemberIDs(e.Ctx, sid)
 	if !slices.Equal(admins, []string{anna.UserID}) || len(active) != 2 {
 		t.Fatalf("admins %v active %v", admins, active)
 	}
-	if dir, _, _ := svc.Directory(e.ctx, "", "", "", 10); len(dir) != 1 || dir[0].MemberCount != 2 {
+	if dir, _, _ := svc.Directory(e.Ctx, "", "", "", 10); len(dir) != 1 || dir[0].MemberCount != 2 {
 		t.Fatalf("directory after restart = %+v", dir)
 	}
 }

@@ -1,13 +1,16 @@
 // A street's administration: join requests, reports, members (roles, ban
-// with a reason), banned members, invite links and the audit log. Every
-// decision asks for its reason, which the audit log keeps.
+// with a reason), banned members, invite links, the links with Portinaio
+// desks and the audit log, with the way to the street's impact figures and
+// its unanswered requests. Every decision asks for its reason, which the
+// audit log keeps.
 import { h, mount } from './dom.js';
 import { t, has, when, ago } from './i18n.js';
 import * as api from './api.js';
 import * as session from './session.js';
+import * as links from './links.js';
 import { ask, badge, busy, empty, failure, heading, loading, more, tabs, toast } from './ui.js';
 
-const sections = ['requests', 'reports', 'members', 'banned', 'invites', 'audit'];
+const sections = ['requests', 'reports', 'members', 'banned', 'invites', 'desks', 'audit'];
 
 /** render is the admin screen of street ctx.params.sid, section ctx.params.tab. */
 export async function render(ctx) {
@@ -18,11 +21,14 @@ export async function render(ctx) {
   const body = h('section', { id: `admin-${tab}`, 'aria-labelledby': 'admin-section' }, loading());
   mount(ctx.main,
     heading(t('admin.title'), h('p', { class: 'lead' }, s ? s.name : ''),
-      h('p', null, h('a', { href: `/streets/${sid}`, class: 'back' }, t('admin.back')))),
+      h('p', null, h('a', { href: `/streets/${sid}`, class: 'back' }, t('admin.back'))),
+      h('div', { class: 'actions' },
+        h('a', { href: `/impact/streets/${sid}`, class: 'btn ghost', id: 'street-impact' }, t('admin.impact')),
+        h('a', { href: `/impact/streets/${sid}?show=unanswered`, class: 'btn ghost', id: 'street-unanswered' }, t('admin.unanswered')))),
     tabs(t('admin.sections'), sections.map((x) => [x === 'requests' ? base : `${base}/${x}`, t(`admin.${x}`)]), tab === 'requests' ? base : `${base}/${tab}`),
     h('h2', { id: 'admin-section' }, t(`admin.${tab}`)),
     body);
-  const show = { requests, reports, members, banned, invites, audit }[tab];
+  const show = { requests, reports, members, banned, invites, desks, audit }[tab];
   try {
     await show(ctx, sid, body);
   } catch (err) {
@@ -177,6 +183,10 @@ async function invites(ctx, sid, body) {
     mount(out, h('div', { class: 'card stack' }, h('p', null, t('admin.invite.made', { when: when(inv.expires_at) })), input, h('div', { class: 'actions' }, copy, share)));
   }));
   mount(body, h('p', null, t('admin.invite.text')), make, out);
+}
+
+function desks(ctx, sid, body) {
+  return links.render(ctx, body, { kind: 'street', id: sid, edit: true });
 }
 
 async function audit(ctx, sid, body) {

@@ -44,6 +44,7 @@ export async function render(ctx) {
   let pending = [];
   let cursor = '';
   let loaded = false;
+  let stale = false; // showing the copy saved for offline reading
   const buffer = [];
 
   const filterForm = h('form', { class: 'filters', role: 'search', id: 'feed-filters', 'aria-label': t('feed.filters') },
@@ -163,6 +164,7 @@ export async function render(ctx) {
     }
     for (const p of res.data.items || []) upsert(p);
     cursor = res.data.next_cursor || '';
+    stale = !!res.saved;
     if (res.saved) {
       saved.textContent = t('feed.saved', { when: when(res.saved) });
       saved.hidden = false;
@@ -191,7 +193,12 @@ export async function render(ctx) {
 
   // Follow first, fetch second: events that happen while the page loads are
   // buffered and applied after it, so none falls in between.
-  ctx.cleanup(realtime.follow(sid, { onEvent, onReset: refetch }));
+  // Back online after reading the saved copy: the channel cannot replay
+  // what happened before it opened, so fetch the board again.
+  const onLive = () => {
+    if (stale && loaded) refetch();
+  };
+  ctx.cleanup(realtime.follow(sid, { onEvent, onReset: refetch, onLive }));
   const onSent = (e) => {
     const { item, result } = e.detail;
     if (item.street !== sid || item.kind !== 'post') return;

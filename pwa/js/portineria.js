@@ -2,16 +2,20 @@
 // a member's card, recording a payment (one idempotency key per payment, so
 // a double tap or a retry after a lost answer records it once), reversing
 // an entry, the year's report and ledger, CSV exports, the renewals list,
-// posting in a street on a member's behalf, and the staff.
+// posting in a street on a member's behalf, the staff, and "no wrong door":
+// the requests nobody answered in the linked streets (a volunteer takes one
+// on), the links with streets, and the desk's impact figures.
 import { h, mount } from './dom.js';
 import { t, has, when, day, money } from './i18n.js';
 import * as api from './api.js';
 import * as session from './session.js';
 import { navigate } from './router.js';
+import * as links from './links.js';
+import { unansweredOf } from './impact.js';
 import { categories, kinds } from './posts.js';
 import { ask, badge, busy, check, empty, failure, field, heading, loading, more, radios, submitting, tabs, toast, values } from './ui.js';
 
-const sections = ['roster', 'renewals', 'ledger', 'report', 'staff'];
+const sections = ['roster', 'renewals', 'ledger', 'report', 'unanswered', 'streets', 'staff'];
 const types = ['fee', 'donation', 'refund', 'adjustment'];
 const methods = ['cash', 'transfer', 'other'];
 
@@ -99,11 +103,12 @@ export async function association(ctx) {
     .map((s) => [s === 'roster' ? base : `${base}/${s}`, t(`assoc.${s}`)]);
   const body = h('section', { id: `assoc-${tab}`, 'aria-labelledby': 'assoc-section' }, loading());
   mount(ctx.main,
-    heading(a.name, h('p', { class: 'lead' }, [a.area, t('assoc.feeis', { fee: money(a.yearly_fee_cents) })].join(' · '))),
+    heading(a.name, h('p', { class: 'lead' }, [a.area, t('assoc.feeis', { fee: money(a.yearly_fee_cents) })].join(' · ')),
+      h('p', null, h('a', { href: `/impact/associations/${a.id}`, class: 'btn ghost', id: 'assoc-impact' }, t('assoc.impact')))),
     tabs(t('assoc.sections'), items, tab === 'roster' || tab === 'new' ? base : `${base}/${tab}`),
     h('h2', { id: 'assoc-section' }, t(`assoc.${tab}`)),
     body);
-  const show = { roster, new: addMember, renewals, ledger, report, staff }[tab];
+  const show = { roster, new: addMember, renewals, ledger, report, unanswered, streets: linkedStreets, staff }[tab];
   try {
     await show(ctx, a, body);
   } catch (err) {
@@ -379,6 +384,15 @@ async function renewals(ctx, a, body) {
     mount(out, ul.children.length ? ul : empty(t('renewals.none')));
   };
   await page('');
+}
+
+function unanswered(ctx, a, body) {
+  mount(body, h('p', null, t('assoc.unanswered.lead')), h('div', { id: 'unanswered' }, loading()));
+  return unansweredOf(ctx, body.querySelector('#unanswered'), a.id);
+}
+
+function linkedStreets(ctx, a, body) {
+  return links.render(ctx, body, { kind: 'association', id: a.id, edit: a.my_role === 'coordinator' });
 }
 
 async function staff(ctx, a, body) {

@@ -1,6 +1,8 @@
 // One post with its replies: reply (queued offline), accept a reply, mark
 // done with thanks, report, and the admin's pin and remove. Replies to it
-// arrive live.
+// arrive live. Its author also sees when a Portinaio desk took it on ("the
+// desk is on it") and, once the warm hand-off asked how it went, the
+// one-tap answers (done with thanks, still needed, no longer needed).
 import { h, mount } from './dom.js';
 import { t, when, ago, tn } from './i18n.js';
 import * as api from './api.js';
@@ -9,9 +11,11 @@ import * as realtime from './realtime.js';
 import * as outbox from './outbox.js';
 import { navigate } from './router.js';
 import { norm, kindBadge, statusBadge, windowText } from './posts.js';
+import { deskNote, handoffBox } from './impact.js';
 import { ask, badge, busy, failure, field, heading, loading, submitting, toast, values } from './ui.js';
 
 function replyAuthor(r) {
+  if (r.author_deleted) return t('post.author_deleted');
   return r.author_name || (r.author && r.author.name) || '';
 }
 
@@ -57,6 +61,37 @@ export async function render(ctx) {
   const isAuthor = () => post.author_id === me;
   const admin = () => session.isAdmin(post.street_id);
   const closed = () => ['done', 'closed', 'removed'].includes(post.status);
+  const live = () => post.kind === 'request' && (post.status === 'open' || post.status === 'matched');
+
+  // The warm hand-off, for the author of a request still open or matched:
+  // its question shows once a reminder asked it and until it is answered.
+  let hand = null;
+  const loadHandoff = async () => {
+    if (!isAuthor() || !live()) {
+      hand = null;
+      return;
+    }
+    try {
+      hand = await api.get(`/posts/${pid}/handoff`, undefined, { signal: ctx.signal });
+    } catch {
+      hand = null; // offline or gone: the post's own buttons remain
+    }
+  };
+  const handoffSection = () => {
+    if (!hand || !live() || hand.state !== post.status || !hand.reminded_at || hand.answer || !(hand.answers || []).length) return null;
+    return h('section', { class: 'card handoff', id: 'handoff', 'aria-labelledby': 'handoff-title' },
+      h('h2', { id: 'handoff-title' }, t('handoff.title')),
+      handoffBox(pid, hand, async (p, answer) => {
+        hand = { ...hand, answer };
+        if (p && p.id) Object.assign(post, norm(p));
+        drawAll();
+        const line = document.getElementById('post-status');
+        if (line) {
+          line.setAttribute('tabindex', '-1');
+          line.focus();
+        }
+      }));
+  };
 
   const drawTop = () => {
     const actions = [];
@@ -139,6 +174,8 @@ export async function render(ctx) {
       post.when && post.when.from ? h('p', { class: 'when' }, h('strong', null, t('post.when')), ': ', windowText(post.when)) : null,
       post.status === 'done' && post.thanks ? h('blockquote', { class: 'thanks' }, h('p', null, post.thanks)) : null,
       h('p', { class: 'status-line', id: 'post-status', 'data-status': post.status }, t(`status.${post.status}.long`)),
+      post.desk && live() ? deskNote(post.desk, 'desk-note') : null,
+      handoffSection(),
       actions.length ? h('div', { class: 'actions' }, actions) : null);
   };
 
@@ -236,6 +273,8 @@ export async function render(ctx) {
       if (!ctx.current()) return;
       Object.assign(post, p);
       for (const r of p.replies || []) replies.set(r.id, r);
+      await loadHandoff();
+      if (!ctx.current()) return;
       drawAll();
     } catch {
       // The next event or visit brings it.
@@ -263,10 +302,19 @@ export async function render(ctx) {
         }
       },
       onReset: refetch,
+      // Read from the saved copy while offline: fetch it again once live.
+      onLive: () => {
+        if (post.saved) {
+          post.saved = '';
+          refetch();
+        }
+      },
     }));
   }
 
   await loadPending();
   mount(ctx.main, top, h('section', { class: 'replies-section', 'aria-labelledby': 'replies-heading' }, replyHeading, replyList, form));
   drawAll();
+  await loadHandoff();
+  if (hand && ctx.current()) drawTop();
 }

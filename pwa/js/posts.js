@@ -17,7 +17,7 @@ export function norm(p) {
   return {
     ...p,
     author_id: p.author_id || author.id || '',
-    author_name: p.author_name || author.name || '',
+    author_name: p.author_deleted ? t('post.author_deleted') : (p.author_name || author.name || ''),
     reply_count: p.reply_count ?? p.replies_count ?? (Array.isArray(p.replies) ? p.replies.length : undefined),
     on_behalf_of: p.on_behalf_of || (p.on_behalf && p.on_behalf.member_name) || '',
   };

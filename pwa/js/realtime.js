@@ -58,7 +58,8 @@ async function connect(f) {
   if (f.stopped || f.ws) return;
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
   let url = `${proto}//${location.host}/api/v1/streets/${encodeURIComponent(f.sid)}/ws`;
-  if (f.last) url += `?since=${encodeURIComponent(f.last)}`;
+  const resumed = !!f.last;
+  if (resumed) url += `?since=${encodeURIComponent(f.last)}`;
   const ws = new WebSocket(url, ['civico', `access_token.${tok}`]);
   f.ws = ws;
   ws.addEventListener('open', () => {
@@ -66,7 +67,12 @@ async function connect(f) {
     f.tries = 0;
     f.live = true;
     update();
-    if (f.handlers.onLive) f.handlers.onLive();
+    // A reconnection with no event to resume from cannot replay what was
+    // missed while the socket was down: the screen must refetch.
+    const gap = f.opened && !resumed;
+    f.opened = true;
+    if (gap && f.handlers.onReset) f.handlers.onReset();
+    if (f.handlers.onLive) f.handlers.onLive({ resumed });
   });
   ws.addEventListener('message', (m) => {
     if (f.ws !== ws) return;
@@ -112,10 +118,11 @@ function reconnect(f) {
 
 /**
  * follow opens street sid's live channel. handlers: onEvent(frame),
- * onReset(), onLive(). It returns a function that closes it.
+ * onReset() (refetch: what was missed cannot be replayed), onLive({resumed}).
+ * It returns a function that closes it.
  */
 export function follow(sid, handlers) {
-  const f = { sid, handlers, ws: null, live: false, last: '', tries: 0, timer: 0, stopped: false };
+  const f = { sid, handlers, ws: null, live: false, opened: false, last: '', tries: 0, timer: 0, stopped: false };
   follows.add(f);
   update();
   connect(f);

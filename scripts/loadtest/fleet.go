@@ -8,7 +8,10 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -288,10 +291,52 @@ type poster struct {
 	accepted, failed atomic.Int64
 	perStreet        []atomic.Int64
 	done             chan struct{} // closed when the last request returned
+
+	mu     sync.Mutex
+	errors map[string]int // why posts failed, by message
+}
+
+var (
+	hexID  = regexp.MustCompile(`[0-9a-f]{24}`)
+	number = regexp.MustCompile(`[0-9]+`)
+)
+
+// noteErr counts a failed post by its message (ids and numbers blanked).
+func (p *poster) noteErr(err error) {
+	msg := number.ReplaceAllString(hexID.ReplaceAllString(err.Error(), "<id>"), "#")
+	if len(msg) > 160 {
+		msg = msg[:160]
+	}
+	p.mu.Lock()
+	p.errors[msg]++
+	p.mu.Unlock()
+}
+
+// errs describes why posts failed, most frequent first, or "" for none.
+func (p *poster) errs() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	type kv struct {
+		msg string
+		n   int
+	}
+	var all []kv
+	for m, n := range p.errors {
+		all = append(all, kv{m, n})
+	}
+	slices.SortFunc(all, func(a, b kv) int { return b.n - a.n })
+	var sb strings.Builder
+	for i, e := range all {
+		if i == 3 {
+			break
+		}
+		fmt.Fprintf(&sb, "    %d× %s\n", e.n, e.msg)
+	}
+	return sb.String()
 }
 
 func post(ctx context.Context, t target, rate float64, workers int) *poster {
-	p := &poster{perStreet: make([]atomic.Int64, t.streets()), done: make(chan struct{})}
+	p := &poster{perStreet: make([]atomic.Int64, t.streets()), done: make(chan struct{}), errors: map[string]int{}}
 	jobs := make(chan int, workers*4)
 	var wg sync.WaitGroup
 	for range workers {
@@ -305,6 +350,7 @@ func post(ctx context.Context, t target, rate float64, workers int) *poster {
 				cancel()
 				if err != nil {
 					p.failed.Add(1)
+					p.noteErr(err)
 					continue
 				}
 				p.accepted.Add(1)

@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +49,7 @@ var (
 	rounds   = flag.Int("rounds", 3, "posts to time, one after the other")
 	workers  = flag.Int("workers", 8, "CIVICO_PUSH_WORKERS")
 	setupPar = flag.Int("setup-par", 4, "concurrent registrations during setup")
+	profile  = flag.String("roundprofile", "", "write a CPU profile of the timed rounds (not the setup) to this file")
 )
 
 type member struct {
@@ -68,14 +70,20 @@ func BenchmarkPushFanOut(b *testing.B) {
 	setupStart := time.Now()
 	author := s.Register(b, "Autrice")
 	sid := s.CreateStreet(b, author, "Via del Banco")
-	var inv struct {
-		Code string `json:"code"`
+	// An invite serves at most 1 000 people.
+	const perInvite = 1000
+	var codes []string
+	for n := 0; n < *members; n += perInvite {
+		var inv struct {
+			Code string `json:"code"`
+		}
+		s.Do(b, "POST", "/streets/"+sid+"/invites", map[string]int{"max_uses": min(perInvite, *members-n)}, author.Token).Expect(b, http.StatusCreated).JSON(b, &inv)
+		codes = append(codes, inv.Code)
 	}
-	s.Do(b, "POST", "/streets/"+sid+"/invites", map[string]int{"max_uses": *members}, author.Token).Expect(b, http.StatusCreated).JSON(b, &inv)
 	ms := make([]*member, *members)
 	var done atomic.Int64
 	err := parallel(*setupPar, *members, func(i int) error {
-		m, err := setupMember(client, s.URL, ps, sid, inv.Code, i)
+		m, err := setupMember(client, s.URL, ps, sid, codes[i/perInvite], i)
 		if err == nil {
 			ms[i] = m
 			if n := done.Add(1); n%250 == 0 {
@@ -112,6 +120,16 @@ func BenchmarkPushFanOut(b *testing.B) {
 	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), shared by 6 agents; load average %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadavg())
 	fmt.Printf("street: %d subscribed members, %d websocket followers, %d push workers\n", *members, *sockets, *workers)
 	fmt.Printf("websocket fan-out, no push running: %s\n", baseline.summary())
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	b.ResetTimer()
 	for r := range *rounds {
 		before := s.App.Push.Stats()
@@ -228,11 +246,18 @@ func call(client *http.Client, base, method, path, token string, body, out any, 
 	return nil
 }
 
+// maxProbes bounds the probe updates in flight: a starved server then
+// gets fewer probes instead of a growing queue that would delay the next
+// round's post (and measure the queue, not the fan-out).
+const maxProbes = 4
+
 // updates edits the probe post rate times a second, stamping the send time
-// in its title, until the returned stop is called.
+// in its title, until the returned stop is called (which waits for the
+// probes in flight).
 func updates(client *http.Client, base, token, pid string, rate int) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, maxProbes)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -243,8 +268,16 @@ func updates(client *http.Client, base, token, pid string, rate int) (stop func(
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				select {
+				case slots <- struct{}{}:
+				default:
+					continue // maxProbes still in flight: skip this tick
+				}
 				title := "sonda " + strconv.FormatInt(time.Now().UnixNano(), 10)
+				wg.Add(1)
 				go func() {
+					defer wg.Done()
+					defer func() { <-slots }()
 					_ = call(client, base, "PATCH", "/posts/"+pid, token, map[string]string{"title": title}, nil, http.StatusOK)
 				}()
 			}

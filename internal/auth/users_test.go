@@ -1,0 +1,45 @@
+package auth_test
+
+import (
+	"context"
+	"testing"
+
+	"civico/internal/auth"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// Users answers the same for a few ids and for many (a street-wide push
+// asks for thousands, read in one pass on the embedded engine): the
+// accounts asked for, without deleted ones and unknown ids.
+func TestUsersFewAndMany(t *testing.T) {
+	s, _, _ := newService(t, auth.Options{})
+	ctx := context.Background()
+	anna, bruno, carla := register(t, s, "anna@example.org"), register(t, s, "bruno@example.org"), register(t, s, "carla@example.org")
+	if err := s.Delete(ctx, auth.Principal{UserID: carla.Account.ID}); err != nil {
+		t.Fatal(err)
+	}
+	few := []string{anna.Account.ID, carla.Account.ID, "not-an-id"}
+	many := append([]string{bruno.Account.ID}, few...)
+	for range 150 {
+		many = append(many, bson.NewObjectID().Hex())
+	}
+	for _, c := range []struct {
+		name string
+		ids  []string
+		want []string
+	}{{"few", few, []string{anna.Account.ID}}, {"many", many, []string{anna.Account.ID, bruno.Account.ID}}} {
+		got, err := s.Users(ctx, c.ids)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if len(got) != len(c.want) {
+			t.Fatalf("%s: %d accounts %v, want %v", c.name, len(got), got, c.want)
+		}
+		for _, id := range c.want {
+			if got[id].ID != id || got[id].Name != "Anna" {
+				t.Fatalf("%s: account %s is %+v", c.name, id, got[id])
+			}
+		}
+	}
+}

@@ -1,0 +1,18 @@
+package hub
+
+// Uncache drops the frames kept for replays in the streets, after their
+// kept events were rewritten (events.Log.Forget, when an account is
+// deleted): later replays encode the rewritten events from the log.
+func (h *Hub) Uncache(streetIDs ...string) {
+	for _, sid := range streetIDs {
+		h.mu.RLock()
+		r := h.rooms[sid]
+		h.mu.RUnlock()
+		if r == nil {
+			continue
+		}
+		r.mu.Lock()
+		clear(r.recent)
+		r.mu.Unlock()
+	}
+}
