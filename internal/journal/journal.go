@@ -41,6 +41,20 @@ type head[T any] struct {
 	loaded bool
 	chunks int64
 	tail   []T
+
+	// Appends waiting for mu (qmu guards queue): whoever gets mu next
+	// writes them all at once (group commit, see Append).
+	qmu   sync.Mutex
+	queue []*appendReq[T]
+}
+
+// appendReq is one Append call waiting to be written; first and err are
+// set, and done made true, by the writer while it holds head.mu.
+type appendReq[T any] struct {
+	items []T
+	first int64
+	err   error
+	done  bool
 }
 
 type chunkDoc[T any] struct {
@@ -135,10 +149,58 @@ func (j *Journal[T]) Len(ctx context.Context, key string) (int64, error) {
 // Append adds items at the end of key's list and returns the position of
 // the first one. Items are written in order: on an error, a prefix of them
 // may have been appended.
+//
+// Concurrent appends to one key are group-committed: a caller queues its
+// items, and whoever holds the key's lock next writes every queued item in
+// one database write, in queue order, then hands each caller its position
+// and the write's outcome. A caller returns only once its items are
+// written (or failed), so nothing is acknowledged before it is stored; a
+// key shared by the whole server (the expiry list of a day) then costs one
+// write per batch instead of one per caller waiting in line.
 func (j *Journal[T]) Append(ctx context.Context, key string, items ...T) (int64, error) {
 	h := j.head(key)
+	r := &appendReq[T]{items: items}
+	h.qmu.Lock()
+	h.queue = append(h.queue, r)
+	h.qmu.Unlock()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if r.done { // written by the previous holder
+		return r.first, r.err
+	}
+	h.qmu.Lock()
+	batch := h.queue
+	h.queue = nil
+	h.qmu.Unlock()
+	var all []T
+	if len(batch) == 1 {
+		all = items
+	} else {
+		n := 0
+		for _, b := range batch {
+			n += len(b.items)
+		}
+		all = make([]T, 0, n)
+		for _, b := range batch {
+			all = append(all, b.items...)
+		}
+	}
+	wctx := ctx
+	if len(batch) > 1 {
+		// The others' items too: one caller going away must not fail
+		// them (the store still bounds every operation).
+		wctx = context.WithoutCancel(ctx)
+	}
+	first, err := j.appendLocked(wctx, key, h, all)
+	for _, b := range batch {
+		b.first, b.err, b.done = first, err, true
+		first += int64(len(b.items))
+	}
+	return r.first, r.err
+}
+
+// appendLocked writes items at the end of key's list; h.mu is held.
+func (j *Journal[T]) appendLocked(ctx context.Context, key string, h *head[T], items []T) (int64, error) {
 	if err := j.load(ctx, key, h); err != nil {
 		return 0, err
 	}

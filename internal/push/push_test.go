@@ -277,7 +277,7 @@ func TestRestartMidQueueDeliversOnce(t *testing.T) {
 	})
 	e.post(sid, author, "offer", "gardening", "Piantine di basilico in regalo")
 	if err := e.ps.Wait(ctxT(t, 10*time.Second), func(v pushservice.View) bool { return v.Messages("") == first && v.Hanging() == 2 }); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v: %d messages, %d hanging; stats %+v", err, len(e.ps.Messages("")), e.ps.Hanging(), e.svc.Stats())
 	}
 	e.svc.Close() // stops mid-queue: 5 accepted, 2 hanging, 5 not tried
 	e.ps.SetBehaviour(nil)

@@ -98,6 +98,7 @@ type Service struct {
 	attempts  []Attempt
 	errs      []string
 	hanging   int
+	seen      int // requests arrived; attempts are recorded only once answered
 	conns     int
 	changed   chan struct{}
 	release   chan struct{}
@@ -369,7 +370,10 @@ func (s *Service) push(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	sub := s.subs[token]
 	var ans Answer
-	n := len(s.attempts) + 1
+	// Counted on arrival: two requests in flight at once must never share
+	// a number (a behaviour keyed on N would answer both alike).
+	s.seen++
+	n := s.seen
 	switch {
 	case sub == nil:
 		ans = NotFound

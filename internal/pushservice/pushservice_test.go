@@ -334,3 +334,40 @@ func (c capture) Do(req *http.Request) (*http.Response, error) {
 	}
 	return res, err
 }
+
+// Two requests in flight at once never share a number: a behaviour such as
+// "the first five succeed, the rest hang" must see each request once.
+func TestRequestsInFlightHaveDistinctNumbers(t *testing.T) {
+	s := start(t)
+	sub := newSub(t, s)
+	seen := make(chan int, 2)
+	s.SetBehaviour(func(r pushservice.Request) pushservice.Answer {
+		seen <- r.N
+		return pushservice.Created
+	})
+	// The first request's body never ends until we say so: it has arrived
+	// (and has its number) but is not answered yet.
+	pr, pw := io.Pipe()
+	first := make(chan error, 1)
+	go func() {
+		res, err := http.Post(sub.Endpoint, "application/octet-stream", pr)
+		if err == nil {
+			res.Body.Close()
+		}
+		first <- err
+	}()
+	a := <-seen
+	res, err := http.Post(sub.Endpoint, "application/octet-stream", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	b := <-seen
+	pw.Close()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if a != 1 || b != 2 {
+		t.Fatalf("requests numbered %d and %d, want 1 and 2", a, b)
+	}
+}

@@ -34,6 +34,9 @@ func (c *Collection) Name() string { return c.name }
 
 // InsertOne inserts doc.
 func (c *Collection) InsertOne(ctx context.Context, doc any) (*mongo.InsertOneResult, error) {
+	if c.s.embedded != nil {
+		return c.groupInsert(ctx, doc) // group.go
+	}
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	r, err := c.c.InsertOne(ctx, doc)

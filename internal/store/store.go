@@ -49,6 +49,7 @@ type Store struct {
 	embedded  *embedded
 	locks     *lockTable
 	ids       *idIndexer
+	inserts   insertGroups // group commit of inserts (group.go)
 	opTimeout time.Duration
 	log       *slog.Logger
 }
