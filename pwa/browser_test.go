@@ -262,7 +262,20 @@ func (tb *tab) count(sel string) int {
 
 func (tb *tab) click(sel string) {
 	tb.t.Helper()
-	tb.do("click "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+	// A live update may redraw the element between finding and clicking
+	// it; a person's tap lands on the new one, so look for it again.
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(tb.ctx, deadline)
+		err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Click(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if attempt < 3 && strings.Contains(err.Error(), "Could not find node") {
+			continue
+		}
+		tb.fail("click %s: %v", sel, err)
+	}
 }
 
 // fill types text into the field matching sel, as a person would.

@@ -186,7 +186,7 @@ func (a *App) sweepLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			for _, sweep := range a.sweeps {
-				if err := sweep(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				if err := sweep(store.Background(ctx)); err != nil && !errors.Is(err, context.Canceled) {
 					a.log.Warn("sweep failed", "err", err)
 				}
 			}

@@ -33,7 +33,7 @@ func TestSendCopiesThePayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := Options{AllowInsecure: true, Workers: 8, HTTPTimeout: 5 * time.Second}
-	s := &Service{opts: opts, subscriber: subscriber("mailto:ops@example.org"), vapidPublic: pub, vapidPrivate: priv, client: newHTTPClient(opts)}
+	s := &Service{opts: opts, subscriber: subscriber("mailto:ops@example.org"), vapidPublic: pub, vapidPrivate: priv, client: newHTTPClient(opts), cpu: make(chan struct{}, 1)}
 	t.Cleanup(s.client.CloseIdleConnections)
 
 	payload := Payload{Title: "Nuova offerta · Via Zamboni", Body: "Marta: Presto la scala", URL: "/posts/p1", Tag: "post-p1"}.encode()

@@ -178,7 +178,7 @@ func (s *Service) finishJob(ctx context.Context, j jobDoc) {
 // (firstBatch) so that the first pushes leave sooner.
 const (
 	firstBatch  = 50
-	insertBatch = 250
+	insertBatch = 100
 )
 
 // expand turns a job into deliveries: who, by their settings, on which

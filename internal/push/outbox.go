@@ -292,6 +292,10 @@ func (s *Service) finish(d *delivery, outcome string) {
 	s.done <- doneItem{bucket: d.Bucket, id: d.ID, outcome: outcome, at: s.clock.Now()}
 }
 
+// maxMarkerBatch bounds one write of done-markers: the write holds the
+// embedded engine's only writer, and a request's write may wait behind it.
+const maxMarkerBatch = 100
+
 // commitLoop writes done-markers in batches: whatever finished while the
 // previous batch was being written goes in the next one. It ends when the
 // done channel is closed, after writing everything.
@@ -299,7 +303,7 @@ func (s *Service) commitLoop() {
 	for first := range s.done {
 		batch := []doneItem{first}
 	drain:
-		for len(batch) < 1000 {
+		for len(batch) < maxMarkerBatch {
 			select {
 			case it, ok := <-s.done:
 				if !ok {
@@ -328,7 +332,7 @@ func (s *Service) writeMarkers(batch []doneItem) {
 		}
 		var err error
 		for attempt := range 3 {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(store.Background(context.Background()), 10*time.Second)
 			err = s.insertMarkers(ctx, bucket, docs)
 			cancel()
 			if err == nil {

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,7 +58,8 @@ type Options struct {
 	Subject string
 	// AllowInsecure accepts http:// endpoints on loopback (tests, development).
 	AllowInsecure bool
-	// Workers is how many pushes are sent at once (default 8).
+	// Workers is how many pushes are sent at once (default 8): most of a
+	// send is waiting for the push service; the CPU part is bounded apart.
 	Workers int
 	// HTTPTimeout bounds one send, connection included (default 10 s).
 	HTTPTimeout time.Duration
@@ -88,6 +90,10 @@ type Service struct {
 	// (it adds "mailto:" itself) or an https URL.
 	subscriber string
 	client     *http.Client
+	// cpu bounds the sends encrypting and signing at once to half the
+	// cores: a street-wide fan-out must leave the API and the sockets a
+	// core, while many more sends wait on the network (Workers).
+	cpu chan struct{}
 
 	sched   *scheduler
 	buckets *buckets
@@ -163,6 +169,7 @@ func New(ctx context.Context, st *store.Store, c clock.Clock, accounts Accounts,
 		return nil, err
 	}
 	s.client = newHTTPClient(opts)
+	s.cpu = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 	s.sched = newScheduler(c)
 	s.buckets = newBuckets()
 	return s, nil
@@ -183,7 +190,9 @@ func (s *Service) Start() {
 	if !s.started.CompareAndSwap(false, true) {
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	// Expanding, sending and recording outcomes give way to the writes of
+	// requests someone is waiting for.
+	ctx, cancel := context.WithCancel(store.Background(context.Background()))
 	s.cancel = cancel
 	s.commit.Add(1)
 	go func() {

@@ -125,10 +125,19 @@ func (s *Service) send(ctx context.Context, d *delivery, now time.Time) (int, ti
 	copy(msg, d.Payload)
 	ctx, cancel := context.WithTimeout(ctx, s.opts.HTTPTimeout)
 	defer cancel()
+	// Encrypting and signing hold a CPU slot; waiting for the push
+	// service does not.
+	select {
+	case s.cpu <- struct{}{}:
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+	client := &slotClient{c: s.client, slot: s.cpu}
+	defer client.release()
 	res, err := webpush.SendNotificationWithContext(ctx, msg,
 		&webpush.Subscription{Endpoint: d.Endpoint, Keys: webpush.Keys{P256dh: d.P256dh, Auth: d.Auth}},
 		&webpush.Options{
-			HTTPClient:      s.client,
+			HTTPClient:      client,
 			RecordSize:      recordSize(len(msg)),
 			Subscriber:      s.subscriber,
 			Topic:           d.Topic,
@@ -144,6 +153,26 @@ func (s *Service) send(ctx context.Context, d *delivery, now time.Time) (int, ti
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 16<<10))
 	_ = res.Body.Close()
 	return res.StatusCode, parseRetryAfter(res.Header.Get("Retry-After"), now), nil
+}
+
+// slotClient gives the CPU slot back when webpush-go, done encrypting and
+// signing, hands the request to the network.
+type slotClient struct {
+	c        *http.Client
+	slot     chan struct{}
+	released bool
+}
+
+func (c *slotClient) Do(req *http.Request) (*http.Response, error) {
+	c.release()
+	return c.c.Do(req)
+}
+
+func (c *slotClient) release() {
+	if !c.released {
+		c.released = true
+		<-c.slot
+	}
 }
 
 // retry holds d for another attempt: after Retry-After when the push

@@ -90,6 +90,8 @@ type Service struct {
 	srv *http.Server
 	ln  net.Listener
 
+	checking chan struct{} // bounds the requests verified and decrypted at once; nil: no bound
+
 	mu        sync.Mutex
 	vapidKey  []byte // the trusted application server key; nil accepts any (still verified against k=)
 	subs      map[string]*Subscription
@@ -157,6 +159,20 @@ func (s *Service) TrustKey(publicKey string) error {
 	s.vapidKey = k
 	s.mu.Unlock()
 	return nil
+}
+
+// LimitChecks bounds how many requests are verified and decrypted at once
+// (0: no bound). A real push service runs on its provider's machines; a
+// benchmark sharing one machine with the server sets 1 so that this one
+// does not take more than a core from the server it measures.
+func (s *Service) LimitChecks(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		s.checking = nil
+		return
+	}
+	s.checking = make(chan struct{}, n)
 }
 
 // Always makes every request get a.
@@ -402,7 +418,16 @@ func (s *Service) push(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such subscription", http.StatusNotFound)
 		return
 	}
+	s.mu.Lock()
+	slots := s.checking
+	s.mu.Unlock()
+	if slots != nil {
+		slots <- struct{}{}
+	}
 	msg, status, verr := s.check(r, body, sub, trusted, maxBody)
+	if slots != nil {
+		<-slots
+	}
 	if verr != nil {
 		s.record(Attempt{Subscription: token, Status: status, Err: verr.Error()}, nil, verr.Error())
 		http.Error(w, verr.Error(), status)

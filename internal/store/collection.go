@@ -39,7 +39,7 @@ func (c *Collection) InsertOne(ctx context.Context, doc any) (*mongo.InsertOneRe
 	}
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
-	r, err := c.c.InsertOne(ctx, doc)
+	r, err := c.c.InsertOne(ctx, doc) // MongoDB: no gate
 	return r, wrap(c.name, "insert", err)
 }
 
@@ -47,7 +47,12 @@ func (c *Collection) InsertOne(ctx context.Context, doc any) (*mongo.InsertOneRe
 func (c *Collection) InsertMany(ctx context.Context, docs []any) error {
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
-	_, err := c.c.InsertMany(ctx, docs)
+	leave, err := c.s.gate.enter(ctx)
+	if err != nil {
+		return wrap(c.name, "insert many", err)
+	}
+	defer leave()
+	_, err = c.c.InsertMany(ctx, docs)
 	return wrap(c.name, "insert many", err)
 }
 
@@ -116,6 +121,11 @@ func (c *Collection) UpdateOne(ctx context.Context, filter, update any, opts ...
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, filter)()
+	leave, err := c.s.gate.enter(ctx)
+	if err != nil {
+		return nil, wrap(c.name, "update", err)
+	}
+	defer leave()
 	r, err := c.c.UpdateOne(ctx, filter, update, opts...)
 	return r, wrap(c.name, "update", err)
 }
@@ -126,6 +136,11 @@ func (c *Collection) UpdateMany(ctx context.Context, filter, update any) (*mongo
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, nil)()
+	leave, err := c.s.gate.enter(ctx)
+	if err != nil {
+		return nil, wrap(c.name, "update many", err)
+	}
+	defer leave()
 	r, err := c.c.UpdateMany(ctx, filter, update)
 	return r, wrap(c.name, "update many", err)
 }
@@ -136,7 +151,12 @@ func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update, out a
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, filter)()
-	err := c.c.FindOneAndUpdate(ctx, filter, update, opts...).Decode(out)
+	leave, err := c.s.gate.enter(ctx)
+	if err != nil {
+		return wrap(c.name, "find and update", err)
+	}
+	defer leave()
+	err = c.c.FindOneAndUpdate(ctx, filter, update, opts...).Decode(out)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return ErrNotFound
 	}
@@ -148,6 +168,11 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, doc any, opts ...op
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, filter)()
+	leave, err := c.s.gate.enter(ctx)
+	if err != nil {
+		return nil, wrap(c.name, "replace", err)
+	}
+	defer leave()
 	r, err := c.c.ReplaceOne(ctx, filter, doc, opts...)
 	return r, wrap(c.name, "replace", err)
 }
@@ -157,6 +182,11 @@ func (c *Collection) DeleteOne(ctx context.Context, filter any) (int64, error) {
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, filter)()
+	leave, err := c.s.gate.enter(ctx)
+	if err != nil {
+		return 0, wrap(c.name, "delete", err)
+	}
+	defer leave()
 	r, err := c.c.DeleteOne(ctx, filter)
 	if err != nil {
 		return 0, wrap(c.name, "delete", err)
@@ -169,6 +199,11 @@ func (c *Collection) DeleteMany(ctx context.Context, filter any) (int64, error) 
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, nil)()
+	leave, err := c.s.gate.enter(ctx)
+	if err != nil {
+		return 0, wrap(c.name, "delete many", err)
+	}
+	defer leave()
 	r, err := c.c.DeleteMany(ctx, filter)
 	if err != nil {
 		return 0, wrap(c.name, "delete many", err)

@@ -13,5 +13,10 @@ func (c *Collection) Drop(ctx context.Context) error {
 	if c.s.ids != nil {
 		defer c.s.ids.forget(c.name)
 	}
+	leave, err := c.s.gate.enter(ctx)
+	if err != nil {
+		return wrap(c.name, "drop", err)
+	}
+	defer leave()
 	return wrap(c.name, "drop", c.c.Drop(ctx))
 }

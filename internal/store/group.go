@@ -85,19 +85,33 @@ func (c *Collection) writeBatch(ctx context.Context, batch []*insertReq) {
 	if len(batch) == 1 {
 		r := batch[0]
 		ctx, cancel := c.s.opCtx(ctx)
+		defer cancel()
+		leave, err := c.s.gate.enter(ctx)
+		if err != nil {
+			r.err, r.done = wrap(c.name, "insert", err), true
+			return
+		}
 		r.res, r.err = c.c.InsertOne(ctx, r.doc)
-		cancel()
+		leave()
 		r.err, r.done = wrap(c.name, "insert", r.err), true
 		return
 	}
 	// The others' documents too: one caller going away must not fail them.
 	ctx, cancel := c.s.opCtx(context.WithoutCancel(ctx))
 	defer cancel()
+	leave, err := c.s.gate.enter(ctx)
+	if err != nil {
+		for _, r := range batch {
+			r.err, r.done = wrap(c.name, "insert", err), true
+		}
+		return
+	}
 	docs := make([]any, len(batch))
 	for i, r := range batch {
 		docs[i] = r.doc
 	}
 	res, err := c.c.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	leave()
 	var bwe mongo.BulkWriteException
 	perDoc := map[int]mongo.WriteError{}
 	if errors.As(err, &bwe) && bwe.WriteConcernError == nil {

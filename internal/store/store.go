@@ -48,6 +48,7 @@ type Store struct {
 	db        *mongo.Database
 	embedded  *embedded
 	locks     *lockTable
+	gate      *writeGate // one writer at a time on the embedded engine (gate.go)
 	ids       *idIndexer
 	inserts   insertGroups // group commit of inserts (group.go)
 	opTimeout time.Duration
@@ -74,6 +75,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		s.embedded = e
 		s.locks = newLockTable()
+		s.gate = &writeGate{}
 		uri = e.uri
 	}
 	opts := options.Client().ApplyURI(uri).SetTimeout(cfg.OpTimeout)

@@ -216,9 +216,17 @@ export async function render(ctx) {
     replyList.replaceChildren(...items);
     form.hidden = closed();
   };
+  // What the page shows; a live event that changes none of it redraws
+  // nothing, so a button is not replaced under the finger about to tap it.
+  let drawn = '';
+  const shown = () => JSON.stringify([post, [...replies.values()], hand, pending.length]);
   const drawAll = () => {
+    drawn = shown();
     drawTop();
     drawReplies();
+  };
+  const redraw = () => {
+    if (shown() !== drawn) drawAll();
   };
 
   form.addEventListener('submit', (e) => {
@@ -275,7 +283,7 @@ export async function render(ctx) {
       for (const r of p.replies || []) replies.set(r.id, r);
       await loadHandoff();
       if (!ctx.current()) return;
-      drawAll();
+      redraw();
     } catch {
       // The next event or visit brings it.
     }
@@ -297,7 +305,7 @@ export async function render(ctx) {
           // The event says what changed in the feed's terms; the post's own
           // answer has the rest (thanks, the accepted reply).
           Object.assign(post, norm(d));
-          drawAll();
+          redraw();
           refetch();
         }
       },

@@ -48,6 +48,7 @@ var (
 	wsRate   = flag.Int("ws-rate", 40, "post updates per second while measuring websocket latency")
 	rounds   = flag.Int("rounds", 3, "posts to time, one after the other")
 	workers  = flag.Int("workers", 8, "CIVICO_PUSH_WORKERS")
+	psChecks = flag.Int("ps-checks", 1, "requests the in-process push service verifies and decrypts at once (0: no bound); a real one runs elsewhere")
 	setupPar = flag.Int("setup-par", 4, "concurrent registrations during setup")
 	profile  = flag.String("roundprofile", "", "write a CPU profile of the timed rounds (not the setup) to this file")
 )
@@ -63,6 +64,7 @@ func BenchmarkPushFanOut(b *testing.B) {
 		c.RegisterPerIP = 1 << 20
 	}))
 	ps := s.PushService(b)
+	ps.LimitChecks(*psChecks)
 	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 	// Setup: the author's street, members joining by invite, each with a
@@ -117,8 +119,8 @@ func BenchmarkPushFanOut(b *testing.B) {
 	stop()
 	baseline := lat.reset()
 
-	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d), shared by 6 agents; load average %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadavg())
-	fmt.Printf("street: %d subscribed members, %d websocket followers, %d push workers\n", *members, *sockets, *workers)
+	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d); load average at start %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadavg())
+	fmt.Printf("street: %d subscribed members, %d websocket followers, %d push workers; push service checks %d at once (0: unbounded)\n", *members, *sockets, *workers, *psChecks)
 	fmt.Printf("websocket fan-out, no push running: %s\n", baseline.summary())
 	if *profile != "" {
 		f, err := os.Create(*profile)
