@@ -421,7 +421,8 @@ func TestExportAndDeleteAccount(t *testing.T) {
 	}
 	s.Do(t, "DELETE", "/me", map[string]string{"password": "not mine!"}, u.Token).ExpectError(t, 403, "wrong_password")
 	s.Do(t, "DELETE", "/me", map[string]string{"password": u.Password}, u.Token).Expect(t, 204)
-	s.Do(t, "GET", "/me", nil, u.Token).ExpectError(t, 404, "user_not_found")
+	// Its access token is refused at once, though its signature and expiry are still good.
+	s.Do(t, "GET", "/me", nil, u.Token).ExpectError(t, 401, "invalid_token")
 	s.Do(t, "POST", "/auth/refresh", map[string]string{"refresh_token": u.RefreshToken}, "").Expect(t, 401)
 	s.Do(t, "POST", "/auth/login", map[string]string{"email": u.Email, "password": u.Password}, "").ExpectError(t, 401, "invalid_credentials")
 	// The email is free again.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -87,6 +88,11 @@ type Service struct {
 	dummyHash string
 	// embedded: the engine evaluates $in document by document (see Users).
 	embedded bool
+
+	// closed holds accounts deleted less than an access token's life ago:
+	// their access tokens still carry a valid signature, and are refused.
+	closedMu sync.RWMutex
+	closed   map[string]time.Time
 }
 
 type user struct {
@@ -682,6 +688,7 @@ func (s *Service) Delete(ctx context.Context, p Principal) error {
 	if err := s.RevokeAll(ctx, p.UserID); err != nil {
 		return err
 	}
+	s.closeAccess(p.UserID)
 	_, err = s.users.UpdateOne(ctx, bson.M{"_id": u.ID}, bson.M{"$set": bson.M{
 		"deleted": true, "email": "deleted:" + u.ID.Hex(), "name": "", "password_hash": "",
 		"updated_at": s.clock.Now().Truncate(time.Millisecond),

@@ -68,7 +68,38 @@ func (s *Service) Verify(token string) (Principal, error) {
 	if claims.Kind != accessKind || claims.Subject == "" || claims.IssuedAt == nil {
 		return Principal{}, ErrBadToken
 	}
+	if s.accessClosed(claims.Subject) {
+		return Principal{}, ErrBadToken
+	}
 	return Principal{UserID: claims.Subject}, nil
+}
+
+// closeAccess refuses the user's access tokens from now on. An entry is
+// kept as long as a token issued before it could live; a deleted account
+// gets no new tokens, so nothing later needs telling apart. It is kept in
+// memory (one process per database): after a restart the deleted
+// account's leftover token reaches nothing, since the account has no
+// memberships and no profile left.
+func (s *Service) closeAccess(userID string) {
+	now := s.clock.Now()
+	s.closedMu.Lock()
+	defer s.closedMu.Unlock()
+	if s.closed == nil {
+		s.closed = map[string]time.Time{}
+	}
+	for id, at := range s.closed {
+		if now.Sub(at) > s.opts.AccessTTL+time.Minute {
+			delete(s.closed, id)
+		}
+	}
+	s.closed[userID] = now
+}
+
+func (s *Service) accessClosed(userID string) bool {
+	s.closedMu.RLock()
+	defer s.closedMu.RUnlock()
+	_, ok := s.closed[userID]
+	return ok
 }
 
 // randomToken returns n random bytes, base64url encoded.

@@ -43,3 +43,27 @@ func TestUsersFewAndMany(t *testing.T) {
 		}
 	}
 }
+
+// Deleting an account ends its access at once: the access token it still
+// holds is refused though its signature and expiry are valid, and nobody
+// else's token is affected.
+func TestDeletedAccountsAccessTokenIsRefusedAtOnce(t *testing.T) {
+	s, _, _ := newService(t, auth.Options{})
+	ctx := context.Background()
+	anna, bruno := register(t, s, "anna@example.org"), register(t, s, "bruno@example.org")
+	if _, err := s.Verify(anna.AccessToken); err != nil {
+		t.Fatalf("before deletion: %v", err)
+	}
+	if err := s.Delete(ctx, auth.Principal{UserID: anna.Account.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Verify(anna.AccessToken); err != auth.ErrBadToken {
+		t.Fatalf("deleted account's token: %v, want ErrBadToken", err)
+	}
+	if p, err := s.Verify(bruno.AccessToken); err != nil || p.UserID != bruno.Account.ID {
+		t.Fatalf("another account's token: %v %v", p, err)
+	}
+	if _, err := s.Refresh(ctx, anna.RefreshToken); err == nil {
+		t.Fatal("deleted account's refresh token still works")
+	}
+}
