@@ -180,13 +180,14 @@ func (a *App) Serve(ln net.Listener) error {
 func (a *App) sweepLoop(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
+	ctx = store.Background(ctx) // sweeps give way to requests' writes
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			for _, sweep := range a.sweeps {
-				if err := sweep(store.Background(ctx)); err != nil && !errors.Is(err, context.Canceled) {
+				if err := sweep(ctx); err != nil && !errors.Is(err, context.Canceled) {
 					a.log.Warn("sweep failed", "err", err)
 				}
 			}

@@ -390,5 +390,3 @@ func (s *Service) reminderOf(ctx context.Context, postID, state string) (*remind
 	}
 	return &d, nil
 }
-
-func isDup(err error) bool { return store.IsDuplicate(err) }

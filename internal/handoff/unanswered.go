@@ -13,6 +13,7 @@ import (
 	"civico/internal/fault"
 	"civico/internal/portineria"
 	"civico/internal/posts"
+	"civico/internal/store"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -52,7 +53,7 @@ type unansweredDoc struct {
 func (s *Service) markUnanswered(ctx context.Context, rec posts.PostRecord) error {
 	doc := unansweredDoc{ID: rec.ID, StreetID: rec.StreetID, CreatedAt: rec.CreatedAt, Since: s.clock.Now().UTC().Truncate(time.Millisecond)}
 	_, err := s.unanswered.InsertOne(ctx, doc)
-	if err != nil && !isDup(err) {
+	if err != nil && !store.IsDuplicate(err) {
 		return err
 	}
 	return nil
