@@ -2,6 +2,7 @@ package pwa_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -120,4 +121,69 @@ func login(t *testing.T, srv *testutil.Server, u *testutil.User) {
 	}
 	srv.Do(t, "POST", "/auth/login", map[string]string{"email": u.Email, "password": u.Password}, "").Expect(t, http.StatusOK).JSON(t, &out)
 	u.Token = out.AccessToken
+}
+
+// TestHandoffAnswerFromTheNotification: two days after Maria asked for
+// help with her shopping and nobody answered, the hand-off's notification
+// arrives with its buttons. She taps "no longer needed" on the
+// notification itself: the app opens, sends the answer with her session,
+// and says it is recorded; the request is closed.
+func TestHandoffAnswerFromTheNotification(t *testing.T) {
+	t.Parallel()
+	fake := clock.NewFake(time.Now().UTC().Truncate(time.Second))
+	srv := testutil.Start(t, testutil.WithAppOptions(func(o *app.Options) { o.Clock = fake }))
+	adaU, mariaU := srv.Register(t, "Ada"), srv.Register(t, "Maria")
+	sid := street(t, srv, adaU, "Via del Pratello", mariaU)
+	pid := srv.Request(t, mariaU, sid, "errands", "Spesa per sabato")
+	fake.Advance(49 * time.Hour)
+	if err := srv.App.Handoff.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	maria := newTab(t, srv, "maria")
+	maria.signIn(mariaU)
+	maria.waitWorker()
+	maria.grantNotifications()
+	maria.open("/")
+	url := "/posts/" + pid + "/handoff" // what the hand-off's push carries (internal/handoff/messages.go)
+	maria.deliverPush(map[string]any{"title": "Com'è andata?", "body": "Spesa per sabato", "url": url, "tag": "handoff-" + pid,
+		"actions": []map[string]string{{"action": "still_needed", "title": "Serve ancora"}, {"action": "not_needed", "title": "Non serve più"}}})
+	match := fmt.Sprintf(`(ns) => ns.find((n) => n.data && n.data.url === %q)`, url)
+	maria.waitAsync("notification shown", `navigator.serviceWorker.ready.then((r) => r.getNotifications()).then(`+match+`)`)
+
+	// DevTools cannot tap a notification's button: run what the worker's
+	// notificationclick does with event.action set to the tapped one.
+	var buttons []string
+	maria.inWorker(`self.registration.getNotifications().then(async (ns) => {
+	  const n = (`+match+`)(ns);
+	  if (!n) return [];
+	  n.close();
+	  await openPost(handoffURL(n.data.url, 'not_needed'));
+	  return n.actions.map((a) => a.action);
+	})`, &buttons)
+	if len(buttons) != 2 || buttons[0] != "still_needed" || buttons[1] != "not_needed" {
+		t.Fatalf("the notification's buttons are %v, want still_needed and not_needed", buttons)
+	}
+	maria.waitPath("/posts/" + pid + "/handoff")
+	maria.waitJS("recorded", `document.querySelector('main [role=status]')`)
+
+	login(t, srv, mariaU)
+	var export struct {
+		Handoff struct {
+			Reminders []struct {
+				PostID string `json:"post_id"`
+				Answer string `json:"answer"`
+			} `json:"reminders"`
+		} `json:"handoff"`
+	}
+	srv.Do(t, "GET", "/me/export", nil, mariaU.Token).Expect(t, http.StatusOK).JSON(t, &export)
+	var p struct {
+		Status      string `json:"status"`
+		CloseReason string `json:"close_reason"`
+	}
+	srv.Do(t, "GET", "/posts/"+pid, nil, mariaU.Token).Expect(t, http.StatusOK).JSON(t, &p)
+	rs := export.Handoff.Reminders
+	if len(rs) != 1 || rs[0].PostID != pid || rs[0].Answer != "not_needed" || p.Status != "closed" || p.CloseReason != "no_longer_needed" {
+		t.Errorf("after \"no longer needed\" from the notification: reminders %+v, post %s (%s); want the answer kept with the reminder and the request closed", rs, p.Status, p.CloseReason)
+	}
 }
