@@ -50,6 +50,11 @@ type Log struct {
 	mu      sync.Mutex
 	streets map[string]*streetLog
 	subs    []Subscriber
+
+	// trimMu runs one Trim at a time; nextAge, under it, is when the
+	// oldest event kept expires (zero: unknown).
+	trimMu  sync.Mutex
+	nextAge time.Time
 }
 
 type streetLog struct {
@@ -57,6 +62,9 @@ type streetLog struct {
 	loaded bool
 	last   int64
 	recent []Event // ascending, contiguous, ending at last
+	// trimmed is the highest sequence this process has trimmed below
+	// (0: none yet, so the first trim over the limit looks).
+	trimmed int64
 }
 
 // Indexes are the log's indexes.
@@ -161,9 +169,12 @@ func (l *Log) Publish(ctx context.Context, e Event) (Event, error) {
 	}
 	// Another process may have taken the number (several servers on one
 	// MongoDB): the unique index refuses it, and we move past it.
+	// Every connected socket of the street waits on this write: it goes
+	// ahead of other writes queued on the embedded engine.
+	live := store.Live(ctx)
 	for attempt := 0; ; attempt++ {
 		e.Seq = s.last + 1
-		_, err = l.c.InsertOne(ctx, record{ID: bson.NewObjectID(), StreetID: e.StreetID, Seq: e.Seq, Type: string(e.Type), At: e.At,
+		_, err = l.c.InsertOne(live, record{ID: bson.NewObjectID(), StreetID: e.StreetID, Seq: e.Seq, Type: string(e.Type), At: e.At,
 			Audience: string(e.Audience), Payload: string(payload), ActorID: e.ActorID, SubjectID: e.SubjectID})
 		if err == nil {
 			break
@@ -257,9 +268,18 @@ func (l *Log) Since(ctx context.Context, streetID string, seq int64, limit int) 
 // Trim drops events beyond the per-street count and older than the maximum
 // age. It is the log's own expiry sweep (no TTL indexes on the embedded
 // engine); run it periodically.
+//
+// On the embedded engine a delete by anything but _id scans the whole
+// collection while every publisher waits on the collection and the write
+// gate, so Trim deletes only when it knows something is due, and then in
+// one statement: by age once the oldest event has expired, by count once a
+// street is a tenth over its limit.
 func (l *Log) Trim(ctx context.Context) error {
-	cutoff := l.clock.Now().Add(-l.opts.MaxAge)
-	if _, err := l.c.DeleteMany(ctx, bson.M{"at": bson.M{"$lt": cutoff}}); err != nil {
+	l.trimMu.Lock()
+	defer l.trimMu.Unlock()
+	now := l.clock.Now()
+	cutoff := now.Add(-l.opts.MaxAge)
+	if err := l.trimAge(ctx, now, cutoff); err != nil {
 		return err
 	}
 	l.mu.Lock()
@@ -268,15 +288,34 @@ func (l *Log) Trim(ctx context.Context) error {
 		ids = append(ids, id)
 	}
 	l.mu.Unlock()
+	slack := max(1, l.opts.KeepPerStreet/10)
+	type dueStreet struct {
+		s     *streetLog
+		floor int64
+	}
+	var due []dueStreet
+	var or bson.A
 	for _, id := range ids {
-		last, err := l.Last(ctx, id)
-		if err != nil {
+		if _, err := l.Last(ctx, id); err != nil {
 			return err
 		}
-		if floor := last - l.opts.KeepPerStreet; floor > 0 {
-			if _, err := l.c.DeleteMany(ctx, bson.M{"street_id": id, "seq": bson.M{"$lte": floor}}); err != nil {
-				return err
-			}
+		s := l.street(id)
+		s.mu.Lock()
+		floor := s.last - l.opts.KeepPerStreet
+		if floor > 0 && floor-s.trimmed >= slack {
+			due = append(due, dueStreet{s, floor})
+			or = append(or, bson.M{"street_id": id, "seq": bson.M{"$lte": floor}})
+		}
+		s.mu.Unlock()
+	}
+	if len(or) > 0 {
+		if _, err := l.c.DeleteMany(ctx, bson.M{"$or": or}); err != nil {
+			return err
+		}
+		for _, d := range due {
+			d.s.mu.Lock()
+			d.s.trimmed = max(d.s.trimmed, d.floor)
+			d.s.mu.Unlock()
 		}
 	}
 	// The in-memory window must not answer for what the database dropped.
@@ -301,5 +340,30 @@ func (l *Log) Trim(ctx context.Context) error {
 		s.recent = kept
 		s.mu.Unlock()
 	}
+	return nil
+}
+
+// trimAge drops the events older than cutoff once the oldest kept has
+// expired; until then it reads nothing.
+func (l *Log) trimAge(ctx context.Context, now, cutoff time.Time) error {
+	if now.Before(l.nextAge) {
+		return nil
+	}
+	var oldest record
+	err := l.c.FindOne(ctx, bson.M{}, &oldest, options.FindOne().SetSort(bson.D{{Key: "at", Value: 1}}).SetProjection(bson.M{"at": 1}))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		l.nextAge = now.Add(l.opts.MaxAge) // whatever comes next is newer than now
+		return nil
+	case err != nil:
+		return err
+	case !oldest.At.Before(cutoff):
+		l.nextAge = oldest.At.Add(l.opts.MaxAge)
+		return nil
+	}
+	if _, err := l.c.DeleteMany(ctx, bson.M{"at": bson.M{"$lt": cutoff}}); err != nil {
+		return err
+	}
+	l.nextAge = time.Time{} // look again next time
 	return nil
 }

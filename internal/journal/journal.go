@@ -10,6 +10,15 @@
 // A journal assumes it is the only writer of its keys (one server process per
 // database, as with the embedded engine): it keeps each key's last chunk in
 // memory and appends under a per-key lock.
+//
+// The last chunk, until it is full, is written as pieces: one small
+// document per item (_id key#n.i), inserted, never updated. Appending with
+// $push made the embedded engine read, rewrite and sync the whole chunk
+// (up to 256 items) for every post, one street at a time; an insert of a
+// piece joins the other inserts of the moment in one transaction (see
+// store's group commit). When a chunk fills up it is written whole as one
+// document, and its pieces are no longer read. A last chunk written with
+// $push by an earlier version is still appended to that way until full.
 package journal
 
 import (
@@ -41,6 +50,7 @@ type head[T any] struct {
 	loaded bool
 	chunks int64
 	tail   []T
+	pieces bool // the last chunk is stored as pieces, not as a chunk document
 
 	// Appends waiting for mu (qmu guards queue): whoever gets mu next
 	// writes them all at once (group commit, see Append).
@@ -62,6 +72,12 @@ type chunkDoc[T any] struct {
 	Items []T    `bson:"items"`
 }
 
+// pieceDoc is one item of a last chunk not yet full.
+type pieceDoc[T any] struct {
+	ID   string `bson:"_id"`
+	Item T      `bson:"item"`
+}
+
 // metaDoc records the chunk count; it may lag by one after a crash, which
 // load repairs by probing the next chunk.
 type metaDoc struct {
@@ -81,6 +97,8 @@ func New[T any](st *store.Store, collection string, chunkSize int) *Journal[T] {
 func (j *Journal[T]) ChunkSize() int { return j.size }
 
 func chunkID(key string, n int64) string { return key + "#" + strconv.FormatInt(n, 10) }
+
+func pieceID(key string, n int64, i int) string { return chunkID(key, n) + "." + strconv.Itoa(i) }
 
 func (j *Journal[T]) head(key string) *head[T] {
 	j.mu.Lock()
@@ -118,11 +136,30 @@ func (j *Journal[T]) load(ctx context.Context, key string, h *head[T]) error {
 		last, found = c, true
 		n++
 	}
-	if found {
-		h.chunks = n
-		h.tail = last.Items
-	} else {
-		h.chunks, h.tail = 0, nil
+	if found && len(last.Items) < j.size { // a last chunk grown by $push
+		h.chunks, h.tail, h.pieces, h.loaded = n, last.Items, false, true
+		return nil
+	}
+	// After the last full chunk, the next one may have pieces.
+	var tail []T
+	for i := range j.size {
+		var p pieceDoc[T]
+		err := j.c.FindOne(ctx, bson.M{"_id": pieceID(key, n, i)}, &p)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		tail = append(tail, p.Item)
+	}
+	switch {
+	case len(tail) > 0:
+		h.chunks, h.tail, h.pieces = n+1, tail, true
+	case found:
+		h.chunks, h.tail, h.pieces = n, last.Items, false
+	default:
+		h.chunks, h.tail, h.pieces = 0, nil, false
 	}
 	h.loaded = true
 	return nil
@@ -209,8 +246,23 @@ func (j *Journal[T]) appendLocked(ctx context.Context, key string, h *head[T], i
 		if h.chunks > 0 && len(h.tail) < j.size {
 			n := min(j.size-len(h.tail), len(items))
 			batch := items[:n]
-			if _, err := j.c.UpdateOne(ctx, bson.M{"_id": chunkID(key, h.chunks-1)},
-				bson.M{"$push": bson.M{"items": bson.M{"$each": batch}}}); err != nil {
+			var err error
+			switch {
+			case !h.pieces:
+				_, err = j.c.UpdateOne(ctx, bson.M{"_id": chunkID(key, h.chunks-1)},
+					bson.M{"$push": bson.M{"items": bson.M{"$each": batch}}})
+			case len(h.tail)+n == j.size:
+				full := append(append(make([]T, 0, j.size), h.tail...), batch...)
+				if err = j.writeChunk(ctx, key, h, h.chunks-1, full); err == nil {
+					h.tail, h.pieces = full, false
+					items = items[n:]
+					continue
+				}
+			default:
+				err = j.writePieces(ctx, key, h.chunks-1, len(h.tail), batch)
+			}
+			if err != nil {
+				h.loaded = false // a prefix may be written: read it again
 				return first, err
 			}
 			h.tail = append(h.tail[:len(h.tail):len(h.tail)], batch...)
@@ -219,26 +271,58 @@ func (j *Journal[T]) appendLocked(ctx context.Context, key string, h *head[T], i
 		}
 		n := min(j.size, len(items))
 		batch := append([]T(nil), items[:n]...)
-		if _, err := j.c.InsertOne(ctx, chunkDoc[T]{ID: chunkID(key, h.chunks), Items: batch}); err != nil {
-			if store.IsDuplicate(err) {
-				// Another writer got there: forget what we knew and let
-				// the caller retry on fresh state.
-				h.loaded = false
-				return first, fmt.Errorf("journal: %s: concurrent writer: %w", key, err)
+		if n == j.size {
+			if err := j.writeChunk(ctx, key, h, h.chunks, batch); err != nil {
+				return first, err
 			}
-			return first, err
-		}
-		if _, err := j.c.UpdateOne(ctx, bson.M{"_id": key}, bson.M{"$set": bson.M{"chunks": h.chunks + 1}},
-			options.UpdateOne().SetUpsert(true)); err != nil {
-			// The chunk exists; the next load finds it by probing.
+		} else if err := j.writePieces(ctx, key, h.chunks, 0, batch); err != nil {
 			h.loaded = false
 			return first, err
 		}
 		h.chunks++
-		h.tail = batch
+		h.tail, h.pieces = batch, n < j.size
 		items = items[n:]
 	}
 	return first, nil
+}
+
+// writePieces inserts items as pieces of chunk n from index from, in order:
+// on an error a prefix of them may be written.
+func (j *Journal[T]) writePieces(ctx context.Context, key string, n int64, from int, items []T) error {
+	docs := make([]any, len(items))
+	for i, it := range items {
+		docs[i] = pieceDoc[T]{ID: pieceID(key, n, from+i), Item: it}
+	}
+	var err error
+	if len(docs) == 1 {
+		_, err = j.c.InsertOne(ctx, docs[0]) // grouped with other keys' inserts
+	} else {
+		err = j.c.InsertMany(ctx, docs)
+	}
+	if store.IsDuplicate(err) {
+		return fmt.Errorf("journal: %s: concurrent writer: %w", key, err)
+	}
+	return err
+}
+
+// writeChunk writes the full chunk n as one document, then the chunk count.
+func (j *Journal[T]) writeChunk(ctx context.Context, key string, h *head[T], n int64, items []T) error {
+	if _, err := j.c.InsertOne(ctx, chunkDoc[T]{ID: chunkID(key, n), Items: items}); err != nil {
+		if store.IsDuplicate(err) {
+			// Another writer got there: forget what we knew and let
+			// the caller retry on fresh state.
+			h.loaded = false
+			return fmt.Errorf("journal: %s: concurrent writer: %w", key, err)
+		}
+		return err
+	}
+	if _, err := j.c.UpdateOne(ctx, bson.M{"_id": key}, bson.M{"$set": bson.M{"chunks": n + 1}},
+		options.UpdateOne().SetUpsert(true)); err != nil {
+		// The chunk exists; the next load finds it by probing.
+		h.loaded = false
+		return err
+	}
+	return nil
 }
 
 // Range returns the items at positions [from, to) of key's list, clipped to

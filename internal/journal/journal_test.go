@@ -147,3 +147,63 @@ func TestStructItems(t *testing.T) {
 		t.Fatalf("range = %+v, %v", got, err)
 	}
 }
+
+// A last chunk that an earlier version grew with $push (no pieces) is
+// still read, appended to until full, and followed by chunks in pieces.
+func TestLastChunkWrittenWholeIsStillAppendedTo(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	c := st.Collection("lists")
+	if _, err := c.InsertOne(ctx, bson.M{"_id": "k#0", "items": items(0, 4)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.InsertOne(ctx, bson.M{"_id": "k#1", "items": items(4, 6)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.InsertOne(ctx, bson.M{"_id": "k", "chunks": 2}); err != nil {
+		t.Fatal(err)
+	}
+	j := journal.New[string](st, "lists", 4)
+	if pos, err := j.Append(ctx, "k", items(6, 11)...); err != nil || pos != 6 {
+		t.Fatalf("append: %d %v", pos, err)
+	}
+	for _, jj := range []*journal.Journal[string]{j, journal.New[string](st, "lists", 4)} {
+		if got, err := jj.All(ctx, "k"); err != nil || fmt.Sprint(got) != fmt.Sprint(items(0, 11)) {
+			t.Fatalf("all = %v, %v", got, err)
+		}
+	}
+}
+
+// Rewrite reaches the items of a last chunk kept in pieces, and a new
+// process reads the rewritten items.
+func TestRewriteReachesTheLastChunk(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	j := journal.New[entry](st, "lists", 4)
+	for i := range 6 { // a full chunk, then two pieces
+		if _, err := j.Append(ctx, "a", entry{Who: "anna", N: i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := j.Rewrite(ctx, "a", func(e *entry) bool {
+		if e.Who != "anna" {
+			return false
+		}
+		e.Who = "deleted"
+		return true
+	})
+	if err != nil || n != 6 {
+		t.Fatalf("rewrite changed %d, %v", n, err)
+	}
+	for _, jj := range []*journal.Journal[entry]{j, journal.New[entry](st, "lists", 4)} {
+		got, err := jj.All(ctx, "a")
+		if err != nil || len(got) != 6 {
+			t.Fatalf("all = %+v, %v", got, err)
+		}
+		for _, e := range got {
+			if e.Who != "deleted" {
+				t.Fatalf("item not rewritten: %+v", got)
+			}
+		}
+	}
+}

@@ -26,6 +26,14 @@ func (j *Journal[T]) Rewrite(ctx context.Context, key string, fn func(*T) bool) 
 	}
 	changed := 0
 	for n := int64(0); n < h.chunks; n++ {
+		if n == h.chunks-1 && h.pieces {
+			dirty, err := j.rewritePieces(ctx, key, h, fn)
+			changed += dirty
+			if err != nil {
+				return changed, err
+			}
+			continue
+		}
 		var c chunkDoc[T]
 		err := j.c.FindOne(ctx, bson.M{"_id": chunkID(key, n)}, &c)
 		if errors.Is(err, store.ErrNotFound) {
@@ -54,5 +62,24 @@ func (j *Journal[T]) Rewrite(ctx context.Context, key string, fn func(*T) bool) 
 			h.tail = c.Items
 		}
 	}
+	return changed, nil
+}
+
+// rewritePieces runs fn on the last chunk's pieces and writes back those
+// it changed; h.mu is held.
+func (j *Journal[T]) rewritePieces(ctx context.Context, key string, h *head[T], fn func(*T) bool) (int, error) {
+	tail := append([]T(nil), h.tail...)
+	changed := 0
+	for i := range tail {
+		if !fn(&tail[i]) {
+			continue
+		}
+		if _, err := j.c.UpdateOne(ctx, bson.M{"_id": pieceID(key, h.chunks-1, i)}, bson.M{"$set": bson.M{"item": tail[i]}}); err != nil {
+			h.loaded = false
+			return changed, err
+		}
+		changed++
+	}
+	h.tail = tail // a new slice: readers may hold the old tail
 	return changed, nil
 }

@@ -28,9 +28,17 @@ type jobDoc struct {
 	CreatedAt time.Time `bson:"created_at"`
 }
 
+// jobState is what this process knows of a job. A job stays on disk until
+// every delivery it made has its done-marker: the deliveries themselves
+// live only in memory, and a restart expands the job again, skipping what
+// the markers say is done (see outbox.go).
 type jobState struct {
-	bucket string
-	queued bool // in the expand queue or being expanded
+	bucket   string
+	queued   bool // in the expand queue or being expanded
+	expanded bool // its deliveries are queued
+	fromDisk bool // left by a previous run: some deliveries may be done
+	pending  int  // deliveries queued and not yet marked done
+	retiring bool
 }
 
 // jobInsertTimeout bounds the one insert OnEvent does on the publisher's
@@ -103,9 +111,10 @@ func (s *Service) queueJob(j jobDoc, st *jobState) {
 	}
 }
 
-// requeueJobs queues the jobs on disk that are not being expanded: left by
-// a previous run, or whose expansion failed. The jobs collection holds
-// only unexpanded jobs, so reading it whole stays cheap.
+// requeueJobs queues the jobs on disk that are not expanded: left by a
+// previous run, or whose expansion failed. The jobs collection holds only
+// the jobs with deliveries still to make or to finish, so reading it whole
+// stays cheap.
 func (s *Service) requeueJobs(ctx context.Context) error {
 	if !s.recovered.Load() {
 		return s.recover(ctx)
@@ -120,14 +129,18 @@ func (s *Service) requeueJobs(ctx context.Context) error {
 		s.mu.Lock()
 		st, ok := s.jobs[j.ID]
 		if !ok {
-			st = &jobState{bucket: j.Bucket}
+			st = &jobState{bucket: j.Bucket, fromDisk: true}
 			s.jobs[j.ID] = st
 			s.buckets.pin(j.Bucket)
 		}
+		expanded := st.expanded
 		s.mu.Unlock()
+		if expanded {
+			continue
+		}
 		if j.CreatedAt.Before(cutoff) {
 			s.log.Error("push: giving up a job that never expanded", "job", j.ID)
-			s.finishJob(ctx, j)
+			s.retireJob(ctx, j.ID)
 			continue
 		}
 		s.queueJob(j, st)
@@ -151,60 +164,109 @@ func (s *Service) expandLoop(ctx context.Context) {
 					st.queued = false
 				}
 				s.mu.Unlock()
-				continue
 			}
-			s.finishJob(ctx, j)
 		}
 	}
 }
 
-// finishJob deletes an expanded job and unpins its bucket.
-func (s *Service) finishJob(ctx context.Context, j jobDoc) {
-	if _, err := s.jobColl.DeleteOne(ctx, bson.M{"_id": j.ID}); err != nil {
-		// Expanding it again later is harmless: deliveries are idempotent.
-		s.log.Warn("push: delete expanded job", "job", j.ID, "err", err)
+// retireJob deletes a job whose deliveries are all done and unpins its
+// bucket.
+func (s *Service) retireJob(ctx context.Context, id string) {
+	if _, err := s.jobColl.DeleteOne(ctx, bson.M{"_id": id}); err != nil && ctx.Err() == nil {
+		// Expanding it again after a restart sends nothing: the markers
+		// say every delivery is done. (Shutting down ends here too.)
+		s.log.Warn("push: delete finished job", "job", id, "err", err)
 	}
 	s.mu.Lock()
-	if _, ok := s.jobs[j.ID]; ok {
-		delete(s.jobs, j.ID)
-		s.buckets.unpin(j.Bucket)
+	if st, ok := s.jobs[id]; ok {
+		delete(s.jobs, id)
+		s.buckets.unpin(st.bucket)
 	}
 	s.mu.Unlock()
-	s.stats.jobs.Add(1)
 }
 
-// insertBatch is how many deliveries go to the database at once; the first
-// batch is sent while the next ones are written, and is smaller
-// (firstBatch) so that the first pushes leave sooner.
-const (
-	firstBatch  = 50
-	insertBatch = 100
-)
+// settle records that n of the job's deliveries were marked done (n < 0:
+// queued) and says whether the job is now finished and should be retired;
+// only one caller ever gets true.
+func (s *Service) settle(id string, n int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.jobs[id]
+	if st == nil {
+		return false
+	}
+	st.pending -= n
+	if st.expanded && st.pending <= 0 && !st.retiring {
+		st.retiring = true
+		return true
+	}
+	return false
+}
 
 // expand turns a job into deliveries: who, by their settings, on which
-// devices, in which language, and when (quiet hours).
+// devices, in which language, and when (quiet hours). It reads everything
+// first and queues all the deliveries at once, or none: a failed expansion
+// leaves nothing in flight, so trying it again cannot send anything twice.
 func (s *Service) expand(ctx context.Context, j jobDoc) error {
-	gen := s.revGen.Load()
-	recipients, err := s.recipients(ctx, j)
-	if err != nil || len(recipients) == 0 {
-		return err
-	}
-	prefsByUser, err := s.prefsOf(ctx, recipients)
+	ds, err := s.deliveries(ctx, j)
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	st := s.jobs[j.ID]
+	fromDisk := st != nil && st.fromDisk
+	s.mu.Unlock()
+	if fromDisk && len(ds) > 0 {
+		done, err := s.doneIn(ctx, j.Bucket)
+		if err != nil {
+			return err
+		}
+		ds = slices.DeleteFunc(ds, func(d *delivery) bool { return done[d.ID] })
+	}
+	if len(ds) > 0 {
+		if err := s.register(ctx, j.Bucket); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	if st != nil {
+		st.pending += len(ds)
+		st.expanded = true
+	}
+	s.mu.Unlock()
+	n := s.enqueue(j.Bucket, ds)
+	s.stats.jobs.Add(1)
+	if s.settle(j.ID, len(ds)-n) { // those not queued (already held) count as done here
+		s.retireJob(ctx, j.ID)
+	}
+	return nil
+}
+
+// deliveries computes the job's deliveries. Times count from the job's
+// creation, not from now: a job expanded again after a restart gets the
+// same quiet hours and expiry as it had the first time.
+func (s *Service) deliveries(ctx context.Context, j jobDoc) ([]*delivery, error) {
+	gen := s.revGen.Load()
+	recipients, err := s.recipients(ctx, j)
+	if err != nil || len(recipients) == 0 {
+		return nil, err
+	}
+	prefsByUser, err := s.prefsOf(ctx, recipients)
+	if err != nil {
+		return nil, err
+	}
 	recipients, err = s.wanted(j, recipients, prefsByUser)
 	if err != nil || len(recipients) == 0 {
-		return err
+		return nil, err
 	}
 	// Devices first: only recipients with one need their account read.
 	subs, err := s.subscriptionsOf(ctx, recipients)
 	if err != nil || len(subs) == 0 {
-		return err
+		return nil, err
 	}
 	accounts, err := s.accounts.Users(ctx, usersOf(subs))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	street := ""
 	if s.dir != nil {
@@ -213,13 +275,10 @@ func (s *Service) expand(ctx context.Context, j jobDoc) error {
 			street = ""
 		}
 	}
-	if err := s.register(ctx, j.Bucket); err != nil {
-		return err
-	}
-	now := s.clock.Now().Truncate(time.Millisecond)
+	base := j.CreatedAt.UTC()
 	byLocale := map[string]message{}
 	zones := map[string]*time.Location{}
-	batch, limit := make([]*delivery, 0, min(len(subs), insertBatch)), firstBatch
+	out := make([]*delivery, 0, len(subs))
 	for _, sub := range subs {
 		acc, ok := accounts[sub.UserID]
 		if !ok {
@@ -228,33 +287,25 @@ func (s *Service) expand(ctx context.Context, j jobDoc) error {
 		m, ok := byLocale[acc.Locale]
 		if !ok {
 			if m, ok = compose(j, acc.Locale, street); !ok {
-				return nil // a payload we cannot read: nothing to send
+				return nil, nil // a payload we cannot read: nothing to send
 			}
 			byLocale[acc.Locale] = m
 		}
-		due := now
+		due := base
 		if !m.urgent {
 			loc := zones[acc.TimeZone]
 			if loc == nil {
 				loc = loadLocation(acc.TimeZone)
 				zones[acc.TimeZone] = loc
 			}
-			due = quietUntil(now, loc, prefsByUser[sub.UserID].quiet)
+			due = quietUntil(base, loc, prefsByUser[sub.UserID].quiet)
 		}
-		batch = append(batch, &delivery{ID: deliveryID(j.ID, sub.ID), Bucket: j.Bucket, JobID: j.ID, SubID: sub.ID,
+		out = append(out, &delivery{ID: deliveryID(j.ID, sub.ID), Bucket: j.Bucket, JobID: j.ID, SubID: sub.ID,
 			UserID: sub.UserID, Endpoint: sub.Endpoint, P256dh: sub.P256dh, Auth: sub.Auth, Payload: m.payload,
-			Topic: m.topic, TTL: m.ttl, Urgency: m.urgency, DueAt: due, CreatedAt: now,
+			Topic: m.topic, TTL: m.ttl, Urgency: m.urgency, DueAt: due, CreatedAt: base,
 			Expires: due.Add(time.Duration(m.ttl) * time.Second), gen: gen})
-		if len(batch) == limit {
-			if _, err := s.insertDeliveries(ctx, j.Bucket, batch); err != nil {
-				return err
-			}
-			limit = insertBatch
-			batch = batch[:0:0]
-		}
 	}
-	_, err = s.insertDeliveries(ctx, j.Bucket, batch)
-	return err
+	return out, nil
 }
 
 // recipients are the users an event concerns, before their settings.

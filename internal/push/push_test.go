@@ -315,6 +315,56 @@ func TestJobPersistedBeforeStopIsSentAfterRestart(t *testing.T) {
 	}
 }
 
+// A job expanded again after a restart keeps the times it was made with:
+// a post's notification that outlived its TTL while the server was down is
+// not sent hours late, and the job then leaves the outbox.
+func TestJobThatExpiredWhileStoppedIsNotSent(t *testing.T) {
+	fake := clock.NewFake(time.Date(2026, 3, 2, 10, 15, 0, 0, time.UTC))
+	e := newEnv(t, withClock(fake))
+	author, u := e.user("it", ""), e.user("it", "")
+	sid := e.table.street("Via Castiglione", author, u)
+	e.svc.Close()
+	e.post(sid, author, "offer", "other", "Libri gratis") // only the job is written
+	fake.Advance(13 * time.Hour)                          // a post's push lives 12 hours
+	e.startPush()
+	waitStats(t, e.svc, func(s push.Stats) bool { return s.Jobs == 1 && s.Pending == 0 })
+	if s := e.svc.Stats(); s.Dropped != 1 || s.Sent != 0 {
+		t.Fatalf("stats %+v: want the expired delivery dropped, not sent", s)
+	}
+	if n := len(e.ps.Attempts("")); n != 0 {
+		t.Fatalf("%d pushes sent 13 hours late", n)
+	}
+	waitJobs(t, e, 0)
+}
+
+// A job stays in the outbox until its deliveries are done, then leaves it.
+func TestFinishedJobLeavesTheOutbox(t *testing.T) {
+	e := newEnv(t)
+	author, u := e.user("it", ""), e.user("it", "")
+	sid := e.table.street("Via Saragozza", author, u)
+	e.ps.Queue(u.sub, pushservice.Hang)
+	e.post(sid, author, "offer", "other", "Libri gratis")
+	waitStats(t, e.svc, func(s push.Stats) bool { return s.Jobs == 1 })
+	if n := countDocs(t, e, "push_jobs"); n != 1 {
+		t.Fatalf("%d jobs on disk while a delivery is still being sent, want 1", n)
+	}
+	e.ps.Release()
+	e.received(u, 1)
+	waitJobs(t, e, 0)
+}
+
+// waitJobs polls until n jobs are on disk: retiring a job has no event.
+func waitJobs(t *testing.T, e *env, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for countDocs(t, e, "push_jobs") != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d jobs on disk, want %d", countDocs(t, e, "push_jobs"), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Once everything in an hour's bucket is done, the sweep drops it: the
 // outbox does not grow.
 func TestSweepDropsFinishedBuckets(t *testing.T) {
@@ -339,8 +389,8 @@ func TestSweepDropsFinishedBuckets(t *testing.T) {
 	if n := countDocs(t, e, "push_buckets"); n != 0 {
 		t.Fatalf("%d buckets left after everything was sent", n)
 	}
-	if n := countDocs(t, e, "push_out_2026030210"); n != 0 {
-		t.Fatalf("%d deliveries left in the dropped bucket", n)
+	if n := countDocs(t, e, "push_done_2026030210"); n != 0 {
+		t.Fatalf("%d markers left in the dropped bucket", n)
 	}
 	// And a restart has nothing to send again.
 	e.svc.Close()

@@ -195,9 +195,25 @@ func (c *Collection) DeleteOne(ctx context.Context, filter any) (int64, error) {
 }
 
 // DeleteMany deletes every match and says how many went.
+//
+// On the embedded engine the delete scans the collection while it holds
+// the collection's lock and the write gate, so every other write waits for
+// the scan. Most calls are expiry sweeps that find nothing: a read, which
+// waits for nobody, answers those first. A document that starts matching
+// meanwhile is the next sweep's.
 func (c *Collection) DeleteMany(ctx context.Context, filter any) (int64, error) {
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
+	if c.s.gate != nil {
+		var probe bson.Raw
+		err := c.c.FindOne(ctx, filter, options.FindOne().SetProjection(bson.M{"_id": 1})).Decode(&probe)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, wrap(c.name, "delete many", err)
+		}
+	}
 	defer c.s.locks.lock(c.name, nil)()
 	leave, err := c.s.gate.enter(ctx)
 	if err != nil {

@@ -14,32 +14,54 @@ import (
 // again (1, 2, 5 … 100 ms), so under steady writing a request can lose the
 // race over and over and wait hundreds of milliseconds while the database
 // sits idle between sleeps. The gate queues writers in Go instead, first
-// come first served, and wakes the next one the moment the previous one is
-// done. Background writes (the push outbox, sweeps) give way to writes a
-// person is waiting for, but never for longer than maxBackgroundWait, so
-// they cannot starve. Reads do not pass the gate: in WAL mode they never
-// wait for the writer.
+// come first served within a class, and wakes the next one the moment the
+// previous one is done. Three classes, in order: live writes (the event
+// log: every connected socket of a street waits on that one write, so it
+// must not queue behind other streets' posts), writes a person is waiting
+// for, and background work (the push outbox, sweeps). Background writes
+// give way, but never for longer than maxBackgroundWait, so they cannot
+// starve; live writes are one per event, each caused by a request's own
+// writes, so they cannot starve requests. Reads do not pass the gate: in
+// WAL mode they never wait for the writer.
 
 // maxBackgroundWait is how long a background write may be overtaken.
 const maxBackgroundWait = 200 * time.Millisecond
 
-type backgroundKey struct{}
+// class orders writers at the gate; lower goes first.
+type class int
+
+const (
+	classLive class = iota
+	classRequest
+	classBackground
+	classes
+)
+
+type classKey struct{}
 
 // Background marks ctx's writes as background work: on the embedded engine
 // they give way to writes someone is waiting for.
 func Background(ctx context.Context) context.Context {
-	return context.WithValue(ctx, backgroundKey{}, true)
+	return context.WithValue(ctx, classKey{}, classBackground)
 }
 
-func isBackground(ctx context.Context) bool {
-	v, _ := ctx.Value(backgroundKey{}).(bool)
-	return v
+// Live marks ctx's writes as ones that live subscribers wait on (an event
+// about to be fanned out): on the embedded engine they go first.
+func Live(ctx context.Context) context.Context {
+	return context.WithValue(ctx, classKey{}, classLive)
+}
+
+func classOf(ctx context.Context) class {
+	if c, ok := ctx.Value(classKey{}).(class); ok {
+		return c
+	}
+	return classRequest
 }
 
 type writeGate struct {
 	mu     sync.Mutex
 	busy   bool
-	fg, bg []*gateWaiter
+	queues [classes][]*gateWaiter
 }
 
 type gateWaiter struct {
@@ -60,12 +82,8 @@ func (g *writeGate) enter(ctx context.Context) (func(), error) {
 		return g.leave, nil
 	}
 	w := &gateWaiter{ready: make(chan struct{}), since: time.Now()}
-	bg := isBackground(ctx)
-	if bg {
-		g.bg = append(g.bg, w)
-	} else {
-		g.fg = append(g.fg, w)
-	}
+	cl := classOf(ctx)
+	g.queues[cl] = append(g.queues[cl], w)
 	g.mu.Unlock()
 	select {
 	case <-w.ready:
@@ -79,30 +97,35 @@ func (g *writeGate) enter(ctx context.Context) (func(), error) {
 		g.mu.Unlock()
 		g.leave()
 	default:
-		if bg {
-			g.bg = slices.DeleteFunc(g.bg, func(x *gateWaiter) bool { return x == w })
-		} else {
-			g.fg = slices.DeleteFunc(g.fg, func(x *gateWaiter) bool { return x == w })
-		}
+		g.queues[cl] = slices.DeleteFunc(g.queues[cl], func(x *gateWaiter) bool { return x == w })
 		g.mu.Unlock()
 	}
 	return nil, ctx.Err()
 }
 
-// leave hands the gate to the next waiter: the oldest foreground one,
-// unless a background one has been overtaken for too long.
+// leave hands the gate to the next waiter: a background one overtaken for
+// too long, else the oldest of the first class with anyone waiting.
 func (g *writeGate) leave() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	var next *gateWaiter
-	switch {
-	case len(g.bg) > 0 && (len(g.fg) == 0 || time.Since(g.bg[0].since) > maxBackgroundWait):
-		next, g.bg[0], g.bg = g.bg[0], nil, g.bg[1:]
-	case len(g.fg) > 0:
-		next, g.fg[0], g.fg = g.fg[0], nil, g.fg[1:]
-	default:
+	next := classes
+	if bg := g.queues[classBackground]; len(bg) > 0 && time.Since(bg[0].since) > maxBackgroundWait {
+		next = classBackground
+	} else {
+		for cl := range classes {
+			if len(g.queues[cl]) > 0 {
+				next = cl
+				break
+			}
+		}
+	}
+	if next == classes {
 		g.busy = false
 		return
 	}
-	close(next.ready)
+	q := g.queues[next]
+	w := q[0]
+	q[0] = nil
+	g.queues[next] = q[1:]
+	close(w.ready)
 }

@@ -12,9 +12,7 @@ import (
 // it returns once the writer is queued.
 func enterAsync(t *testing.T, g *writeGate, ctx context.Context, name string, order chan<- string, done *sync.WaitGroup) {
 	t.Helper()
-	g.mu.Lock()
-	before := len(g.fg) + len(g.bg)
-	g.mu.Unlock()
+	before := waiting(g)
 	done.Add(1)
 	go func() {
 		defer done.Done()
@@ -27,27 +25,37 @@ func enterAsync(t *testing.T, g *writeGate, ctx context.Context, name string, or
 		leave()
 	}()
 	for {
-		g.mu.Lock()
-		n := len(g.fg) + len(g.bg)
-		g.mu.Unlock()
-		if n > before {
+		if waiting(g) > before {
 			return
 		}
 		runtime.Gosched() // until the writer is in the queue
 	}
 }
 
+// waiting counts g's queued writers.
+func waiting(g *writeGate) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, q := range g.queues {
+		n += len(q)
+	}
+	return n
+}
+
 func TestWriteGateOrder(t *testing.T) {
-	bg := Background(context.Background())
 	fg := context.Background()
+	ctxs := map[byte]context.Context{'f': fg, 'b': Background(fg), 'l': Live(fg)}
 	cases := map[string]struct {
-		queue []string // "f" or "b", in arrival order
+		queue []string // "f" (request), "b" (background) or "l" (live), in arrival order
 		want  []string
 	}{
 		"first come first served":          {queue: []string{"f1", "f2", "f3"}, want: []string{"f1", "f2", "f3"}},
 		"a request overtakes the outbox":   {queue: []string{"b1", "b2", "f1"}, want: []string{"f1", "b1", "b2"}},
 		"background keeps its own order":   {queue: []string{"b1", "f1", "b2", "f2"}, want: []string{"f1", "f2", "b1", "b2"}},
 		"background alone goes in arrival": {queue: []string{"b1", "b2"}, want: []string{"b1", "b2"}},
+		"an event overtakes other posts":   {queue: []string{"f1", "b1", "f2", "l1"}, want: []string{"l1", "f1", "f2", "b1"}},
+		"events keep their order":          {queue: []string{"l1", "f1", "l2"}, want: []string{"l1", "l2", "f1"}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -59,11 +67,7 @@ func TestWriteGateOrder(t *testing.T) {
 			order := make(chan string, len(tc.queue))
 			var done sync.WaitGroup
 			for _, w := range tc.queue {
-				ctx := fg
-				if w[0] == 'b' {
-					ctx = bg
-				}
-				enterAsync(t, g, ctx, w, order, &done)
+				enterAsync(t, g, ctxs[w[0]], w, order, &done)
 			}
 			leave()
 			for i, want := range tc.want {
@@ -72,9 +76,7 @@ func TestWriteGateOrder(t *testing.T) {
 				}
 			}
 			done.Wait()
-			g.mu.Lock()
-			defer g.mu.Unlock()
-			if g.busy || len(g.fg)+len(g.bg) > 0 {
+			if waiting(g) > 0 || g.busy {
 				t.Fatal("gate still busy with nobody inside")
 			}
 		})
@@ -85,16 +87,20 @@ func TestWriteGateOrder(t *testing.T) {
 func TestWriteGateDoesNotStarveBackground(t *testing.T) {
 	g := &writeGate{}
 	leave, _ := g.enter(context.Background())
-	order := make(chan string, 2)
+	order := make(chan string, 3)
 	var done sync.WaitGroup
 	enterAsync(t, g, Background(context.Background()), "b", order, &done)
+	enterAsync(t, g, Live(context.Background()), "l", order, &done)
 	enterAsync(t, g, context.Background(), "f", order, &done)
 	g.mu.Lock()
-	g.bg[0].since = time.Now().Add(-2 * maxBackgroundWait) // as if it had waited that long
+	g.queues[classBackground][0].since = time.Now().Add(-2 * maxBackgroundWait) // as if it had waited that long
 	g.mu.Unlock()
 	leave()
 	if got := <-order; got != "b" {
 		t.Fatalf("%s went first: a background write waiting %v was overtaken again", got, 2*maxBackgroundWait)
+	}
+	if got := <-order; got != "l" {
+		t.Fatalf("after the overdue background write %s went, want the live one", got)
 	}
 	<-order
 }
