@@ -22,6 +22,7 @@ import (
 	"civico/internal/store"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // Errors of this package.
@@ -93,6 +94,11 @@ type Service struct {
 	// their access tokens still carry a valid signature, and are refused.
 	closedMu sync.RWMutex
 	closed   map[string]time.Time
+
+	// sweepMu runs one Sweep at a time; nextExpiry, under it, is when the
+	// first refresh token still kept expires (zero: unknown).
+	sweepMu    sync.Mutex
+	nextExpiry time.Time
 }
 
 type user struct {
@@ -411,9 +417,32 @@ func (s *Service) RevokeAll(ctx context.Context, userID string) error {
 
 // Sweep deletes expired refresh tokens: the embedded engine has no TTL
 // indexes, so this is the expiry. Run it periodically.
+//
+// That engine learns which tokens expired only by reading them all, so
+// Sweep remembers when the first token it left expires and reads nothing
+// before then: every token issued later expires later still (one TTL).
 func (s *Service) Sweep(ctx context.Context) error {
-	_, err := s.tokens.DeleteMany(ctx, bson.M{"expires_at": bson.M{"$lt": s.clock.Now()}})
-	return err
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	now := s.clock.Now()
+	if now.Before(s.nextExpiry) {
+		return nil
+	}
+	if _, err := s.tokens.DeleteMany(ctx, bson.M{"expires_at": bson.M{"$lt": now}}); err != nil {
+		return err
+	}
+	var first refreshToken
+	err := s.tokens.FindOne(ctx, bson.M{}, &first,
+		options.FindOne().SetSort(bson.D{{Key: "expires_at", Value: 1}}).SetProjection(bson.M{"expires_at": 1}))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.nextExpiry = now.Add(s.opts.RefreshTTL)
+	case err != nil:
+		return err
+	default:
+		s.nextExpiry = first.ExpiresAt
+	}
+	return nil
 }
 
 func (s *Service) userByID(ctx context.Context, id string) (user, error) {

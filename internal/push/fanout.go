@@ -392,13 +392,26 @@ func (s *Service) wanted(j jobDoc, ids []string, by map[string]prefs) ([]string,
 }
 
 // smallLookup is the recipient count below which settings and
-// subscriptions are looked up by $in; above it (and always on the
-// embedded engine, where $in is evaluated document by document anyway)
-// the collection is read once and filtered here.
+// subscriptions are looked up by $in on MongoDB; above it the collection is
+// read once and filtered here. (The embedded engine, which evaluates $in
+// document by document, uses the copy in memory: userdata.go.)
 const smallLookup = 200
 
 // prefsOf reads the settings of ids; users without a document get the defaults.
 func (s *Service) prefsOf(ctx context.Context, ids []string) (map[string]prefs, error) {
+	if s.st.Embedded() {
+		_, all, err := s.userCopy(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]prefs, len(ids))
+		for _, id := range ids {
+			if p, ok := all[id]; ok {
+				out[id] = p
+			}
+		}
+		return out, nil
+	}
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		want[id] = true
@@ -424,6 +437,17 @@ func (s *Service) prefsOf(ctx context.Context, ids []string) (map[string]prefs, 
 
 // subscriptionsOf reads the subscriptions of users ids.
 func (s *Service) subscriptionsOf(ctx context.Context, ids []string) ([]subscriptionDoc, error) {
+	if s.st.Embedded() {
+		all, _, err := s.userCopy(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var out []subscriptionDoc
+		for _, id := range ids {
+			out = append(out, all[id]...)
+		}
+		return out, nil
+	}
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		want[id] = true
@@ -445,7 +469,7 @@ func (s *Service) subscriptionsOf(ctx context.Context, ids []string) ([]subscrip
 // scanOrIn streams the documents of c whose field is one of ids.
 func (s *Service) scanOrIn(ctx context.Context, c *store.Collection, field string, ids []string, fn func(bson.Raw) error) error {
 	filter := bson.M{}
-	if !s.st.Embedded() && len(ids) <= smallLookup {
+	if len(ids) <= smallLookup {
 		filter = bson.M{field: bson.M{"$in": ids}}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -107,6 +107,10 @@ type Service struct {
 
 	recovered atomic.Bool
 
+	// userData is the in-memory copy of subscriptions and settings
+	// (embedded engine only, see userdata.go).
+	userData *userData
+
 	stats   stats
 	started atomic.Bool
 	cancel  context.CancelFunc
@@ -164,6 +168,7 @@ func New(ctx context.Context, st *store.Store, c clock.Clock, accounts Accounts,
 		done:       make(chan doneItem, 4096),
 		jobs:       map[string]*jobState{},
 		revoked:    map[string]revocation{},
+		userData:   newUserData(),
 	}
 	if err := s.loadKeys(ctx); err != nil {
 		return nil, err

@@ -109,6 +109,46 @@ func TestSettingsChooseWhatArrives(t *testing.T) {
 	}
 }
 
+// The fan-out sees every change of devices and settings made between two
+// posts (the embedded engine's fan-out reads them from a copy in memory).
+func TestFanOutFollowsChangesBetweenPosts(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	author, u := e.user("it", ""), e.user("it", "")
+	sid := e.table.street("Via Mascarella", author, u)
+	e.post(sid, author, "request", "repairs", "Primo")
+	e.received(u, 1)
+
+	off := false
+	if _, err := e.svc.SetSettings(ctx, u.ID, push.Choices{Streets: []push.StreetChoice{{StreetID: sid, Offers: &off}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.post(sid, author, "offer", "lending", "Offerta che non arriva")
+	e.post(sid, author, "request", "repairs", "Terzo")
+	if p, _ := e.received(u, 2); !strings.Contains(p.Body+p.Title, "Terzo") {
+		t.Fatalf("after turning offers off, the second push was %+v", p)
+	}
+
+	second := e.subscribe(u)
+	e.post(sid, author, "request", "repairs", "Quarto")
+	e.received(u, 3)
+	if _, err := e.ps.WaitMessages(ctxT(t, 15*time.Second), second.Token, 1); err != nil {
+		t.Fatalf("a device added between posts: %v", err)
+	}
+
+	if err := e.svc.Unsubscribe(ctx, u.ID, u.sub.Endpoint); err != nil {
+		t.Fatal(err)
+	}
+	e.post(sid, author, "request", "repairs", "Quinto")
+	if _, err := e.ps.WaitMessages(ctxT(t, 15*time.Second), second.Token, 2); err != nil {
+		t.Fatal(err)
+	}
+	waitStats(t, e.svc, func(s push.Stats) bool { return s.Pending == 0 })
+	if n := len(e.ps.Attempts(u.sub.Token)); n != 3 {
+		t.Fatalf("the device removed between posts got %d pushes, want 3", n)
+	}
+}
+
 // An approval tells the new member; a report tells the street's admins.
 func TestApprovalAndReport(t *testing.T) {
 	e := newEnv(t)

@@ -153,6 +153,7 @@ func (d settingsDoc) public(timeZone string) Settings {
 
 // SetSettings validates and replaces the user's settings as a whole.
 func (s *Service) SetSettings(ctx context.Context, userID string, c Choices) (Settings, error) {
+	defer s.userData.changed()
 	f := fault.Fields{}
 	d := settingsDoc{UserID: userID, Streets: []streetPrefsDoc{}, UpdatedAt: s.clock.Now().Truncate(time.Millisecond)}
 	if q := c.QuietHours; q != nil {

@@ -68,6 +68,7 @@ func subscriptionID(endpoint string) string {
 // subscribed again by another user moves to that user; new keys replace
 // the old ones. It reports whether the subscription is new.
 func (s *Service) Subscribe(ctx context.Context, userID string, in NewSubscription) (Subscription, bool, error) {
+	defer s.userData.changed()
 	f := fault.Fields{}
 	endpoint := s.checkEndpoint(f, "endpoint", strings.TrimSpace(in.Endpoint))
 	p256dh := checkKey(f, "keys.p256dh", in.P256dh, 65)
@@ -133,6 +134,7 @@ func (s *Service) trimDevices(ctx context.Context, userID, keep string) error {
 // Unsubscribe removes userID's subscription of endpoint. It is idempotent:
 // an endpoint that is not (or no longer) the user's changes nothing.
 func (s *Service) Unsubscribe(ctx context.Context, userID, endpoint string) error {
+	defer s.userData.changed()
 	endpoint = strings.TrimSpace(endpoint)
 	if endpoint == "" {
 		return fault.Validation("endpoint", "required")
@@ -178,6 +180,7 @@ func (s *Service) Subscriptions(ctx context.Context, userID string) ([]Subscript
 
 // removeGone deletes a subscription the push service called gone (404/410).
 func (s *Service) removeGone(ctx context.Context, id string) {
+	defer s.userData.changed()
 	if _, err := s.subs.DeleteOne(ctx, bson.M{"_id": id}); err != nil {
 		s.log.Warn("delete gone subscription", "subscription", id, "err", err)
 	}
@@ -256,6 +259,7 @@ func (s *Service) Export(ctx context.Context, userID string) (any, error) {
 
 // Erase deletes a user's devices and settings when the account is deleted.
 func (s *Service) Erase(ctx context.Context, userID string) error {
+	defer s.userData.changed()
 	var docs []subscriptionDoc
 	if err := s.subs.FindAll(ctx, bson.M{"user_id": userID}, &docs, options.Find().SetProjection(bson.M{"_id": 1})); err != nil {
 		return err

@@ -9,11 +9,12 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-// An expiry sweep that finds nothing must not queue behind the writers (on
-// the embedded engine its delete would scan the collection while holding
-// the write gate); one that finds something deletes it once the gate is
-// free.
-func TestDeleteManyThatFindsNothingDoesNotWaitForTheGate(t *testing.T) {
+// A delete by filter must not hold the writers up while it scans the
+// collection (the embedded engine's deletes scan): one that finds nothing
+// does not queue at the write gate, nor does a background one (a sweep);
+// a request's delete that finds something waits for the gate like any
+// write.
+func TestDeleteManyDoesNotHoldWritersUpWhileItScans(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, Config{DataDir: t.TempDir()})
 	if err != nil {
@@ -21,8 +22,10 @@ func TestDeleteManyThatFindsNothingDoesNotWaitForTheGate(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close(context.Background()) })
 	c := s.Collection("tokens")
-	if _, err := c.InsertOne(ctx, bson.M{"_id": "old", "expires": 1}); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{"old", "older"} {
+		if _, err := c.InsertOne(ctx, bson.M{"_id": id, "expires": 1}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	leave, err := s.gate.enter(ctx) // a long write in progress
 	if err != nil {
@@ -44,6 +47,19 @@ func TestDeleteManyThatFindsNothingDoesNotWaitForTheGate(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second): // a failure bound, not synchronisation
 		t.Fatal("a sweep with nothing to delete waited for the write gate")
+	}
+	sweep := make(chan result, 1)
+	go func() {
+		n, err := c.DeleteMany(Background(ctx), bson.M{"_id": "older", "expires": bson.M{"$lt": 2}})
+		sweep <- result{n, err}
+	}()
+	select {
+	case r := <-sweep:
+		if r.n != 1 || r.err != nil {
+			t.Fatalf("background sweep: %d, %v", r.n, r.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a background sweep waited for the write gate")
 	}
 	something := make(chan result, 1)
 	go func() {
