@@ -269,11 +269,11 @@ func (l *Log) Since(ctx context.Context, streetID string, seq int64, limit int) 
 // age. It is the log's own expiry sweep (no TTL indexes on the embedded
 // engine); run it periodically.
 //
-// On the embedded engine a delete by anything but _id scans the whole
-// collection while every publisher waits on the collection and the write
-// gate, so Trim deletes only when it knows something is due, and then in
-// one statement: by age once the oldest event has expired, by count once a
-// street is a tenth over its limit.
+// On the embedded engine every look for what is due reads the whole
+// collection, so Trim looks only when it knows something is due: by age
+// once the oldest event has expired, by count once a street is a tenth
+// over its limit (all such streets in one read); it then deletes what it
+// found one event at a time (deleteMatching).
 func (l *Log) Trim(ctx context.Context) error {
 	l.trimMu.Lock()
 	defer l.trimMu.Unlock()
@@ -309,7 +309,7 @@ func (l *Log) Trim(ctx context.Context) error {
 		s.mu.Unlock()
 	}
 	if len(or) > 0 {
-		if _, err := l.c.DeleteMany(ctx, bson.M{"$or": or}); err != nil {
+		if err := l.deleteMatching(ctx, bson.M{"$or": or}); err != nil {
 			return err
 		}
 		for _, d := range due {
@@ -343,6 +343,31 @@ func (l *Log) Trim(ctx context.Context) error {
 	return nil
 }
 
+// deleteMatching deletes the events filter matches. On the embedded engine
+// it reads their ids and deletes them one by one, as background writes: a
+// delete by filter holds SQLite's only writer while it removes them all
+// (tens of milliseconds for a thousand events), and every street's live
+// events would wait; one by one, they slip in between.
+func (l *Log) deleteMatching(ctx context.Context, filter bson.M) error {
+	if !l.st.Embedded() {
+		_, err := l.c.DeleteMany(ctx, filter)
+		return err
+	}
+	var ids []struct {
+		ID bson.ObjectID `bson:"_id"`
+	}
+	if err := l.c.FindAll(ctx, filter, &ids, options.Find().SetProjection(bson.M{"_id": 1})); err != nil {
+		return err
+	}
+	bg := store.Background(ctx)
+	for _, r := range ids {
+		if _, err := l.c.DeleteOne(bg, bson.M{"_id": r.ID}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // trimAge drops the events older than cutoff once the oldest kept has
 // expired; until then it reads nothing.
 func (l *Log) trimAge(ctx context.Context, now, cutoff time.Time) error {
@@ -361,7 +386,7 @@ func (l *Log) trimAge(ctx context.Context, now, cutoff time.Time) error {
 		l.nextAge = oldest.At.Add(l.opts.MaxAge)
 		return nil
 	}
-	if _, err := l.c.DeleteMany(ctx, bson.M{"at": bson.M{"$lt": cutoff}}); err != nil {
+	if err := l.deleteMatching(ctx, bson.M{"at": bson.M{"$lt": cutoff}}); err != nil {
 		return err
 	}
 	l.nextAge = time.Time{} // look again next time
