@@ -185,9 +185,9 @@ func (s *Service) retireJob(ctx context.Context, id string) {
 	s.mu.Unlock()
 }
 
-// settle records that n of the job's deliveries were marked done (n < 0:
-// queued) and says whether the job is now finished and should be retired;
-// only one caller ever gets true.
+// settle records that n more of the job's deliveries are finished and
+// says whether the job now is, and should be retired; only one caller ever
+// gets true.
 func (s *Service) settle(id string, n int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
