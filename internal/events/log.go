@@ -272,8 +272,8 @@ func (l *Log) Since(ctx context.Context, streetID string, seq int64, limit int) 
 // On the embedded engine every look for what is due reads the whole
 // collection, so Trim looks only when it knows something is due: by age
 // once the oldest event has expired, by count once a street is a tenth
-// over its limit (all such streets in one read); it then deletes what it
-// found one event at a time (deleteMatching).
+// over its limit (all such streets in one read); it deletes as background
+// work (deleteBackground).
 func (l *Log) Trim(ctx context.Context) error {
 	l.trimMu.Lock()
 	defer l.trimMu.Unlock()
@@ -309,7 +309,7 @@ func (l *Log) Trim(ctx context.Context) error {
 		s.mu.Unlock()
 	}
 	if len(or) > 0 {
-		if err := l.deleteMatching(ctx, bson.M{"$or": or}); err != nil {
+		if err := l.deleteBackground(ctx, bson.M{"$or": or}); err != nil {
 			return err
 		}
 		for _, d := range due {
@@ -343,29 +343,12 @@ func (l *Log) Trim(ctx context.Context) error {
 	return nil
 }
 
-// deleteMatching deletes the events filter matches. On the embedded engine
-// it reads their ids and deletes them one by one, as background writes: a
-// delete by filter holds SQLite's only writer while it removes them all
-// (tens of milliseconds for a thousand events), and every street's live
-// events would wait; one by one, they slip in between.
-func (l *Log) deleteMatching(ctx context.Context, filter bson.M) error {
-	if !l.st.Embedded() {
-		_, err := l.c.DeleteMany(ctx, filter)
-		return err
-	}
-	var ids []struct {
-		ID bson.ObjectID `bson:"_id"`
-	}
-	if err := l.c.FindAll(ctx, filter, &ids, options.Find().SetProjection(bson.M{"_id": 1})); err != nil {
-		return err
-	}
-	bg := store.Background(ctx)
-	for _, r := range ids {
-		if _, err := l.c.DeleteOne(bg, bson.M{"_id": r.ID}); err != nil {
-			return err
-		}
-	}
-	return nil
+// deleteBackground deletes what filter matches as background work: on the
+// embedded engine one event at a time, so live events slip in between
+// (store.Collection.DeleteMany).
+func (l *Log) deleteBackground(ctx context.Context, filter bson.M) error {
+	_, err := l.c.DeleteMany(store.Background(ctx), filter)
+	return err
 }
 
 // trimAge drops the events older than cutoff once the oldest kept has
@@ -386,7 +369,7 @@ func (l *Log) trimAge(ctx context.Context, now, cutoff time.Time) error {
 		l.nextAge = oldest.At.Add(l.opts.MaxAge)
 		return nil
 	}
-	if err := l.deleteMatching(ctx, bson.M{"at": bson.M{"$lt": cutoff}}); err != nil {
+	if err := l.deleteBackground(ctx, bson.M{"at": bson.M{"$lt": cutoff}}); err != nil {
 		return err
 	}
 	l.nextAge = time.Time{} // look again next time

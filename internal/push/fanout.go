@@ -217,7 +217,7 @@ func (s *Service) expand(ctx context.Context, j jobDoc) error {
 	fromDisk := st != nil && st.fromDisk
 	s.mu.Unlock()
 	if fromDisk && len(ds) > 0 {
-		done, err := s.doneIn(ctx, j.Bucket)
+		done, err := s.recoveredDone(ctx, j.Bucket)
 		if err != nil {
 			return err
 		}

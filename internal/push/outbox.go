@@ -181,6 +181,24 @@ func (s *Service) register(ctx context.Context, bucket string) error {
 	return nil
 }
 
+// recoveredDone is doneIn for the jobs a previous run left, read once per
+// bucket: after a crash many of them share a bucket, and the markers that
+// matter to them were all written before this process started (a job's
+// deliveries are only ever queued by its one expansion). Kept for the
+// process's life: one set per hourly bucket a previous run left. The
+// expand loop is its only caller.
+func (s *Service) recoveredDone(ctx context.Context, bucket string) (map[string]bool, error) {
+	if done, ok := s.doneAtStart[bucket]; ok {
+		return done, nil
+	}
+	done, err := s.doneIn(ctx, bucket)
+	if err != nil {
+		return nil, err
+	}
+	s.doneAtStart[bucket] = done
+	return done, nil
+}
+
 // doneIn reads which deliveries of bucket have their marker.
 func (s *Service) doneIn(ctx context.Context, bucket string) (map[string]bool, error) {
 	var markers []markerDoc

@@ -106,6 +106,9 @@ type Service struct {
 	revGen  atomic.Int64
 
 	recovered atomic.Bool
+	// doneAtStart: the markers of the buckets recovered jobs expand in,
+	// read once (recoveredDone; expand loop only).
+	doneAtStart map[string]map[string]bool
 
 	// userData is the in-memory copy of subscriptions and settings
 	// (embedded engine only, see userdata.go).
@@ -163,12 +166,13 @@ func New(ctx context.Context, st *store.Store, c clock.Clock, accounts Accounts,
 		st: st, subs: st.Collection(collSubscriptions), settings: st.Collection(collSettings),
 		jobColl: st.Collection(collJobs), registry: st.Collection(collBuckets),
 		clock: c, log: opts.Logger.With("component", "push"), opts: opts, accounts: accounts, dir: dir,
-		subscriber: subscriber(opts.Subject),
-		expandQ:    make(chan jobDoc, 1024),
-		done:       make(chan doneItem, 4096),
-		jobs:       map[string]*jobState{},
-		revoked:    map[string]revocation{},
-		userData:   newUserData(),
+		subscriber:  subscriber(opts.Subject),
+		expandQ:     make(chan jobDoc, 1024),
+		done:        make(chan doneItem, 4096),
+		jobs:        map[string]*jobState{},
+		revoked:     map[string]revocation{},
+		userData:    newUserData(),
+		doneAtStart: map[string]map[string]bool{},
 	}
 	if err := s.loadKeys(ctx); err != nil {
 		return nil, err

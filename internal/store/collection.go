@@ -196,33 +196,42 @@ func (c *Collection) DeleteOne(ctx context.Context, filter any) (int64, error) {
 
 // DeleteMany deletes every match and says how many went.
 //
-// On the embedded engine the delete scans the whole collection before it
-// writes, and a scan under the write gate would stop every other writer
-// (the event log's trim stalled every street's live events for ~100 ms).
-// So: most calls are expiry sweeps that find nothing, and a read, which
-// waits for nobody, answers those first; and a background delete (a sweep)
-// does not take the gate at all: its scan is a read, and its one short
-// write is arbitrated by SQLite's busy handler. A document that starts
-// matching meanwhile is the next sweep's.
+// On the embedded engine a delete by filter scans the whole collection
+// while it holds the write gate, then holds SQLite's only writer while it
+// removes every match: every other write waits (the event log's minute
+// trim stalled every street's live events by 100–300 ms). There the
+// matches are read first — a read waits for nobody, and most calls are
+// expiry sweeps that find nothing. A background delete (a sweep) then
+// removes them one by one by _id, so other writes slip in between; the
+// filter must be one a document cannot stop matching (an expiry time, a
+// sequence number). A request's delete stays one statement.
 func (c *Collection) DeleteMany(ctx context.Context, filter any) (int64, error) {
-	ctx, cancel := c.s.opCtx(ctx)
-	defer cancel()
-	gate := c.s.gate
-	if gate != nil {
-		var probe bson.Raw
-		err := c.c.FindOne(ctx, filter, options.FindOne().SetProjection(bson.M{"_id": 1})).Decode(&probe)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return 0, nil
+	if c.s.gate != nil {
+		var ids []struct {
+			ID any `bson:"_id"`
 		}
-		if err != nil {
+		if err := c.FindAll(ctx, filter, &ids, options.Find().SetProjection(bson.M{"_id": 1})); err != nil {
 			return 0, wrap(c.name, "delete many", err)
 		}
+		if len(ids) == 0 {
+			return 0, nil
+		}
 		if classOf(ctx) == classBackground {
-			gate = nil
+			var n int64
+			for _, d := range ids {
+				k, err := c.DeleteOne(ctx, bson.M{"_id": d.ID})
+				if err != nil {
+					return n, err
+				}
+				n += k
+			}
+			return n, nil
 		}
 	}
+	ctx, cancel := c.s.opCtx(ctx)
+	defer cancel()
 	defer c.s.locks.lock(c.name, nil)()
-	leave, err := gate.enter(ctx)
+	leave, err := c.s.gate.enter(ctx)
 	if err != nil {
 		return 0, wrap(c.name, "delete many", err)
 	}
