@@ -60,12 +60,18 @@ async function remove(key) {
 
 /** clear drops the whole queue (sign out). */
 export async function clear() {
+  clearTimeout(retry);
+  retry = null;
   await tx('readwrite', (s) => s.clear());
   events.dispatchEvent(new Event('change'));
 }
 
 let flushing = null;
+let retry = null;
+let retryDelay = 1000;
+const maxRetryDelay = 30000;
 
+// send returns false when it kept something for later.
 async function send(user) {
   const items = await list((i) => !user || !i.user || i.user === user);
   for (const item of items) {
@@ -76,25 +82,44 @@ async function send(user) {
     } catch (err) {
       const e = err instanceof api.ApiError ? err : null;
       // Offline, signed out, rate limited or a server hiccup: keep it, try later.
-      if (!e || e.offline || e.status === 401 || e.status === 408 || e.status === 429 || e.status >= 500) return;
+      if (!e || e.offline || e.status === 401 || e.status === 408 || e.status === 429 || e.status >= 500) return false;
       // Refused for good (removed post, banned, invalid): drop and tell the user.
       await remove(item.key);
       events.dispatchEvent(new CustomEvent('failed', { detail: { item, error: e } }));
     }
   }
+  return true;
 }
 
 /**
  * flush sends what is queued, oldest first. One flush at a time in this
- * tab, and across tabs through a Web Lock.
+ * tab, and across tabs through a Web Lock. What it has to keep (the
+ * connection dropped again, the server was busy) it tries again by itself,
+ * waiting longer each time up to 30 s: "online" fires once, and a phone on
+ * a bad connection may fail right after it.
  */
 export function flush(user) {
   if (!flushing) {
+    clearTimeout(retry);
+    retry = null;
     const run = () => send(user);
     const p = navigator.locks ? navigator.locks.request('civico-outbox', run) : run();
-    flushing = p.catch((err) => console.error('outbox', err)).finally(() => {
-      flushing = null;
-    });
+    flushing = p
+      .then((done) => {
+        if (done) {
+          retryDelay = 1000;
+          return;
+        }
+        retry = setTimeout(() => {
+          retry = null;
+          if (navigator.onLine) flush(user);
+        }, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, maxRetryDelay);
+      })
+      .catch((err) => console.error('outbox', err))
+      .finally(() => {
+        flushing = null;
+      });
   }
   return flushing;
 }
