@@ -112,9 +112,9 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.buildStreets(ctx); err != nil {
 		return err
 	}
-	// The hub subscribes first: it only queues, while the later
-	// subscribers write to the database before returning, and the log
-	// calls them one after the other.
+	// The hub is the log's live subscriber (it only queues, and gets each
+	// event before it is persisted); the later ones are durable and write
+	// to the database before returning.
 	a.buildHub()
 	if err := a.buildPortineria(ctx); err != nil {
 		return err
@@ -209,6 +209,10 @@ func (a *App) Shutdown(ctx context.Context) error {
 	// After the sweeps (which may publish) and before the store: sends in
 	// flight are abandoned to the next start, finished ones recorded.
 	a.Push.Close()
+	// Last before the store: the next start goes on with the numbering.
+	if cerr := a.Events.Close(ctx); cerr != nil && err == nil {
+		err = cerr
+	}
 	if cerr := a.store.Close(ctx); cerr != nil && err == nil {
 		err = cerr
 	}

@@ -19,7 +19,7 @@ func (a *App) buildHub() {
 		// this much there, and falls behind its queue (and is closed) soon.
 		SocketSendBuffer: 64 << 10,
 	})
-	a.Events.Subscribe(a.Hub.Publish)
+	a.Events.SubscribeLive(a.Hub.Publish)
 }
 
 // memberAccess tells the hub who may follow a street: its active members

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"time"
 
@@ -25,6 +26,9 @@ func (l *Log) Forget(ctx context.Context, userID, alias string) ([]string, error
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
+	if err := l.settle(ctx); err != nil {
+		return nil, err
+	}
 	var recs []record
 	if err := l.c.FindAll(ctx, bson.M{"$or": bson.A{bson.M{"actor_id": userID}, bson.M{"subject_id": userID}}}, &recs); err != nil {
 		return nil, err
@@ -96,4 +100,23 @@ func forgetPayload(payload, userID, alias string) string {
 		return payload
 	}
 	return string(out)
+}
+
+// settle waits until every event published so far is persisted (early
+// mode hands events out before), so that a scan of the log sees them.
+func (l *Log) settle(ctx context.Context) error {
+	for _, s := range l.allStreets() {
+		s.mu.Lock()
+		ch := s.persisted
+		s.mu.Unlock()
+		if ch == nil {
+			continue
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("events: waiting for the log to be written: %w", ctx.Err())
+		}
+	}
+	return nil
 }

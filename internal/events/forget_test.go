@@ -32,6 +32,9 @@ func TestForgetRewritesKeptEventsOfADeletedAccount(t *testing.T) {
 	for _, fresh := range []bool{false, true} {
 		log := l
 		if fresh { // a new process reads the database
+			if err := l.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
 			log = newLog(t, st, clock.System{}, events.Options{})
 		}
 		got, err := log.Since(ctx, sid, 0, 100)

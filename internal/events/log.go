@@ -16,7 +16,16 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-const collection = "events"
+const (
+	collection = "events"
+	// seqCollection holds, per street, the highest sequence number a
+	// process may have handed out (see Log.reserve).
+	seqCollection = "event_seqs"
+	// reserveBlock is how many sequence numbers one reservation covers: a
+	// restart skips at most this many, and one event in this many waits
+	// for the reservation's write.
+	reserveBlock = 64
+)
 
 // Bus is what services publish to.
 type Bus interface {
@@ -24,8 +33,9 @@ type Bus interface {
 	Publish(ctx context.Context, e Event) (Event, error)
 }
 
-// Subscriber receives every published event, in each street's order. It
-// runs on the publisher's goroutine, so it must not block: queue and return.
+// Subscriber receives every published event. It runs on the publisher's
+// goroutine: a live subscriber (SubscribeLive) must not block, queue and
+// return; a durable one (Subscribe) may write before returning.
 type Subscriber func(Event)
 
 // Options bound the log.
@@ -47,8 +57,15 @@ type Log struct {
 	opts  Options
 	log   *slog.Logger
 
+	// early: hand events to the live subscribers before they are
+	// persisted (the embedded engine, where one process owns the database;
+	// see Publish).
+	early bool
+	seqs  *store.Collection
+
 	mu      sync.Mutex
 	streets map[string]*streetLog
+	live    []Subscriber
 	subs    []Subscriber
 
 	// trimMu runs one Trim at a time; nextAge, under it, is when the
@@ -60,8 +77,16 @@ type Log struct {
 type streetLog struct {
 	mu     sync.Mutex
 	loaded bool
-	last   int64
-	recent []Event // ascending, contiguous, ending at last
+	// last is the highest sequence handed out (persisted or on its way).
+	last int64
+	// reserved is the highest sequence covered by the stored reservation
+	// (early mode only).
+	reserved int64
+	recent   []Event // ascending, contiguous, ending at last
+	// persisted is closed once the latest event handed out is persisted
+	// and its durable subscribers ran (early mode): the next one waits
+	// for it, so events reach the database and those subscribers in order.
+	persisted chan struct{}
 	// trimmed is the highest sequence this process has trimmed below
 	// (0: none yet, so the first trim over the limit looks).
 	trimmed int64
@@ -89,14 +114,32 @@ func New(st *store.Store, c clock.Clock, logger *slog.Logger, opts Options) *Log
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Log{st: st, c: st.Collection(collection), clock: c, opts: opts, log: logger, streets: map[string]*streetLog{}}
+	return &Log{st: st, c: st.Collection(collection), seqs: st.Collection(seqCollection), early: st.Embedded(),
+		clock: c, opts: opts, log: logger, streets: map[string]*streetLog{}}
 }
 
-// Subscribe adds a subscriber. Call it while wiring, before publishing.
+// Subscribe adds a durable subscriber: it gets each event once the event is
+// persisted, in each street's order, and may write before it returns (the
+// push outbox). Call it while wiring, before publishing.
 func (l *Log) Subscribe(fn Subscriber) {
 	l.mu.Lock()
 	l.subs = append(l.subs, fn)
 	l.mu.Unlock()
+}
+
+// SubscribeLive adds a live subscriber: it gets each event in each street's
+// order as soon as it has its number, possibly before it is persisted (the
+// realtime hub), and must only queue. Call it while wiring.
+func (l *Log) SubscribeLive(fn Subscriber) {
+	l.mu.Lock()
+	l.live = append(l.live, fn)
+	l.mu.Unlock()
+}
+
+func (l *Log) subscribers() (live, durable []Subscriber) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.live, l.subs
 }
 
 type record struct {
@@ -111,9 +154,32 @@ type record struct {
 	SubjectID string        `bson:"subject_id,omitempty"`
 }
 
+// seqDoc is a street's reservation of numbers (early mode).
+type seqDoc struct {
+	ID       string `bson:"_id"`
+	Reserved int64  `bson:"reserved"`
+	// Last is set by a clean shutdown: the last number handed out, each
+	// persisted or lost for good (a failed write, a hole in the log).
+	// Without it the previous process may have crashed with events out on
+	// sockets and not persisted.
+	Last *int64 `bson:"last,omitempty"`
+}
+
 func (r record) event() Event {
 	return Event{Seq: r.Seq, Type: Type(r.Type), StreetID: r.StreetID, At: r.At.UTC(), Audience: Audience(r.Audience),
 		Payload: json.RawMessage(r.Payload), ActorID: r.ActorID, SubjectID: r.SubjectID}
+}
+
+// allStreets returns the streets known so far. Callers lock them one by
+// one without l.mu, so that no order between the two locks is needed.
+func (l *Log) allStreets() map[string]*streetLog {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	all := make(map[string]*streetLog, len(l.streets))
+	for id, s := range l.streets {
+		all[id] = s
+	}
+	return all
 }
 
 func (l *Log) street(id string) *streetLog {
@@ -128,26 +194,111 @@ func (l *Log) street(id string) *streetLog {
 }
 
 // load reads the street's last sequence number once per process.
+//
+// In early mode, after a crash, numbers up to the stored reservation may
+// have reached sockets without being persisted. The street goes on after
+// them: they are a hole in the log, so a client resuming from before gets
+// a reset rather than a silent loss. After a clean shutdown (Close) the
+// numbering simply goes on.
 func (l *Log) load(ctx context.Context, s *streetLog, streetID string) error {
 	if s.loaded {
 		return nil
 	}
 	var r record
+	var persisted int64
 	err := l.c.FindOne(ctx, bson.M{"street_id": streetID}, &r, options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}}))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		s.last = 0
 	case err != nil:
 		return err
 	default:
-		s.last = r.Seq
+		persisted = r.Seq
 	}
+	s.last, s.reserved = persisted, 0
+	if l.early {
+		var d seqDoc
+		switch err := l.seqs.FindOne(ctx, bson.M{"_id": streetID}, &d); {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		case d.Last != nil:
+			s.last = max(persisted, *d.Last)
+			s.reserved = s.last
+		default:
+			s.last = max(persisted, d.Reserved)
+			s.reserved = s.last
+		}
+	}
+	s.recent = nil
 	s.loaded = true
 	return nil
 }
 
+// reserve records that numbers up to upTo may be handed out before they
+// are persisted, so that a restart never gives one of them to another event
+// (and forgets the clean shutdown's mark).
+func (l *Log) reserve(ctx context.Context, s *streetLog, streetID string, upTo int64) error {
+	_, err := l.seqs.UpdateOne(ctx, bson.M{"_id": streetID}, bson.M{"$set": bson.M{"reserved": upTo}, "$unset": bson.M{"last": ""}},
+		options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("events: reserve numbers of %s: %w", streetID, err)
+	}
+	s.reserved = upTo
+	return nil
+}
+
+// Close marks a clean shutdown: once every event handed out is persisted,
+// each street records the last number it gave, so the next start goes on
+// from there. Call it after the last Publish; a later one only makes the
+// next start as careful as after a crash.
+func (l *Log) Close(ctx context.Context) error {
+	if !l.early {
+		return nil
+	}
+	if err := l.settle(ctx); err != nil {
+		return err
+	}
+	for id, s := range l.allStreets() {
+		s.mu.Lock()
+		last, touched := s.last, s.loaded && s.reserved > 0
+		s.mu.Unlock()
+		if !touched {
+			continue
+		}
+		if _, err := l.seqs.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$set": bson.M{"last": last}}); err != nil {
+			return fmt.Errorf("events: close %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// remember appends e to the street's in-memory window.
+func (l *Log) remember(s *streetLog, e Event) {
+	if n := len(s.recent); n > 0 && s.recent[n-1].Seq != e.Seq-1 {
+		s.recent = nil
+	}
+	s.recent = append(s.recent, e)
+	if len(s.recent) > l.opts.Memory {
+		s.recent = append(s.recent[:0:0], s.recent[len(s.recent)-l.opts.Memory:]...)
+	}
+}
+
+func (l *Log) record(e Event) record {
+	return record{ID: bson.NewObjectID(), StreetID: e.StreetID, Seq: e.Seq, Type: string(e.Type), At: e.At,
+		Audience: string(e.Audience), Payload: string(e.Payload), ActorID: e.ActorID, SubjectID: e.SubjectID}
+}
+
 // Publish gives e the street's next sequence number, stores it, and hands it
-// to the subscribers before the next event of the same street is published.
+// to the subscribers, each street's events in order. It returns once e is
+// persisted and the durable subscribers have run.
+//
+// On the embedded engine the live subscribers get e before it is
+// persisted: every socket of a street would otherwise wait for the
+// database's write, which is most of the time from a post to its frame. A
+// crash can then lose an event some sockets saw; its number is never given
+// again (reserve), and a client resuming across the hole gets a reset. On
+// MongoDB, where several processes may publish to one street, a number is
+// only final once its insert succeeded, so every subscriber waits for it.
 func (l *Log) Publish(ctx context.Context, e Event) (Event, error) {
 	if e.StreetID == "" {
 		return e, errors.New("events: event without street")
@@ -161,6 +312,10 @@ func (l *Log) Publish(ctx context.Context, e Event) (Event, error) {
 		e.At = l.clock.Now()
 	}
 	e.At = e.At.UTC().Truncate(time.Millisecond)
+	live, durable := l.subscribers()
+	if l.early {
+		return l.publishEarly(ctx, e, live, durable)
+	}
 	s := l.street(e.StreetID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -169,13 +324,9 @@ func (l *Log) Publish(ctx context.Context, e Event) (Event, error) {
 	}
 	// Another process may have taken the number (several servers on one
 	// MongoDB): the unique index refuses it, and we move past it.
-	// Every connected socket of the street waits on this write: it goes
-	// ahead of other writes queued on the embedded engine.
-	live := store.Live(ctx)
 	for attempt := 0; ; attempt++ {
 		e.Seq = s.last + 1
-		_, err = l.c.InsertOne(live, record{ID: bson.NewObjectID(), StreetID: e.StreetID, Seq: e.Seq, Type: string(e.Type), At: e.At,
-			Audience: string(e.Audience), Payload: string(payload), ActorID: e.ActorID, SubjectID: e.SubjectID})
+		_, err = l.c.InsertOne(ctx, l.record(e))
 		if err == nil {
 			break
 		}
@@ -183,23 +334,56 @@ func (l *Log) Publish(ctx context.Context, e Event) (Event, error) {
 			return e, err
 		}
 		s.loaded = false
-		s.recent = nil
 		if err := l.load(ctx, s, e.StreetID); err != nil {
 			return e, err
 		}
 	}
-	if len(s.recent) > 0 && s.recent[len(s.recent)-1].Seq != e.Seq-1 {
-		s.recent = nil
-	}
+	l.remember(s, e)
 	s.last = e.Seq
-	s.recent = append(s.recent, e)
-	if len(s.recent) > l.opts.Memory {
-		s.recent = append(s.recent[:0:0], s.recent[len(s.recent)-l.opts.Memory:]...)
+	for _, fn := range live {
+		fn(e)
 	}
-	l.mu.Lock()
-	subs := l.subs
-	l.mu.Unlock()
-	for _, fn := range subs {
+	for _, fn := range durable {
+		fn(e)
+	}
+	return e, nil
+}
+
+func (l *Log) publishEarly(ctx context.Context, e Event, live, durable []Subscriber) (Event, error) {
+	s := l.street(e.StreetID)
+	s.mu.Lock()
+	if err := l.load(ctx, s, e.StreetID); err != nil {
+		s.mu.Unlock()
+		return e, err
+	}
+	// Every connected socket of the street waits on these writes: they
+	// go ahead of other writes queued on the embedded engine.
+	livectx := store.Live(ctx)
+	if s.last+1 > s.reserved {
+		if err := l.reserve(livectx, s, e.StreetID, s.last+reserveBlock); err != nil {
+			s.mu.Unlock()
+			return e, err
+		}
+	}
+	e.Seq = s.last + 1
+	s.last = e.Seq
+	l.remember(s, e)
+	for _, fn := range live {
+		fn(e)
+	}
+	before, done := s.persisted, make(chan struct{})
+	s.persisted = done
+	s.mu.Unlock()
+	defer close(done)
+
+	if before != nil {
+		<-before
+	}
+	// Sockets have it: it must reach the log even if the caller gives up.
+	if _, err := l.c.InsertOne(context.WithoutCancel(livectx), l.record(e)); err != nil {
+		return e, err
+	}
+	for _, fn := range durable {
 		fn(e)
 	}
 	return e, nil
@@ -221,8 +405,9 @@ func (l *Log) Last(ctx context.Context, streetID string) (int64, error) {
 var ErrGap = errors.New("events: resume point no longer kept")
 
 // Since returns up to limit events of the street after seq, in order. It
-// returns ErrGap when some of them were already dropped from the log or seq
-// lies ahead of the log (a client of another database).
+// returns ErrGap when some of them were already dropped from the log, were
+// lost in a crash, or seq lies ahead of the log (a client of another
+// database).
 func (l *Log) Since(ctx context.Context, streetID string, seq int64, limit int) ([]Event, error) {
 	if limit <= 0 {
 		limit = 1000
@@ -258,11 +443,31 @@ func (l *Log) Since(ctx context.Context, streetID string, seq int64, limit int) 
 	if len(recs) == 0 || recs[0].Seq != seq+1 {
 		return nil, ErrGap
 	}
-	out := make([]Event, len(recs))
+	out := make([]Event, 0, len(recs))
 	for i, r := range recs {
-		out[i] = r.event()
+		if i > 0 && r.Seq != recs[i-1].Seq+1 {
+			break // a hole: an event being written, or lost
+		}
+		out = append(out, r.event())
 	}
-	return out, nil
+	if len(out) == limit {
+		return out, nil
+	}
+	// A short read must still reach the street's last event, or the caller
+	// takes it for the end: what the database does not have yet (being
+	// written) comes from memory; what neither has is lost.
+	next := out[len(out)-1].Seq + 1
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if next > s.last {
+		return out, nil
+	}
+	n := len(s.recent)
+	if n == 0 || s.recent[0].Seq > next {
+		return nil, ErrGap
+	}
+	from := int(next - s.recent[0].Seq)
+	return append(out, s.recent[from:min(n, from+limit-len(out))]...), nil
 }
 
 // Trim drops events beyond the per-street count and older than the maximum
@@ -282,12 +487,7 @@ func (l *Log) Trim(ctx context.Context) error {
 	if err := l.trimAge(ctx, now, cutoff); err != nil {
 		return err
 	}
-	l.mu.Lock()
-	ids := make([]string, 0, len(l.streets))
-	for id := range l.streets {
-		ids = append(ids, id)
-	}
-	l.mu.Unlock()
+	streets := l.allStreets()
 	slack := max(1, l.opts.KeepPerStreet/10)
 	type dueStreet struct {
 		s     *streetLog
@@ -295,7 +495,7 @@ func (l *Log) Trim(ctx context.Context) error {
 	}
 	var due []dueStreet
 	var or bson.A
-	for _, id := range ids {
+	for id := range streets {
 		if _, err := l.Last(ctx, id); err != nil {
 			return err
 		}
@@ -319,25 +519,14 @@ func (l *Log) Trim(ctx context.Context) error {
 		}
 	}
 	// The in-memory window must not answer for what the database dropped.
-	// The streets are collected first and locked one by one without l.mu:
-	// Publish holds a street's lock while it takes l.mu (to read the
-	// subscribers), so holding l.mu here while taking a street's lock
-	// would deadlock the log against a publisher.
-	l.mu.Lock()
-	all := make([]*streetLog, 0, len(l.streets))
-	for _, s := range l.streets {
-		all = append(all, s)
-	}
-	l.mu.Unlock()
-	for _, s := range all {
+	for _, s := range streets {
 		s.mu.Lock()
-		kept := s.recent[:0]
-		for _, e := range s.recent {
-			if !e.At.Before(cutoff) && e.Seq > s.last-l.opts.KeepPerStreet {
-				kept = append(kept, e)
-			}
+		// From the front only: the window stays contiguous.
+		i := 0
+		for i < len(s.recent) && (s.recent[i].At.Before(cutoff) || s.recent[i].Seq <= s.last-l.opts.KeepPerStreet) {
+			i++
 		}
-		s.recent = kept
+		s.recent = s.recent[i:]
 		s.mu.Unlock()
 	}
 	return nil

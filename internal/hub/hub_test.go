@@ -48,7 +48,7 @@ func newHarness(t *testing.T, opts hub.Options, logOpts events.Options) *harness
 	h := &harness{members: map[string]hub.Access{}, tickets: map[string]hub.Ticket{}}
 	h.log = events.New(st, clock.System{}, nil, logOpts)
 	h.hub = hub.New(h.log, h.membership, nil, opts)
-	h.log.Subscribe(h.hub.Publish)
+	h.log.SubscribeLive(h.hub.Publish)
 
 	up := websocket.FastHTTPUpgrader{
 		ReadBufferSize:  256,
