@@ -89,6 +89,8 @@ type Service struct {
 	dummyHash string
 	// embedded: the engine evaluates $in document by document (see Users).
 	embedded bool
+	// accounts is the embedded engine's copy of every account (accounts.go).
+	accounts accountCopy
 
 	// closed holds accounts deleted less than an access token's life ago:
 	// their access tokens still carry a valid signature, and are refused.
@@ -235,6 +237,8 @@ func (s *Service) Register(ctx context.Context, r Registration, ip string) (Sess
 		}
 		return Session{}, err
 	}
+	acc := u.account()
+	s.accounts.changed(acc.ID, &acc)
 	return s.newSession(ctx, u, randomToken(12))
 }
 
@@ -487,8 +491,22 @@ func (s *Service) Users(ctx context.Context, ids []string) (map[string]Account, 
 	if len(oids) == 0 {
 		return out, nil
 	}
-	if s.embedded && len(oids) > bigLookup {
-		return s.usersByScan(ctx, ids, out)
+	if s.embedded {
+		all := s.accounts.current()
+		if all == nil && len(oids) > bigLookup {
+			var err error
+			if all, err = s.accounts.load(ctx, s); err != nil {
+				return nil, err
+			}
+		}
+		if all != nil {
+			for _, id := range ids {
+				if a, ok := all[id]; ok {
+					out[id] = a
+				}
+			}
+			return out, nil
+		}
 	}
 	var us []user
 	if err := s.users.FindAll(ctx, bson.M{"_id": bson.M{"$in": oids}}, &us); err != nil {
@@ -503,34 +521,24 @@ func (s *Service) Users(ctx context.Context, ids []string) (map[string]Account, 
 }
 
 // bigLookup is the number of ids above which Users reads the embedded
-// engine's users collection once instead of asking for $in: that engine
-// compares every document with every id (a push to a street of 2 000 took
-// 0.4-1 s in $in alone), while one pass with a map costs a plain scan.
+// engine's users collection once, and keeps it (accountCopy), instead of
+// asking for $in: that engine compares every document with every id (a push
+// to a street of 2 000 took 0.4-1 s in $in alone).
 const bigLookup = 100
 
-func (s *Service) usersByScan(ctx context.Context, ids []string, out map[string]Account) (map[string]Account, error) {
-	want := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		want[id] = true
+// accountChanged brings the account copy in step with a write to id (even
+// a failed one: it may have been applied), reading the account back.
+func (s *Service) accountChanged(ctx context.Context, id bson.ObjectID) {
+	u, err := s.userByID(ctx, id.Hex())
+	switch {
+	case err != nil:
+		s.accounts.invalidate() // unknown now: the next big lookup reads again
+	case u.Deleted:
+		s.accounts.changed(id.Hex(), nil)
+	default:
+		acc := u.account()
+		s.accounts.changed(acc.ID, &acc)
 	}
-	err := s.users.Each(ctx, bson.M{}, func(raw bson.Raw) error {
-		id, ok := raw.Lookup("_id").ObjectIDOK()
-		if !ok || !want[id.Hex()] {
-			return nil
-		}
-		var u user
-		if err := bson.Unmarshal(raw, &u); err != nil {
-			return err
-		}
-		if !u.Deleted {
-			out[u.ID.Hex()] = u.account()
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // UserByEmail finds an account by email, for volunteers added by email.
@@ -607,7 +615,9 @@ func (s *Service) Update(ctx context.Context, p Principal, ch Changes) (Account,
 		return u.account(), nil
 	}
 	set["updated_at"] = s.clock.Now().Truncate(time.Millisecond)
-	if _, err := s.users.UpdateOne(ctx, bson.M{"_id": u.ID}, bson.M{"$set": set}); err != nil {
+	_, err = s.users.UpdateOne(ctx, bson.M{"_id": u.ID}, bson.M{"$set": set})
+	s.accountChanged(context.WithoutCancel(ctx), u.ID)
+	if err != nil {
 		return Account{}, err
 	}
 	if ch.Password != nil {
@@ -722,6 +732,7 @@ func (s *Service) Delete(ctx context.Context, p Principal) error {
 		"deleted": true, "email": "deleted:" + u.ID.Hex(), "name": "", "password_hash": "",
 		"updated_at": s.clock.Now().Truncate(time.Millisecond),
 	}})
+	s.accounts.changed(u.ID.Hex(), nil)
 	if err != nil {
 		return err
 	}

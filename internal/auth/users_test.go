@@ -67,3 +67,44 @@ func TestDeletedAccountsAccessTokenIsRefusedAtOnce(t *testing.T) {
 		t.Fatal("deleted account's refresh token still works")
 	}
 }
+
+// A street-wide lookup keeps a copy of the accounts on the embedded engine:
+// registrations, changes and deletions made afterwards still show in the
+// next one.
+func TestManyUsersFollowWritesAfterTheFirstLookup(t *testing.T) {
+	s, _, _ := newService(t, auth.Options{})
+	ctx := context.Background()
+	anna, bruno, carla := register(t, s, "anna@example.org"), register(t, s, "bruno@example.org"), register(t, s, "carla@example.org")
+	many := func(ids ...string) []string {
+		for range 150 {
+			ids = append(ids, bson.NewObjectID().Hex())
+		}
+		return ids
+	}
+	if got, err := s.Users(ctx, many(anna.Account.ID, bruno.Account.ID, carla.Account.ID)); err != nil || len(got) != 3 {
+		t.Fatalf("first lookup: %v %v", got, err)
+	}
+	name, zone := "Bruno Bianchi", "Europe/Rome"
+	if _, err := s.Update(ctx, auth.Principal{UserID: bruno.Account.ID}, auth.Changes{Name: &name, TimeZone: &zone}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, auth.Principal{UserID: carla.Account.ID}); err != nil {
+		t.Fatal(err)
+	}
+	dario := register(t, s, "dario@example.org")
+	for _, ids := range [][]string{
+		many(anna.Account.ID, bruno.Account.ID, carla.Account.ID, dario.Account.ID),
+		{anna.Account.ID, bruno.Account.ID, carla.Account.ID, dario.Account.ID}, // few: the same answer
+	} {
+		got, err := s.Users(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 3 || got[bruno.Account.ID].Name != name || got[bruno.Account.ID].TimeZone != zone || got[dario.Account.ID].ID == "" {
+			t.Fatalf("after the writes: %+v", got)
+		}
+		if _, ok := got[carla.Account.ID]; ok {
+			t.Fatalf("a deleted account is still looked up: %+v", got[carla.Account.ID])
+		}
+	}
+}

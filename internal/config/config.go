@@ -40,6 +40,7 @@ type Config struct {
 	VAPIDSubject      string
 	PushAllowInsecure bool
 	PushWorkers       int
+	PushRate          int
 
 	LoginPerAccount int
 	LoginPerIP      int
@@ -73,6 +74,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("CIVICO_DEBUG_ADDR", ""), "serve expvar and pprof on this address")
 	fs.BoolVar(&c.PushAllowInsecure, "push-allow-insecure", env("CIVICO_PUSH_ALLOW_INSECURE", "") == "1", "accept http loopback push endpoints (tests only)")
 	intVar(fs, &perr, &c.PushWorkers, "push-workers", env("CIVICO_PUSH_WORKERS", "8"))
+	intVar(fs, &perr, &c.PushRate, "push-rate", env("CIVICO_PUSH_RATE", "1500"))
 	intVar(fs, &perr, &c.LoginPerAccount, "login-per-account", env("CIVICO_LOGIN_PER_ACCOUNT", "10"))
 	intVar(fs, &perr, &c.LoginPerIP, "login-per-ip", env("CIVICO_LOGIN_PER_IP", "30"))
 	intVar(fs, &perr, &c.RegisterPerIP, "register-per-ip", env("CIVICO_REGISTER_PER_IP", "20"))
@@ -138,6 +140,9 @@ func (c *Config) validate() error {
 	}
 	if c.PushWorkers < 1 || c.PushWorkers > 256 {
 		errs = append(errs, errors.New("push workers must be within 1..256"))
+	}
+	if c.PushRate < 0 || c.PushRate > 1_000_000 {
+		errs = append(errs, errors.New("the push rate must be within 0..1000000 per second (0: unpaced)"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config: %w", err)

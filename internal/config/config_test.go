@@ -57,6 +57,7 @@ func TestInvalidSettingsAreRefused(t *testing.T) {
 		"vapid subject": {"CIVICO_VAPID_SUBJECT": "admin@example.org"},
 		"public url":    {"CIVICO_PUBLIC_URL": "localhost"},
 		"push workers":  {"CIVICO_PUSH_WORKERS": "0"},
+		"push rate":     {"CIVICO_PUSH_RATE": "-1"},
 		"not a number":  {"CIVICO_LOGIN_PER_IP": "many"},
 		"bad log level": {"CIVICO_LOG_LEVEL": "chatty"},
 	}

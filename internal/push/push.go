@@ -61,6 +61,10 @@ type Options struct {
 	// Workers is how many pushes are sent at once (default 8): most of a
 	// send is waiting for the push service; the CPU part is bounded apart.
 	Workers int
+	// Rate is how many pushes per second are sent at most, after bursts of
+	// Burst (default 100); 0 sends as fast as the workers go. The server
+	// sets 1 500/s (see pacer).
+	Rate, Burst int
 	// HTTPTimeout bounds one send, connection included (default 10 s).
 	HTTPTimeout time.Duration
 	// MaxAttempts bounds the sends of one delivery (default 6).
@@ -94,6 +98,8 @@ type Service struct {
 	// cores: a street-wide fan-out must leave the API and the sockets a
 	// core, while many more sends wait on the network (Workers).
 	cpu chan struct{}
+	// pace spreads the sends of a big fan-out over time.
+	pace *pacer
 
 	sched   *scheduler
 	buckets *buckets
@@ -144,6 +150,9 @@ func New(ctx context.Context, st *store.Store, c clock.Clock, accounts Accounts,
 	if opts.Workers <= 0 {
 		opts.Workers = 8
 	}
+	if opts.Burst <= 0 {
+		opts.Burst = 100
+	}
 	if opts.HTTPTimeout <= 0 {
 		opts.HTTPTimeout = 10 * time.Second
 	}
@@ -179,6 +188,7 @@ func New(ctx context.Context, st *store.Store, c clock.Clock, accounts Accounts,
 	}
 	s.client = newHTTPClient(opts)
 	s.cpu = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+	s.pace = newPacer(opts.Rate, opts.Burst)
 	s.sched = newScheduler(c)
 	s.buckets = newBuckets()
 	return s, nil

@@ -123,6 +123,9 @@ func (s *Service) deliver(ctx context.Context, d *delivery) {
 func (s *Service) send(ctx context.Context, d *delivery, now time.Time) (int, time.Duration, error) {
 	msg := make([]byte, len(d.Payload))
 	copy(msg, d.Payload)
+	if err := s.pace.wait(ctx); err != nil {
+		return 0, 0, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.HTTPTimeout)
 	defer cancel()
 	// Encrypting and signing hold a CPU slot; waiting for the push

@@ -48,6 +48,7 @@ var (
 	wsRate   = flag.Int("ws-rate", 40, "post updates per second while measuring websocket latency")
 	rounds   = flag.Int("rounds", 3, "posts to time, one after the other")
 	workers  = flag.Int("workers", 8, "CIVICO_PUSH_WORKERS")
+	pushRate = flag.Int("push-rate", 1500, "CIVICO_PUSH_RATE: pushes per second after a burst of 100 (0: unpaced)")
 	psChecks = flag.Int("ps-checks", 1, "requests the in-process push service verifies and decrypts at once (0: no bound); a real one runs elsewhere")
 	setupPar = flag.Int("setup-par", 4, "concurrent registrations during setup")
 	profile  = flag.String("roundprofile", "", "write a CPU profile of the timed rounds (not the setup) to this file")
@@ -60,6 +61,7 @@ type member struct {
 func BenchmarkPushFanOut(b *testing.B) {
 	s := testutil.Start(b, testutil.WithConfig(func(c *config.Config) {
 		c.PushWorkers = *workers
+		c.PushRate = *pushRate
 		c.PostsPerHour = 1 << 20
 		c.RegisterPerIP = 1 << 20
 	}))
@@ -115,12 +117,13 @@ func BenchmarkPushFanOut(b *testing.B) {
 	// Baseline: websocket fan-out with no push running.
 	lat.reset()
 	stop := updates(client, s.URL, author.Token, probe, *wsRate)
-	time.Sleep(3 * time.Second) // a measurement window, not synchronisation
+	time.Sleep(5 * time.Second) // a measurement window, not synchronisation
 	stop()
 	baseline := lat.reset()
 
 	fmt.Printf("machine: %d CPUs (GOMAXPROCS %d); load average at start %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadavg())
-	fmt.Printf("street: %d subscribed members, %d websocket followers, %d push workers; push service checks %d at once (0: unbounded)\n", *members, *sockets, *workers, *psChecks)
+	fmt.Printf("street: %d subscribed members, %d websocket followers, %d push workers, at most %d pushes/s (0: unpaced); push service checks %d at once (0: unbounded)\n",
+		*members, *sockets, *workers, *pushRate, *psChecks)
 	fmt.Printf("websocket fan-out, no push running: %s\n", baseline.summary())
 	if *profile != "" {
 		f, err := os.Create(*profile)

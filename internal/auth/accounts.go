@@ -1,0 +1,89 @@
+package auth
+
+import (
+	"context"
+	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// accountCopy is the embedded engine's copy of every live account, for
+// lookups of many users at once (a push to a whole street asks for
+// thousands). That engine answers them only by reading the collection —
+// about 0.1 s of CPU for 2 000 accounts, at the moment a post's pushes
+// start. One process owns an embedded database, so the copy sees every
+// write: each write applies itself to the copy, or leaves it stale when
+// the copy was not in step (gen), and the next big lookup reads again.
+type accountCopy struct {
+	mu    sync.Mutex
+	gen   uint64 // counts writes to users
+	built uint64 // the gen byID is in step with
+	byID  map[string]Account
+}
+
+// current returns the copy when it is in step with every write.
+func (c *accountCopy) current() map[string]Account {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byID != nil && c.built == c.gen {
+		return c.byID
+	}
+	return nil
+}
+
+// changed records a write that left acc (nil: the account is gone).
+// Maps handed out earlier are never changed: the copy is replaced.
+func (c *accountCopy) changed(id string, acc *Account) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	inStep := c.byID != nil && c.built == c.gen
+	c.gen++
+	if !inStep {
+		return
+	}
+	next := make(map[string]Account, len(c.byID)+1)
+	for k, v := range c.byID {
+		next[k] = v
+	}
+	if acc == nil {
+		delete(next, id)
+	} else {
+		next[id] = *acc
+	}
+	c.byID, c.built = next, c.gen
+}
+
+// load reads every live account and keeps them, unless a write came in
+// meanwhile (then the caller still gets what was read).
+func (c *accountCopy) load(ctx context.Context, s *Service) (map[string]Account, error) {
+	c.mu.Lock()
+	gen := c.gen
+	c.mu.Unlock()
+	all := map[string]Account{}
+	err := s.users.Each(ctx, bson.M{}, func(raw bson.Raw) error {
+		var u user
+		if err := bson.Unmarshal(raw, &u); err != nil {
+			return err
+		}
+		if !u.Deleted {
+			all[u.ID.Hex()] = u.account()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.gen == gen {
+		c.byID, c.built = all, gen
+	}
+	c.mu.Unlock()
+	return all, nil
+}
+
+// invalidate leaves the copy stale: the next big lookup reads again.
+func (c *accountCopy) invalidate() {
+	c.mu.Lock()
+	c.gen++
+	c.mu.Unlock()
+}
