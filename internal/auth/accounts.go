@@ -21,18 +21,27 @@ type accountCopy struct {
 	byID  map[string]Account
 }
 
-// current returns the copy when it is in step with every write.
-func (c *accountCopy) current() map[string]Account {
+// lookup puts the accounts of ids into out and reports true, when the copy
+// is in step with every write.
+func (c *accountCopy) lookup(ids []string, out map[string]Account) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.byID != nil && c.built == c.gen {
-		return c.byID
+	if c.byID == nil || c.built != c.gen {
+		return false
 	}
-	return nil
+	c.fill(ids, out)
+	return true
 }
 
-// changed records a write that left acc (nil: the account is gone).
-// Maps handed out earlier are never changed: the copy is replaced.
+func (c *accountCopy) fill(ids []string, out map[string]Account) {
+	for _, id := range ids {
+		if a, ok := c.byID[id]; ok {
+			out[id] = a
+		}
+	}
+}
+
+// changed records a successful write that left acc (nil: the account is gone).
 func (c *accountCopy) changed(id string, acc *Account) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -41,21 +50,24 @@ func (c *accountCopy) changed(id string, acc *Account) {
 	if !inStep {
 		return
 	}
-	next := make(map[string]Account, len(c.byID)+1)
-	for k, v := range c.byID {
-		next[k] = v
-	}
 	if acc == nil {
-		delete(next, id)
+		delete(c.byID, id)
 	} else {
-		next[id] = *acc
+		c.byID[id] = *acc
 	}
-	c.byID, c.built = next, c.gen
+	c.built = c.gen
 }
 
-// load reads every live account and keeps them, unless a write came in
-// meanwhile (then the caller still gets what was read).
-func (c *accountCopy) load(ctx context.Context, s *Service) (map[string]Account, error) {
+// invalidate leaves the copy stale: the next big lookup reads again.
+func (c *accountCopy) invalidate() {
+	c.mu.Lock()
+	c.gen++
+	c.mu.Unlock()
+}
+
+// load reads every live account, keeps them unless a write came in
+// meanwhile, and puts the accounts of ids into out.
+func (c *accountCopy) load(ctx context.Context, s *Service, ids []string, out map[string]Account) error {
 	c.mu.Lock()
 	gen := c.gen
 	c.mu.Unlock()
@@ -71,19 +83,19 @@ func (c *accountCopy) load(ctx context.Context, s *Service) (map[string]Account,
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.gen == gen {
 		c.byID, c.built = all, gen
+		c.fill(ids, out)
+		return nil
 	}
-	c.mu.Unlock()
-	return all, nil
-}
-
-// invalidate leaves the copy stale: the next big lookup reads again.
-func (c *accountCopy) invalidate() {
-	c.mu.Lock()
-	c.gen++
-	c.mu.Unlock()
+	for _, id := range ids {
+		if a, ok := all[id]; ok {
+			out[id] = a
+		}
+	}
+	return nil
 }

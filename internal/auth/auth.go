@@ -492,18 +492,12 @@ func (s *Service) Users(ctx context.Context, ids []string) (map[string]Account, 
 		return out, nil
 	}
 	if s.embedded {
-		all := s.accounts.current()
-		if all == nil && len(oids) > bigLookup {
-			var err error
-			if all, err = s.accounts.load(ctx, s); err != nil {
-				return nil, err
-			}
+		if s.accounts.lookup(ids, out) {
+			return out, nil
 		}
-		if all != nil {
-			for _, id := range ids {
-				if a, ok := all[id]; ok {
-					out[id] = a
-				}
+		if len(oids) > bigLookup {
+			if err := s.accounts.load(ctx, s, ids, out); err != nil {
+				return nil, err
 			}
 			return out, nil
 		}
@@ -732,10 +726,11 @@ func (s *Service) Delete(ctx context.Context, p Principal) error {
 		"deleted": true, "email": "deleted:" + u.ID.Hex(), "name": "", "password_hash": "",
 		"updated_at": s.clock.Now().Truncate(time.Millisecond),
 	}})
-	s.accounts.changed(u.ID.Hex(), nil)
 	if err != nil {
+		s.accounts.invalidate() // it may have been applied
 		return err
 	}
+	s.accounts.changed(u.ID.Hex(), nil)
 	_, err = s.emails.DeleteOne(ctx, bson.M{"_id": u.Email})
 	return err
 }

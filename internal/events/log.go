@@ -259,16 +259,26 @@ func (l *Log) Close(ctx context.Context) error {
 		return err
 	}
 	for id, s := range l.allStreets() {
-		s.mu.Lock()
-		last, touched := s.last, s.loaded && s.reserved > 0
-		s.mu.Unlock()
-		if !touched {
-			continue
-		}
-		if _, err := l.seqs.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$set": bson.M{"last": last}}); err != nil {
-			return fmt.Errorf("events: close %s: %w", id, err)
+		if err := l.closeStreet(ctx, id, s); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// closeStreet marks one street clean. It holds the street's lock across the
+// write, so no number is handed out between reading last and storing it;
+// a later Publish reserves again, which clears the mark.
+func (l *Log) closeStreet(ctx context.Context, id string, s *streetLog) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loaded || s.reserved == 0 {
+		return nil
+	}
+	if _, err := l.seqs.UpdateOne(ctx, bson.M{"_id": id}, bson.M{"$set": bson.M{"last": s.last}}); err != nil {
+		return fmt.Errorf("events: close %s: %w", id, err)
+	}
+	s.reserved = s.last
 	return nil
 }
 
