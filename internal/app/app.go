@@ -61,8 +61,14 @@ type App struct {
 	debug  *diag.Server
 	sweeps []func(context.Context) error
 	pwa    fs.FS
-	stop   context.CancelFunc
 	wg     sync.WaitGroup
+
+	// life orders Serve and Shutdown, which may race (a test that ends
+	// at once): a Shutdown first makes Serve return at once.
+	life     sync.Mutex
+	stop     context.CancelFunc
+	ln       net.Listener
+	shutDown bool
 }
 
 // Options are what tests may replace.
@@ -161,19 +167,33 @@ func (a *App) build(ctx context.Context) error {
 
 // Serve answers requests on ln until Shutdown, and runs the background work.
 func (a *App) Serve(ln net.Listener) error {
+	a.life.Lock()
+	if a.shutDown {
+		a.life.Unlock()
+		_ = ln.Close()
+		return nil
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a.stop = cancel
 	if err := a.startDebug(); err != nil {
+		a.life.Unlock()
 		cancel()
 		return err
 	}
+	a.stop, a.ln = cancel, ln
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
 		a.sweepLoop(ctx)
 	}()
 	a.Push.Start()
-	return a.fiber.Listener(ln)
+	a.life.Unlock()
+	err := a.fiber.Listener(ln)
+	a.life.Lock()
+	defer a.life.Unlock()
+	if a.shutDown {
+		return nil // the listener was closed by Shutdown
+	}
+	return err
 }
 
 // sweepLoop runs the expiry sweeps the embedded engine cannot (no TTL indexes).
@@ -198,12 +218,21 @@ func (a *App) sweepLoop(ctx context.Context) {
 // Shutdown stops accepting requests, drains those in flight, stops the
 // background work, then closes the driver and the embedded database.
 func (a *App) Shutdown(ctx context.Context) error {
+	a.life.Lock()
+	a.shutDown = true
+	stop, ln := a.stop, a.ln
+	a.life.Unlock()
 	err := a.fiber.ShutdownWithContext(ctx)
+	if ln != nil {
+		// Fiber's shutdown does nothing when Serve has not reached its
+		// accept loop yet; closing the listener ends that loop at once.
+		_ = ln.Close()
+	}
 	if rerr := a.closeRealtime(ctx); rerr != nil && err == nil {
 		err = rerr
 	}
-	if a.stop != nil {
-		a.stop()
+	if stop != nil {
+		stop()
 	}
 	a.wg.Wait()
 	// After the sweeps (which may publish) and before the store: sends in
