@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"civico/internal/events"
@@ -24,8 +25,12 @@ import (
 // and is the only one that ever writes to the socket (frames, pings, pongs
 // and the close frame alike). The publisher only appends under mu.
 type conn struct {
-	hub    *Hub
-	ws     *websocket.Conn
+	hub *Hub
+	ws  *websocket.Conn
+	nc  net.Conn // what frames are written to (control frames go through ws)
+	// raw, when the socket is a plain TCP one, lets a frame be written
+	// without a goroutine when the socket can take it at once (direct).
+	raw    syscall.RawConn
 	street string
 	user   string
 	admin  atomic.Bool
@@ -54,8 +59,11 @@ type conn struct {
 
 func newConn(h *Hub, ws *websocket.Conn, t Ticket) *conn {
 	now := time.Now()
-	c := &conn{hub: h, ws: ws, street: t.StreetID, user: t.UserID, lastPing: now, refill: now,
+	c := &conn{hub: h, ws: ws, nc: ws.NetConn(), street: t.StreetID, user: t.UserID, lastPing: now, refill: now,
 		tokens: float64(2 * h.opts.FramesPerSecond)}
+	if sc, ok := rawConn(ws).(syscall.Conn); ok && !h.opts.NoDirectWrites {
+		c.raw, _ = sc.SyscallConn()
+	}
 	c.admin.Store(t.Admin)
 	c.seen.Store(now.UnixNano())
 	return c
@@ -100,9 +108,57 @@ func (c *conn) pushLocked(p prepared, bounded bool) bool {
 		c.closeLocked(CloseTooSlow, "too slow")
 		return false
 	}
+	if len(c.queue) == 0 && !c.writing && !c.closeSent {
+		// Nothing is on its way to this socket: write here, without
+		// blocking; what the socket does not take at once goes to the
+		// writer.
+		n := c.writeDirectLocked(p.frame)
+		if n == len(p.frame) {
+			c.wrote(p)
+			return true
+		}
+		p.frame = p.frame[n:]
+	}
 	c.queue = append(c.queue, p)
 	c.startWriterLocked()
 	return true
+}
+
+// writeDirectLocked writes as much of b as the socket takes without
+// waiting, and returns how much that was. The caller holds mu with no
+// writer running, so it is the socket's only writer meanwhile.
+//
+// Most frames go out this way: waking a goroutine per socket for every
+// event of a big street cost more than the writes themselves, and under
+// load the wake-ups waited for the scheduler for tens of milliseconds.
+func (c *conn) writeDirectLocked(b []byte) int {
+	if c.raw == nil {
+		return 0
+	}
+	n := 0
+	// An error (a write deadline that passed, a closed socket) writes
+	// nothing: the writer goroutine then meets it and acts on it.
+	_ = c.raw.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			m, err := syscall.Write(int(fd), b[n:])
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil || m <= 0 {
+				break // EAGAIN: the socket is full for now
+			}
+			n += m
+		}
+		return true // never wait here
+	})
+	return n
+}
+
+// wrote counts a frame written to the socket.
+func (c *conn) wrote(p prepared) {
+	if !p.at.IsZero() {
+		c.hub.writeLag[lagBucket(time.Since(p.at))].Add(1)
+	}
 }
 
 func (c *conn) startWriterLocked() {
@@ -194,6 +250,11 @@ func (c *conn) writeLoop() {
 			j, c.pingDue = jobPing, false
 		}
 		if j == jobNone {
+			if !c.closing {
+				// Frames, pings and pongs left a write deadline behind:
+				// clear it, or the next direct write would meet it.
+				_ = c.nc.SetWriteDeadline(time.Time{})
+			}
 			c.writing = false
 			if c.idle != nil {
 				close(c.idle)
@@ -208,8 +269,10 @@ func (c *conn) writeLoop() {
 		deadline := time.Now().Add(c.hub.opts.WriteTimeout)
 		switch j {
 		case jobFrame:
-			_ = c.ws.SetWriteDeadline(deadline)
-			err = c.ws.WritePreparedMessage(p.msg)
+			_ = c.nc.SetWriteDeadline(deadline)
+			if _, err = c.nc.Write(p.frame); err == nil {
+				c.wrote(p)
+			}
 		case jobPing:
 			err = c.ws.WriteControl(websocket.PingMessage, nil, deadline)
 		case jobPong:
@@ -420,7 +483,7 @@ func (c *conn) resume(since int64) {
 		// The client misses events older than this socket: they cannot be
 		// sent in order any more, so it refetches.
 		c.hub.resets.Add(1)
-		c.queue = append(c.queue, prepared{msg: c.hub.reset})
+		c.queue = append(c.queue, prepared{frame: c.hub.reset})
 		c.startWriterLocked()
 		c.mu.Unlock()
 	}
@@ -446,7 +509,7 @@ func (c *conn) replay(ctx context.Context) {
 			c.hub.resets.Add(1)
 			c.mu.Lock()
 			if !c.closing {
-				c.queue = append(c.queue, prepared{msg: c.hub.reset})
+				c.queue = append(c.queue, prepared{frame: c.hub.reset})
 				c.first, c.last = 0, 0
 				c.drainPendingLocked()
 				c.startWriterLocked()

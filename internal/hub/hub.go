@@ -18,6 +18,7 @@ package hub
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,6 +107,10 @@ type Options struct {
 	// SocketSendBuffer, when set, fixes the kernel send buffer of each
 	// socket (bytes). It bounds what a stalled client holds in the kernel.
 	SocketSendBuffer int
+	// NoDirectWrites sends every frame through the socket's writer
+	// goroutine (tests of that path; and sockets that are not plain TCP
+	// always do).
+	NoDirectWrites bool
 }
 
 func (o *Options) defaults() {
@@ -158,6 +163,10 @@ type Stats struct {
 	// spent before the fan-out (the database, other subscribers) from the
 	// fan-out's own.
 	Lag [LagBuckets]int64 `json:"lag_ms_log2"`
+	// WriteLag counts live frames by how long they took from reaching
+	// the hub to being written to their socket (same buckets as Lag): the
+	// fan-out's own share of the latency.
+	WriteLag [LagBuckets]int64 `json:"write_lag_ms_log2"`
 }
 
 // LagBuckets is the number of buckets of Stats.Lag.
@@ -180,12 +189,12 @@ type Hub struct {
 	stop    chan struct{}
 	stopped chan struct{}
 
-	reset   *websocket.PreparedMessage
+	reset   []byte // the reset frame
 	readBuf sync.Pool
 
 	conns, accepted, events, deliveries, replayed, resets atomic.Int64
 	tooSlow, removed, dead, abusive, writers              atomic.Int64
-	lag                                                   [LagBuckets]atomic.Int64
+	lag, writeLag                                         [LagBuckets]atomic.Int64
 }
 
 type kick struct {
@@ -200,11 +209,35 @@ type room struct {
 	recent []prepared // ring, by seq % len
 }
 
-// prepared is an event frame encoded once for every socket of its street.
+// prepared is an event frame encoded once for every socket of its street:
+// the whole websocket frame, header included, ready for the wire (server
+// frames are not masked, and the hub negotiates no compression).
 type prepared struct {
 	seq    int64
 	admins bool // only for admins
-	msg    *websocket.PreparedMessage
+	frame  []byte
+	at     time.Time // when a live frame reached the hub (Stats.WriteLag)
+}
+
+// textFrame encodes payload as one final, unmasked text frame (RFC 6455 5.2).
+func textFrame(payload []byte) []byte {
+	n := len(payload)
+	var b []byte
+	switch {
+	case n < 126:
+		b = make([]byte, 2, 2+n)
+		b[1] = byte(n)
+	case n <= 0xffff:
+		b = make([]byte, 4, 4+n)
+		b[1] = 126
+		binary.BigEndian.PutUint16(b[2:], uint16(n))
+	default:
+		b = make([]byte, 10, 10+n)
+		b[1] = 127
+		binary.BigEndian.PutUint64(b[2:], uint64(n))
+	}
+	b[0] = 0x80 | websocket.TextMessage // FIN, opcode
+	return append(b, payload...)
 }
 
 // New returns a hub replaying from src and admitting members. Call Close to
@@ -214,13 +247,9 @@ func New(src Source, members Members, log *slog.Logger, opts Options) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	reset, err := websocket.NewPreparedMessage(websocket.TextMessage, []byte(`{"type":"reset"}`))
-	if err != nil {
-		panic("hub: prepare reset frame: " + err.Error()) // constant input: cannot happen
-	}
 	h := &Hub{src: src, members: members, log: log, opts: opts,
 		rooms: map[string]*room{}, kicks: map[string]kick{},
-		stop: make(chan struct{}), stopped: make(chan struct{}), reset: reset}
+		stop: make(chan struct{}), stopped: make(chan struct{}), reset: textFrame([]byte(`{"type":"reset"}`))}
 	size := opts.MaxFrame + 1
 	h.readBuf.New = func() any { b := make([]byte, size); return &b }
 	go h.pingLoop()
@@ -280,13 +309,14 @@ func (h *Hub) Publish(e events.Event) {
 		h.log.Error("hub: encode frame", "type", e.Type, "street", e.StreetID, "err", err)
 		return
 	}
+	r.mu.Lock()
+	r.recent[int(p.seq%int64(len(r.recent)))] = p
+	r.mu.Unlock()
+	p.at = time.Now() // live frames only: replays leave it zero
 	var role roleChange
 	if e.Type == events.MemberRole && e.SubjectID != "" {
 		role = parseRole(e)
 	}
-	r.mu.Lock()
-	r.recent[int(p.seq%int64(len(r.recent)))] = p
-	r.mu.Unlock()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for c := range r.conns {
@@ -319,11 +349,7 @@ func prepare(e events.Event) (prepared, error) {
 	if err != nil {
 		return prepared{}, err
 	}
-	msg, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
-	if err != nil {
-		return prepared{}, err
-	}
-	return prepared{seq: e.Seq, admins: e.Audience == events.Admins, msg: msg}, nil
+	return prepared{seq: e.Seq, admins: e.Audience == events.Admins, frame: textFrame(b)}, nil
 }
 
 // cached returns the prepared frame of e when Publish kept it.
@@ -335,7 +361,7 @@ func (h *Hub) cached(streetID string, e events.Event) (prepared, error) {
 		r.mu.RLock()
 		p := r.recent[int(e.Seq%int64(len(r.recent)))]
 		r.mu.RUnlock()
-		if p.seq == e.Seq && p.msg != nil {
+		if p.seq == e.Seq && p.frame != nil {
 			return p, nil
 		}
 	}
@@ -494,6 +520,7 @@ func (h *Hub) Stats() Stats {
 		Writers: h.writers.Load()}
 	for i := range st.Lag {
 		st.Lag[i] = h.lag[i].Load()
+		st.WriteLag[i] = h.writeLag[i].Load()
 	}
 	return st
 }

@@ -98,6 +98,17 @@ func newHarness(t *testing.T, opts hub.Options, logOpts events.Options) *harness
 	return h
 }
 
+// writeModes are the two ways a frame leaves the hub: written at once by
+// the publisher when the socket can take it, or by the socket's writer
+// goroutine. Tests of order and of slow clients run in both.
+var writeModes = []struct {
+	name string
+	opts func(hub.Options) hub.Options
+}{
+	{"direct", func(o hub.Options) hub.Options { return o }},
+	{"writer", func(o hub.Options) hub.Options { o.NoDirectWrites = true; return o }},
+}
+
 func (h *harness) membership(_ context.Context, streetID, userID string) (hub.Access, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -163,6 +174,21 @@ const wait = 20 * time.Second // a bound for what should take milliseconds
 
 func dialer() *websocket.Dialer {
 	return &websocket.Dialer{HandshakeTimeout: wait}
+}
+
+// smallBufferDialer dials with a 4 KB receive buffer: a client that stops
+// reading soon leaves the server's writes waiting.
+func smallBufferDialer() *websocket.Dialer {
+	d := dialer()
+	d.NetDial = func(network, addr string) (net.Conn, error) {
+		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+			return errors.Join(err, serr)
+		}}
+		return nd.Dial(network, addr)
+	}
+	return d
 }
 
 func (h *harness) dial(t *testing.T, street, user, extra string) *client {
@@ -276,31 +302,35 @@ func eventually(t *testing.T, what string, cond func() bool) {
 }
 
 func TestWSEventsArriveInOrderAndOnlyInTheirStreet(t *testing.T) {
-	h := newHarness(t, hub.Options{}, events.Options{})
-	for _, u := range []string{"ann", "bob"} {
-		h.join("via-roma", u, false)
+	for _, mode := range writeModes {
+		t.Run(mode.name, func(t *testing.T) {
+			h := newHarness(t, mode.opts(hub.Options{}), events.Options{})
+			for _, u := range []string{"ann", "bob"} {
+				h.join("via-roma", u, false)
+			}
+			h.join("via-po", "carla", false)
+			ann := h.dial(t, "via-roma", "ann", "")
+			bob := h.dial(t, "via-roma", "bob", "")
+			carla := h.dial(t, "via-po", "carla", "")
+			eventually(t, "three sockets", func() bool { return h.hub.Stats().Conns == 3 })
+
+			var roma, po []int64
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); roma = h.publish(t, "via-roma", 60) }()
+			go func() { defer wg.Done(); po = h.publish(t, "via-po", 40) }()
+			wg.Wait()
+
+			ann.expect(t, "via-roma", roma)
+			bob.expect(t, "via-roma", roma)
+			carla.expect(t, "via-po", po)
+			// Nothing of the other street follows: the next frame is the next event.
+			last := h.publish(t, "via-po", 1)
+			carla.expect(t, "via-po", last)
+			mark := h.publish(t, "via-roma", 1)
+			ann.expect(t, "via-roma", mark)
+		})
 	}
-	h.join("via-po", "carla", false)
-	ann := h.dial(t, "via-roma", "ann", "")
-	bob := h.dial(t, "via-roma", "bob", "")
-	carla := h.dial(t, "via-po", "carla", "")
-	eventually(t, "three sockets", func() bool { return h.hub.Stats().Conns == 3 })
-
-	var roma, po []int64
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); roma = h.publish(t, "via-roma", 60) }()
-	go func() { defer wg.Done(); po = h.publish(t, "via-po", 40) }()
-	wg.Wait()
-
-	ann.expect(t, "via-roma", roma)
-	bob.expect(t, "via-roma", roma)
-	carla.expect(t, "via-po", po)
-	// Nothing of the other street follows: the next frame is the next event.
-	last := h.publish(t, "via-po", 1)
-	carla.expect(t, "via-po", last)
-	mark := h.publish(t, "via-roma", 1)
-	ann.expect(t, "via-roma", mark)
 }
 
 func TestWSAdminEventsReachOnlyAdmins(t *testing.T) {
@@ -380,52 +410,48 @@ func TestWSResumeTooOldGetsReset(t *testing.T) {
 // A client that stops reading is closed with 4008; the others receive
 // everything, in order, meanwhile.
 func TestWSSlowConsumerIsClosedOthersKeepReceiving(t *testing.T) {
-	h := newHarness(t, hub.Options{SendQueue: 8, SocketSendBuffer: 4096, CloseGrace: time.Minute}, events.Options{})
-	h.join("s", "slow", false)
-	h.join("s", "fast", false)
-	d := dialer()
-	d.NetDial = func(network, addr string) (net.Conn, error) {
-		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-			return errors.Join(err, serr)
-		}}
-		return nd.Dial(network, addr)
-	}
-	slow, _, err := d.Dial(h.url("s", "slow", ""), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = slow.Close() })
-	fast := h.dial(t, "s", "fast", "")
-	eventually(t, "two sockets", func() bool { return h.hub.Stats().Conns == 2 })
+	for _, mode := range writeModes {
+		t.Run(mode.name, func(t *testing.T) {
+			h := newHarness(t, mode.opts(hub.Options{SendQueue: 8, SocketSendBuffer: 4096, CloseGrace: time.Minute}), events.Options{})
+			h.join("s", "slow", false)
+			h.join("s", "fast", false)
+			d := smallBufferDialer()
+			slow, _, err := d.Dial(h.url("s", "slow", ""), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = slow.Close() })
+			fast := h.dial(t, "s", "fast", "")
+			eventually(t, "two sockets", func() bool { return h.hub.Stats().Conns == 2 })
 
-	body := strings.Repeat("x", 2000)
-	var ids []int64
-	for i := 0; h.hub.Stats().TooSlow == 0; i++ {
-		if i == 2000 {
-			t.Fatal("the slow client was never closed")
-		}
-		e, err := h.log.Publish(context.Background(), events.Event{Type: events.PostCreated, StreetID: "s",
-			Data: events.PostData{ID: strconv.Itoa(i), Title: "t", Body: body}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, e.Seq)
-	}
-	fast.expect(t, "s", ids)
-	more := h.publish(t, "s", 5)
-	fast.expect(t, "s", more)
-	if h.hub.Stats().Conns != 1 && h.hub.Stats().Conns != 2 {
-		t.Fatalf("conns %d", h.hub.Stats().Conns)
-	}
+			body := strings.Repeat("x", 2000)
+			var ids []int64
+			for i := 0; h.hub.Stats().TooSlow == 0; i++ {
+				if i == 2000 {
+					t.Fatal("the slow client was never closed")
+				}
+				e, err := h.log.Publish(context.Background(), events.Event{Type: events.PostCreated, StreetID: "s",
+					Data: events.PostData{ID: strconv.Itoa(i), Title: "t", Body: body}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, e.Seq)
+			}
+			fast.expect(t, "s", ids)
+			more := h.publish(t, "s", 5)
+			fast.expect(t, "s", more)
+			if h.hub.Stats().Conns != 1 && h.hub.Stats().Conns != 2 {
+				t.Fatalf("conns %d", h.hub.Stats().Conns)
+			}
 
-	// The slow client reads again: what was on the wire, then 4008.
-	sc := read(t, slow)
-	if code := sc.closeCode(t); code != hub.CloseTooSlow {
-		t.Fatalf("slow client closed with %d, want %d", code, hub.CloseTooSlow)
+			// The slow client reads again: what was on the wire, then 4008.
+			sc := read(t, slow)
+			if code := sc.closeCode(t); code != hub.CloseTooSlow {
+				t.Fatalf("slow client closed with %d, want %d", code, hub.CloseTooSlow)
+			}
+			eventually(t, "the slow socket to go", func() bool { return h.hub.Stats().Conns == 1 })
+		})
 	}
-	eventually(t, "the slow socket to go", func() bool { return h.hub.Stats().Conns == 1 })
 }
 
 func TestWSBanClosesOnlyThatMembersSockets(t *testing.T) {
@@ -579,55 +605,101 @@ func TestWSCloseSaysGoingAway(t *testing.T) {
 // Many publishers, pings, resumes, bans and closes at once: under -race this
 // shows that no socket is written from two goroutines and no frame is lost.
 func TestWSConcurrentTrafficIsRaceFree(t *testing.T) {
-	h := newHarness(t, hub.Options{PingInterval: 20 * time.Millisecond, PongWait: 5 * time.Second, FramesPerSecond: 1000}, events.Options{})
-	streets := []string{"a", "b", "c"}
-	var clients []*client
-	var names []string
-	for i := range 12 {
-		s := streets[i%3]
-		u := "u" + strconv.Itoa(i)
-		h.join(s, u, i%4 == 0)
-		clients = append(clients, h.dial(t, s, u, ""))
-		names = append(names, s)
-	}
-	eventually(t, "twelve sockets", func() bool { return h.hub.Stats().Conns == 12 })
-	var wg sync.WaitGroup
-	published := make([][]int64, 3)
-	for i, s := range streets {
-		wg.Add(1)
-		go func() { defer wg.Done(); published[i] = h.publish(t, s, 40) }()
-	}
-	for _, c := range clients[:6] { // resume frames race with live traffic
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"resume","since":"0"}`))
-		}()
-	}
-	wg.Wait()
-	for i, c := range clients {
-		want := published[i%3]
-		// Every event arrives once and in order, whatever the resume did.
-		var last int64
-		for got := 0; got < len(want); {
-			f := c.next(t)
-			n := f.seq(t)
-			if f.StreetID != names[i] {
-				t.Fatalf("client %d got street %s", i, f.StreetID)
+	for _, mode := range writeModes {
+		t.Run(mode.name, func(t *testing.T) {
+			h := newHarness(t, mode.opts(hub.Options{PingInterval: 20 * time.Millisecond, PongWait: 5 * time.Second, FramesPerSecond: 1000}), events.Options{})
+			streets := []string{"a", "b", "c"}
+			var clients []*client
+			var names []string
+			for i := range 12 {
+				s := streets[i%3]
+				u := "u" + strconv.Itoa(i)
+				h.join(s, u, i%4 == 0)
+				clients = append(clients, h.dial(t, s, u, ""))
+				names = append(names, s)
 			}
-			if n <= last {
-				t.Fatalf("client %d: frame %d after %d", i, n, last)
+			eventually(t, "twelve sockets", func() bool { return h.hub.Stats().Conns == 12 })
+			var wg sync.WaitGroup
+			published := make([][]int64, 3)
+			for i, s := range streets {
+				wg.Add(1)
+				go func() { defer wg.Done(); published[i] = h.publish(t, s, 40) }()
 			}
-			last = n
-			got++
-			if n == want[len(want)-1] {
-				break
+			for _, c := range clients[:6] { // resume frames race with live traffic
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"resume","since":"0"}`))
+				}()
 			}
-		}
+			wg.Wait()
+			for i, c := range clients {
+				want := published[i%3]
+				// Every event arrives once and in order, whatever the resume did.
+				var last int64
+				for got := 0; got < len(want); {
+					f := c.next(t)
+					n := f.seq(t)
+					if f.StreetID != names[i] {
+						t.Fatalf("client %d got street %s", i, f.StreetID)
+					}
+					if n <= last {
+						t.Fatalf("client %d: frame %d after %d", i, n, last)
+					}
+					last = n
+					got++
+					if n == want[len(want)-1] {
+						break
+					}
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			if err := h.hub.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if err := h.hub.Close(ctx); err != nil {
-		t.Fatal(err)
+}
+
+// A frame larger than what the socket takes at once is written in part by
+// the publisher and finished by the writer goroutine: every frame arrives
+// whole and in order, however the kernel cut it.
+func TestWSFramesLargerThanTheSocketBufferArriveWhole(t *testing.T) {
+	for _, mode := range writeModes {
+		t.Run(mode.name, func(t *testing.T) {
+			h := newHarness(t, mode.opts(hub.Options{SocketSendBuffer: 4096}), events.Options{})
+			h.join("s", "ann", false)
+			d := smallBufferDialer()
+			ws, _, err := d.Dial(h.url("s", "ann", ""), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ann := read(t, ws)
+			eventually(t, "the socket", func() bool { return h.hub.Stats().Conns == 1 })
+			var ids []int64
+			for i := range 20 {
+				body := strings.Repeat(string(rune('a'+i)), 30000+i*101) // over the ~16 KB both buffers hold
+				e, err := h.log.Publish(context.Background(), events.Event{Type: events.PostCreated, StreetID: "s",
+					Data: events.PostData{ID: strconv.Itoa(i), Title: "t", Body: body}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, e.Seq)
+			}
+			for i, want := range ids {
+				f := ann.next(t)
+				var d events.PostData
+				if err := json.Unmarshal(f.Data, &d); err != nil {
+					t.Fatalf("frame %d: %v", i, err)
+				}
+				if f.seq(t) != want || len(d.Body) != 30000+i*101 || d.Body[0] != byte('a'+i) {
+					t.Fatalf("frame %d: id %d (want %d), body of %d bytes", i, f.seq(t), want, len(d.Body))
+				}
+			}
+			if st := h.hub.Stats(); st.TooSlow != 0 || st.Conns != 1 {
+				t.Fatalf("stats after the frames: %+v", st)
+			}
+		})
 	}
 }

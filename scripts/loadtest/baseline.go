@@ -187,6 +187,8 @@ func (b *baseline) streets() int { return b.nstreet }
 
 func (b *baseline) memberOf(int, int) *member { return &member{} }
 
+func (b *baseline) pid() int { return b.cmd.Process.Pid }
+
 // publish sends a payload of the size of a Civico post event.
 func (b *baseline) publish(ctx context.Context, street int, title string) error {
 	data, _ := json.Marshal(map[string]any{"id": "000000000000000000000000", "kind": "offer", "category": "other",

@@ -34,7 +34,11 @@ type civico struct {
 	users     []*member
 	refresh   map[*member]string
 	tokensAt  time.Time
+	// serverPid is the server process when this load test started it.
+	serverPid int
 }
+
+func (c *civico) pid() int { return c.serverPid }
 
 func newCivico(base, debug string) *civico {
 	return &civico{base: base, debug: debug, refresh: map[*member]string{},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -33,6 +34,8 @@ type target interface {
 	// the j-th socket of a street.
 	streets() int
 	memberOf(street, j int) *member
+	// pid is the server's process, 0 when it runs elsewhere.
+	pid() int
 }
 
 // member is a user of a street, with the token its sockets use.
@@ -62,6 +65,7 @@ type fleet struct {
 	t      target
 	socks  []*sock
 	lat    *hist // event time (server accepted the post) → frame received
+	tl     *timeline
 	e2e    *hist // post sent by this program → frame received
 	frames atomic.Int64
 	live   atomic.Bool // latency is recorded only while true
@@ -151,11 +155,14 @@ func (f *fleet) connect(ctx context.Context, socks []*sock, par int, resume bool
 	return fa.Load(), fl.Load()
 }
 
-// read counts s's frames until the socket ends.
+// read counts s's frames until the socket ends. It reads each frame into a
+// pooled buffer and scans it in place: a load generator that allocated per
+// frame would spend its CPU collecting garbage, late in reading the next
+// frames, and blame the server for it.
 func (f *fleet) read(s *sock) {
 	defer close(s.done)
 	for {
-		_, b, err := s.ws.ReadMessage()
+		mt, r, err := s.ws.NextReader()
 		if err != nil {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
@@ -164,8 +171,21 @@ func (f *fleet) read(s *sock) {
 			return
 		}
 		now := time.Now()
-		fr := scan(b)
-		if fr.typ == "reset" {
+		if mt != websocket.TextMessage {
+			continue
+		}
+		bp := framePool.Get().(*[]byte)
+		n, err := io.ReadFull(r, *bp)
+		if err != io.ErrUnexpectedEOF && err != io.EOF {
+			framePool.Put(bp)
+			if err == nil {
+				continue // larger than any frame of ours: not counted
+			}
+			return
+		}
+		fr := scan((*bp)[:n])
+		framePool.Put(bp)
+		if fr.typ == typeReset {
 			s.resets++
 			continue
 		}
@@ -183,10 +203,13 @@ func (f *fleet) read(s *sock) {
 		}
 		s.last = fr.id
 		f.frames.Add(1)
-		if fr.typ == "post.created" {
+		if fr.typ == typePost {
 			s.posts++
 			if f.live.Load() {
 				f.lat.add(now.Sub(fr.at))
+				if tl := f.tl; tl != nil {
+					tl.add(now, now.Sub(fr.at))
+				}
 				if fr.sent > 0 {
 					f.e2e.add(now.Sub(time.Unix(0, fr.sent)))
 				}
@@ -194,6 +217,9 @@ func (f *fleet) read(s *sock) {
 		}
 	}
 }
+
+// framePool holds the buffers frames are read into.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
 
 // drop closes every socket abruptly (no close frame), as a network loss.
 func (f *fleet) drop() {
@@ -247,13 +273,21 @@ func (f *fleet) open() int {
 }
 
 // frame is what the load test reads of a frame, scanned without a full
-// JSON decode to leave the CPU to the server.
+// JSON decode (and without allocating) to leave the CPU to the server.
 type frame struct {
 	id   int64
-	typ  string
+	typ  frameType
 	at   time.Time
 	sent int64
 }
+
+type frameType int
+
+const (
+	typeOther frameType = iota
+	typePost
+	typeReset
+)
 
 var (
 	keyID    = []byte(`"id":"`)
@@ -276,13 +310,47 @@ func scan(b []byte) frame {
 		}
 		return rest[:j]
 	}
-	fr.id, _ = strconv.ParseInt(string(str(keyID)), 10, 64)
-	fr.typ = string(str(keyType))
-	fr.at, _ = time.Parse(time.RFC3339Nano, string(str(keyAt)))
+	fr.id = digits(str(keyID))
+	switch string(str(keyType)) { // compared in place, not allocated
+	case "post.created":
+		fr.typ = typePost
+	case "reset":
+		fr.typ = typeReset
+	}
+	fr.at = stamp(str(keyAt))
 	if t := str(keyTitle); t != nil {
-		fr.sent, _ = strconv.ParseInt(string(t), 10, 64)
+		fr.sent = digits(t)
 	}
 	return fr
+}
+
+// digits parses a decimal number, 0 for anything else.
+func digits(b []byte) int64 {
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
+
+// stamp parses the frames' time stamps, UTC with milliseconds
+// ("2026-12-02T10:04:05.123Z", or without the fraction), zero for others.
+func stamp(b []byte) time.Time {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' || b[len(b)-1] != 'Z' {
+		return time.Time{}
+	}
+	num := func(i, j int) int { return int(digits(b[i:j])) }
+	ns := 0
+	if frac := b[19 : len(b)-1]; len(frac) > 1 && frac[0] == '.' {
+		ns = int(digits(frac[1:]))
+		for range 10 - len(frac) {
+			ns *= 10
+		}
+	}
+	return time.Date(num(0, 4), time.Month(num(5, 7)), num(8, 10), num(11, 13), num(14, 16), num(17, 19), ns, time.UTC)
 }
 
 // poster publishes at rate per second over every street, with workers

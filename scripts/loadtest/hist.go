@@ -68,3 +68,50 @@ func (h *hist) String() string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+
+// timeline counts latencies per second of a run in power-of-two
+// millisecond buckets, to tell a steady tail from a few stalls.
+type timeline struct {
+	start time.Time
+	secs  [][timelineBuckets]atomic.Uint64
+}
+
+const timelineBuckets = 12 // < 1, 2, 4, … 1024 ms, and the rest
+
+func newTimeline(start time.Time, d time.Duration) *timeline {
+	return &timeline{start: start, secs: make([][timelineBuckets]atomic.Uint64, int(d/time.Second)+2)}
+}
+
+func (t *timeline) add(at time.Time, d time.Duration) {
+	i := int(at.Sub(t.start) / time.Second)
+	if i < 0 || i >= len(t.secs) {
+		return
+	}
+	b := 0
+	for ms := d.Milliseconds(); ms > 0 && b < timelineBuckets-1; ms >>= 1 {
+		b++
+	}
+	t.secs[i][b].Add(1)
+}
+
+// String is each second's p99 as the upper edge of its bucket, in ms.
+func (t *timeline) String() string {
+	var sb []byte
+	for i := range t.secs {
+		var n uint64
+		for b := range t.secs[i] {
+			n += t.secs[i][b].Load()
+		}
+		if n == 0 {
+			continue
+		}
+		rank, seen := uint64(float64(n)*0.99), uint64(0)
+		for b := range t.secs[i] {
+			if seen += t.secs[i][b].Load(); seen >= rank {
+				sb = fmt.Appendf(sb, " %d", 1<<b)
+				break
+			}
+		}
+	}
+	return string(sb)
+}

@@ -23,6 +23,8 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +51,8 @@ type options struct {
 	workers            int
 	ping               time.Duration
 	maxTime            time.Duration
+	cpuProfile         string
+	rounds             int
 }
 
 func main() {
@@ -72,11 +76,13 @@ func main() {
 	flag.Float64Var(&o.stormRate, "storm-rate", 100, "storm: posts per second meanwhile")
 	flag.DurationVar(&o.stormJitter, "storm-jitter", 2*time.Second, "storm: clients come back spread over this window")
 	flag.BoolVar(&o.baseline, "baseline", true, "also measure the bare fasthttp/websocket baseline")
+	flag.IntVar(&o.rounds, "rounds", 1, "fanout: measure baseline and Civico this many times, alternating, and compare the medians")
 	flag.IntVar(&o.ips, "ips", 8, "loopback source addresses 127.0.0.1..N for client sockets")
 	flag.IntVar(&o.dialPar, "dial-par", 64, "concurrent handshakes")
 	flag.IntVar(&o.workers, "workers", 32, "concurrent post requests")
 	flag.DurationVar(&o.ping, "ping", 10*time.Second, "server ping interval (started server only)")
 	flag.DurationVar(&o.maxTime, "max-time", 20*time.Minute, "stop everything after this long")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write this load generator's CPU profile here (the server's: its debug endpoint)")
 	flag.Parse()
 	if serveBaselineAddr != "" {
 		if err := serveBaseline(serveBaselineAddr); err != nil {
@@ -97,9 +103,21 @@ func run(o options) error {
 		os.Exit(2)
 	})
 	ctx := context.Background()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("loadtest on %d CPUs (%s), GOMAXPROCS %d, started %s\n", runtime.NumCPU(), runtime.GOARCH,
 		runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
 	base, debug := o.url, o.debug
+	serverPid := 0
 	if o.serverBin != "" {
 		dir := o.dataDir
 		if dir == "" {
@@ -115,12 +133,14 @@ func run(o options) error {
 		}
 		defer srv.stop()
 		base, debug = srv.base, srv.debug
+		serverPid = srv.cmd.Process.Pid
 		fmt.Printf("started %s on %s (debug %s, ping every %s)\n", o.serverBin, base, debug, o.ping)
 	}
 	if base == "" || debug == "" {
 		return fmt.Errorf("give -server-bin, or -url and -debug")
 	}
 	c := newCivico(base, debug)
+	c.serverPid = serverPid
 	t0 := time.Now()
 	if err := c.setup(ctx, o.streets, o.perStreet, o.perUser); err != nil {
 		return err
@@ -167,6 +187,9 @@ type result struct {
 	lost, dups, extra    int64
 	lat, e2e             *hist
 	tooSlow, serverConns int64
+	tl                   *timeline
+	// cores used while posting, by the server and by this load generator
+	serverCores, genCores float64
 }
 
 func (r result) print() {
@@ -179,6 +202,10 @@ func (r result) print() {
 	}
 	fmt.Printf("  %-26s fan-out latency (event time → frame received): %s\n", "", r.lat)
 	fmt.Printf("  %-26s end to end (post sent → frame received):       %s\n", "", r.e2e)
+	fmt.Printf("  %-26s fan-out p99 per second (ms, power-of-two buckets):%s\n", "", r.tl)
+	if r.genCores > 0 {
+		fmt.Printf("  %-26s CPU while posting: server %.2f cores, load generator %.2f cores\n", "", r.serverCores, r.genCores)
+	}
 }
 
 // measure connects n sockets to t, posts at rate for d, and counts.
@@ -189,14 +216,18 @@ func measure(ctx context.Context, o options, t target, n int, rate float64, d ti
 	r := result{name: t.name(), sockets: n, failedAttempts: fa, failed: fl, lat: f.lat, e2e: f.e2e}
 	r.handshakes = float64(n-int(fl)) / time.Since(start).Seconds()
 	r.held = f.open()
-	f.live.Store(true)
 	pstart := time.Now()
+	f.tl = newTimeline(pstart, d+5*time.Second)
+	r.tl = f.tl
+	f.live.Store(true)
+	cpu := startCPU(t.pid())
 	pctx, cancel := context.WithTimeout(ctx, d)
 	p := post(pctx, t, rate, o.workers)
 	<-pctx.Done()
 	cancel()
 	<-p.done
 	posting := time.Since(pstart)
+	r.serverCores, r.genCores = cpu.cores()
 	// Every accepted post must reach every socket of its street.
 	var want int64
 	for _, s := range f.socks {
@@ -240,11 +271,44 @@ func settle(f *fleet, want int64) {
 func fanout(ctx context.Context, o options, c *civico) error {
 	fmt.Printf("== fanout: %d sockets over %d streets, %.0f posts/s for %s (%.0f deliveries/s expected)\n", o.sockets,
 		o.streets, o.rate, o.duration, o.rate*float64(o.sockets)/float64(o.streets))
+	var bases, ours []time.Duration
+	for round := range max(1, o.rounds) {
+		if o.rounds > 1 {
+			fmt.Printf("  -- round %d of %d\n", round+1, o.rounds)
+		}
+		if round > 0 {
+			if err := c.freshTokens(ctx); err != nil {
+				return err
+			}
+		}
+		b, r, err := fanoutRound(ctx, o, c)
+		if err != nil {
+			return err
+		}
+		if b != nil {
+			bases = append(bases, b.lat.quantile(0.99))
+		}
+		ours = append(ours, r.lat.quantile(0.99))
+	}
+	if len(ours) > 1 {
+		fmt.Printf("  over %d rounds: civico p99 %s, median %s", len(ours), msList(ours), ms(median(ours)))
+		if len(bases) > 0 {
+			fmt.Printf("; baseline p99 %s, median %s; median ÷ median: %.2f", msList(bases), ms(median(bases)),
+				float64(median(ours))/float64(median(bases)))
+		}
+		fmt.Println()
+	}
+	fmt.Println()
+	return nil
+}
+
+// fanoutRound measures the baseline (when asked) and then Civico once.
+func fanoutRound(ctx context.Context, o options, c *civico) (*result, result, error) {
 	var base *result
 	if o.baseline {
 		b, err := startBaseline(o.streets)
 		if err != nil {
-			return err
+			return nil, result{}, err
 		}
 		r, _ := measure(ctx, o, b, o.sockets, o.rate, o.duration)
 		b.stop()
@@ -253,17 +317,18 @@ func fanout(ctx context.Context, o options, c *civico) error {
 	}
 	m0, st0, err := c.vars(true)
 	if err != nil {
-		return err
+		return nil, result{}, err
 	}
 	r, _ := measure(ctx, o, c, o.sockets, o.rate, o.duration)
-	_, st, err := c.vars(false)
+	m1, st, err := c.vars(false)
 	if err != nil {
-		return err
+		return nil, result{}, err
 	}
 	r.print()
-	fmt.Printf("  %-26s hub: %d events, %d deliveries, %d too slow, %d dead; server goroutines before %d\n", "",
-		st.Events, st.Deliveries, st.TooSlow, st.Dead, m0.Goroutines)
-	fmt.Printf("  %-26s of which before the hub (event time → hub, server side): %s\n", "", lagQuantiles(st0, st))
+	fmt.Printf("  %-26s hub: %d events, %d deliveries, %d too slow, %d dead; server goroutines before %d, GCs while measured %d\n", "",
+		st.Events-st0.Events, st.Deliveries-st0.Deliveries, st.TooSlow-st0.TooSlow, st.Dead-st0.Dead, m0.Goroutines, m1.NumGC-m0.NumGC)
+	fmt.Printf("  %-26s of which before the hub (event time → hub, server side): %s\n", "", lagQuantiles(st0.Lag, st.Lag, "events"))
+	fmt.Printf("  %-26s and in the hub (hub → frame written to its socket):      %s\n", "", lagQuantiles(st0.WriteLag, st.WriteLag, "frames"))
 	ratio(r, base)
 	// When Civico accepted posts more slowly than asked (its posting path,
 	// not its sockets, is the limit), the baseline also runs at the rate
@@ -272,27 +337,44 @@ func fanout(ctx context.Context, o options, c *civico) error {
 		fmt.Printf("  civico sustained %.0f posts/s of %.0f asked: the baseline again at that rate\n", got, o.rate)
 		b, err := startBaseline(o.streets)
 		if err != nil {
-			return err
+			return nil, result{}, err
 		}
 		br, _ := measure(ctx, o, b, o.sockets, got, o.duration)
 		b.stop()
 		br.print()
 		ratio(r, &br)
+		base = &br
 	}
-	fmt.Println()
-	return nil
+	return base, r, nil
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func msList(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = ms(d)
+	}
+	return strings.Join(parts, " ")
 }
 
 // lagQuantiles reads the hub's lag histogram (log2 ms buckets) over a run.
-func lagQuantiles(before, after hub.Stats) string {
+func lagQuantiles(before, after [hub.LagBuckets]int64, what string) string {
 	var n int64
 	var d [hub.LagBuckets]int64
 	for i := range d {
-		d[i] = after.Lag[i] - before.Lag[i]
+		d[i] = after[i] - before[i]
 		n += d[i]
 	}
 	if n == 0 {
-		return "no events"
+		return "no " + what
 	}
 	q := func(p float64) string {
 		var seen int64
@@ -306,7 +388,7 @@ func lagQuantiles(before, after hub.Stats) string {
 		}
 		return "?"
 	}
-	return fmt.Sprintf("p50 %s  p99 %s  p99.9 %s  (%d events)", q(0.5), q(0.99), q(0.999), n)
+	return fmt.Sprintf("p50 %s  p99 %s  p99.9 %s  (%d %s)", q(0.5), q(0.99), q(0.999), n, what)
 }
 
 func ratio(r result, base *result) {
