@@ -30,14 +30,21 @@ type conn struct {
 	nc  net.Conn // what frames are written to (control frames go through ws)
 	// raw, when the socket is a plain TCP one, lets a frame be written
 	// without a goroutine when the socket can take it at once (direct).
-	raw    syscall.RawConn
-	street string
-	user   string
-	admin  atomic.Bool
-	seen   atomic.Int64 // unix nanoseconds of the last frame from the client
+	raw     syscall.RawConn
+	writeFd func(fd uintptr) bool // c.writeFdOnce, made once
+	direct  []byte                // what writeFd writes (under mu)
+	directN int                   // how much of it the socket took
+	street  string
+	user    string
+	admin   atomic.Bool
+	seen    atomic.Int64 // unix nanoseconds of the last frame from the client
 
-	mu        sync.Mutex
-	queue     []prepared // waiting for the writer; nil when empty
+	mu    sync.Mutex
+	queue []prepared // waiting for the writer; nil when empty
+	// partial: queue[0] is the rest of a frame the socket took in part;
+	// it goes before anything else, and is never dropped while the socket
+	// may still be written to, or the stream would break.
+	partial   bool
 	pending   []prepared // live events held back while a replay runs
 	replaying bool
 	first     int64 // seq of the first event handled on this socket, 0 for none
@@ -63,6 +70,7 @@ func newConn(h *Hub, ws *websocket.Conn, t Ticket) *conn {
 		tokens: float64(2 * h.opts.FramesPerSecond)}
 	if sc, ok := rawConn(ws).(syscall.Conn); ok && !h.opts.NoDirectWrites {
 		c.raw, _ = sc.SyscallConn()
+		c.writeFd = c.writeFdOnce
 	}
 	c.admin.Store(t.Admin)
 	c.seen.Store(now.UnixNano())
@@ -108,20 +116,52 @@ func (c *conn) pushLocked(p prepared, bounded bool) bool {
 		c.closeLocked(CloseTooSlow, "too slow")
 		return false
 	}
-	if len(c.queue) == 0 && !c.writing && !c.closeSent {
-		// Nothing is on its way to this socket: write here, without
-		// blocking; what the socket does not take at once goes to the
-		// writer.
+	c.sendLocked(p)
+	return true
+}
+
+// idleLocked says whether nothing is on its way to the socket: no writer
+// running and nothing queued.
+func (c *conn) idleLocked() bool {
+	return len(c.queue) == 0 && !c.writing && !c.closeSent
+}
+
+// sendLocked writes p here, without blocking, when nothing else is on its
+// way to the socket; what the socket does not take at once, or everything
+// when something is on its way, goes to the writer.
+func (c *conn) sendLocked(p prepared) {
+	if c.idleLocked() {
 		n := c.writeDirectLocked(p.frame)
 		if n == len(p.frame) {
 			c.wrote(p)
-			return true
+			return
 		}
-		p.frame = p.frame[n:]
+		if n > 0 {
+			p.frame, c.partial = p.frame[n:], true
+		}
 	}
 	c.queue = append(c.queue, p)
 	c.startWriterLocked()
-	return true
+}
+
+// dropQueuedLocked drops the frames not begun yet; the rest of one the
+// socket has in part stays, to be finished first.
+func (c *conn) dropQueuedLocked() {
+	if c.partial && len(c.queue) > 0 {
+		c.queue = c.queue[:1:1]
+		return
+	}
+	c.queue = nil
+}
+
+// popLocked takes the head of the queue.
+func (c *conn) popLocked() prepared {
+	p := c.queue[0]
+	c.queue[0] = prepared{}
+	if c.queue = c.queue[1:]; len(c.queue) == 0 {
+		c.queue = nil
+	}
+	return p
 }
 
 // writeDirectLocked writes as much of b as the socket takes without
@@ -135,23 +175,31 @@ func (c *conn) writeDirectLocked(b []byte) int {
 	if c.raw == nil {
 		return 0
 	}
-	n := 0
+	c.direct, c.directN = b, 0
 	// An error (a write deadline that passed, a closed socket) writes
 	// nothing: the writer goroutine then meets it and acts on it.
-	_ = c.raw.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, err := syscall.Write(int(fd), b[n:])
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil || m <= 0 {
-				break // EAGAIN: the socket is full for now
-			}
-			n += m
-		}
-		return true // never wait here
-	})
+	_ = c.raw.Write(c.writeFd)
+	n := c.directN
+	c.direct = nil
 	return n
+}
+
+// writeFdOnce writes c.direct to the socket's descriptor until the kernel
+// takes no more; it never waits. It is a method value made once per
+// socket, with its state in the conn (under mu), so that a frame written
+// allocates nothing: the fan-out loop then never pays for the collector.
+func (c *conn) writeFdOnce(fd uintptr) bool {
+	for c.directN < len(c.direct) {
+		m, err := syscall.Write(int(fd), c.direct[c.directN:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || m <= 0 {
+			break // EAGAIN: the socket is full for now
+		}
+		c.directN += m
+	}
+	return true
 }
 
 // wrote counts a frame written to the socket.
@@ -184,7 +232,8 @@ func (c *conn) closeLocked(code int, text string) {
 	}
 	c.closing = true
 	c.closeMsg = websocket.FormatCloseMessage(code, text)
-	c.queue, c.pending = nil, nil
+	c.dropQueuedLocked()
+	c.pending = nil
 	// A write in progress may be stuck on a client that stopped reading:
 	// give it CloseGrace at most.
 	_ = c.ws.NetConn().SetWriteDeadline(time.Now().Add(c.hub.opts.CloseGrace))
@@ -222,33 +271,35 @@ const (
 	jobClose
 )
 
+// nextLocked takes what the writer sends next. The rest of a frame the
+// socket took in part comes first, whatever else is due: anything written
+// before it would land inside that frame. Then a pong, then the close frame
+// (frames not begun are dropped by then), then frames, then a ping.
+func (c *conn) nextLocked() (j job, p prepared, data []byte) {
+	switch {
+	case c.closeSent:
+	case c.partial:
+		j, p, c.partial = jobFrame, c.popLocked(), false
+	case c.pongDue:
+		j, data, c.pongDue, c.pongData = jobPong, c.pongData, false, nil
+	case c.closing:
+		if c.closeMsg != nil {
+			j, data = jobClose, c.closeMsg
+		}
+	case len(c.queue) > 0:
+		j, p = jobFrame, c.popLocked()
+	case c.pingDue:
+		j, c.pingDue = jobPing, false
+	}
+	return j, p, data
+}
+
 // writeLoop writes whatever is due, then exits; deliver starts it again.
 func (c *conn) writeLoop() {
 	defer c.hub.writers.Add(-1)
 	for {
-		var (
-			j    job
-			p    prepared
-			data []byte
-		)
 		c.mu.Lock()
-		switch {
-		case c.closeSent:
-		case c.pongDue:
-			j, data, c.pongDue, c.pongData = jobPong, c.pongData, false, nil
-		case c.closing:
-			if c.closeMsg != nil {
-				j, data = jobClose, c.closeMsg
-			}
-		case len(c.queue) > 0:
-			j, p = jobFrame, c.queue[0]
-			c.queue[0] = prepared{}
-			if c.queue = c.queue[1:]; len(c.queue) == 0 {
-				c.queue = nil
-			}
-		case c.pingDue:
-			j, c.pingDue = jobPing, false
-		}
+		j, p, data := c.nextLocked()
 		if j == jobNone {
 			if !c.closing {
 				// Frames, pings and pongs left a write deadline behind:
@@ -285,7 +336,7 @@ func (c *conn) writeLoop() {
 		}
 		if err != nil || j == jobClose {
 			c.mu.Lock()
-			c.closing, c.closeSent, c.queue, c.pending = true, true, nil, nil
+			c.closing, c.closeSent, c.queue, c.pending, c.partial = true, true, nil, nil, false
 			c.mu.Unlock()
 			if err != nil {
 				c.abort()
@@ -307,9 +358,17 @@ func (c *conn) tick(now time.Time) {
 		return
 	}
 	c.lastPing = now
+	if c.idleLocked() {
+		// Most sockets are idle: no goroutine for their ping either.
+		c.sendLocked(prepared{frame: pingFrame})
+		return
+	}
 	c.pingDue = true
 	c.startWriterLocked()
 }
+
+// pingFrame is an empty ping (RFC 6455 5.5.2), as the server sends it.
+var pingFrame = []byte{0x80 | websocket.PingMessage, 0}
 
 func (c *conn) touch() { c.seen.Store(time.Now().UnixNano()) }
 
@@ -409,7 +468,8 @@ func (c *conn) close2(msg []byte) {
 	if c.closing {
 		return
 	}
-	c.closing, c.closeMsg, c.queue, c.pending = true, msg, nil, nil
+	c.closing, c.closeMsg, c.pending = true, msg, nil
+	c.dropQueuedLocked()
 	c.startWriterLocked()
 }
 
@@ -465,8 +525,8 @@ func (c *conn) resume(since int64) {
 	case c.first == 0 || since >= c.last:
 		// Nothing after since was sent yet: replay from there.
 		kept := c.queue[:0]
-		for _, p := range c.queue {
-			if p.seq > since || p.seq == 0 {
+		for i, p := range c.queue {
+			if p.seq > since || p.seq == 0 || (i == 0 && c.partial) {
 				kept = append(kept, p)
 			}
 		}
@@ -575,7 +635,7 @@ func (c *conn) finish(readErr error) {
 	c.mu.Lock()
 	if !c.closing {
 		// The read failed: the client is gone, there is nobody to tell.
-		c.closing, c.closeMsg, c.queue, c.pending = true, nil, nil, nil
+		c.closing, c.closeMsg, c.queue, c.pending, c.partial = true, nil, nil, nil, false
 	}
 	var wait chan struct{}
 	if c.writing {

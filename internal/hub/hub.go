@@ -30,6 +30,7 @@ import (
 
 	"civico/internal/events"
 	"civico/internal/fault"
+	"civico/internal/idle"
 
 	"github.com/fasthttp/websocket"
 )
@@ -107,6 +108,9 @@ type Options struct {
 	// SocketSendBuffer, when set, fixes the kernel send buffer of each
 	// socket (bytes). It bounds what a stalled client holds in the kernel.
 	SocketSendBuffer int
+	// Foreground, when set, is marked busy while a street's frames are
+	// written, so that background work gives way.
+	Foreground *idle.Gate
 	// NoDirectWrites sends every frame through the socket's writer
 	// goroutine (tests of that path; and sockets that are not plain TCP
 	// always do).
@@ -317,6 +321,8 @@ func (h *Hub) Publish(e events.Event) {
 	if e.Type == events.MemberRole && e.SubjectID != "" {
 		role = parseRole(e)
 	}
+	h.opts.Foreground.Begin()
+	defer h.opts.Foreground.End()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for c := range r.conns {
@@ -548,6 +554,9 @@ func (h *Hub) pingLoop() {
 				delete(h.kicks, k)
 			}
 		}
+		h.mu.Unlock()
+		// A read lock only: publishers, which also read, go on meanwhile.
+		h.mu.RLock()
 		for _, r := range h.rooms {
 			r.mu.RLock()
 			for c := range r.conns {
@@ -555,7 +564,7 @@ func (h *Hub) pingLoop() {
 			}
 			r.mu.RUnlock()
 		}
-		h.mu.Unlock()
+		h.mu.RUnlock()
 		for _, c := range batch {
 			c.tick(now)
 		}

@@ -664,11 +664,12 @@ func TestWSConcurrentTrafficIsRaceFree(t *testing.T) {
 
 // A frame larger than what the socket takes at once is written in part by
 // the publisher and finished by the writer goroutine: every frame arrives
-// whole and in order, however the kernel cut it.
+// whole and in order, however the kernel cut it, and the pongs the client's
+// pings ask for meanwhile never land inside one.
 func TestWSFramesLargerThanTheSocketBufferArriveWhole(t *testing.T) {
 	for _, mode := range writeModes {
 		t.Run(mode.name, func(t *testing.T) {
-			h := newHarness(t, mode.opts(hub.Options{SocketSendBuffer: 4096}), events.Options{})
+			h := newHarness(t, mode.opts(hub.Options{SocketSendBuffer: 4096, FramesPerSecond: 1000}), events.Options{})
 			h.join("s", "ann", false)
 			d := smallBufferDialer()
 			ws, _, err := d.Dial(h.url("s", "ann", ""), nil)
@@ -686,6 +687,9 @@ func TestWSFramesLargerThanTheSocketBufferArriveWhole(t *testing.T) {
 					t.Fatal(err)
 				}
 				ids = append(ids, e.Seq)
+				if err := ws.WriteControl(websocket.PingMessage, []byte(strconv.Itoa(i)), time.Now().Add(wait)); err != nil {
+					t.Fatal(err)
+				}
 			}
 			for i, want := range ids {
 				f := ann.next(t)
