@@ -4,7 +4,9 @@ import (
 	"strings"
 
 	"civico/internal/auth"
+	"civico/internal/idle"
 
+	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -15,6 +17,19 @@ const principalKey = "civico.principal"
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
 	"font-src 'self'; connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; " +
 	"base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+
+// foreground marks every request but websocket upgrades (which last for
+// the socket's life) as foreground work while it is answered.
+func foreground(g *idle.Gate) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if websocket.IsWebSocketUpgrade(c) {
+			return c.Next()
+		}
+		g.Begin()
+		defer g.End()
+		return c.Next()
+	}
+}
 
 func secureHeaders(cfg Config) fiber.Handler {
 	hsts := strings.HasPrefix(cfg.PublicURL, "https://")

@@ -12,6 +12,7 @@ import (
 	"civico/internal/auth"
 	"civico/internal/handoff"
 	"civico/internal/hub"
+	"civico/internal/idle"
 	"civico/internal/impact"
 	"civico/internal/moderation"
 	"civico/internal/portineria"
@@ -76,6 +77,9 @@ type Deps struct {
 	// "no wrong door" (links, unanswered requests); nil leaves their routes out.
 	Impact  *impact.Service
 	Handoff *handoff.Service
+	// Foreground, when set, is marked busy while a request is answered
+	// (not for websockets, which live for hours): background work gives way.
+	Foreground *idle.Gate
 }
 
 // New builds the Fiber app with every route.
@@ -111,6 +115,9 @@ func New(cfg Config, d Deps) *fiber.App {
 		StrictRouting:           false,
 	})
 	app.Use(recover.New())
+	if d.Foreground != nil {
+		app.Use(foreground(d.Foreground))
+	}
 	app.Use(secureHeaders(cfg))
 	app.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed}))
 	h := &handlers{cfg: cfg, d: d}

@@ -20,6 +20,7 @@ func (a *App) buildPush(ctx context.Context) error {
 	p, err := push.New(ctx, a.store, a.clock, a.Auth, dir, push.Options{
 		VAPIDPublicKey: a.cfg.VAPIDPublicKey, VAPIDPrivateKey: a.cfg.VAPIDPrivateKey, Subject: a.cfg.VAPIDSubject,
 		AllowInsecure: a.cfg.PushAllowInsecure, Workers: a.cfg.PushWorkers, Rate: a.cfg.PushRate, Logger: a.log,
+		Foreground: a.Foreground,
 	})
 	if err != nil {
 		return err

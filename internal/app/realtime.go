@@ -18,6 +18,7 @@ func (a *App) buildHub() {
 		// A fixed kernel buffer per socket: a stalled client holds at most
 		// this much there, and falls behind its queue (and is closed) soon.
 		SocketSendBuffer: 64 << 10,
+		Foreground:       a.fanout,
 	})
 	a.Events.SubscribeLive(a.Hub.Publish)
 }

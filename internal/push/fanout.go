@@ -69,6 +69,10 @@ func (s *Service) OnEvent(e events.Event) {
 	// trimmed empty starts its sequence again.
 	j := jobDoc{ID: e.StreetID + ":" + e.ID() + ":" + strconv.FormatInt(e.At.UnixMilli(), 36), Type: string(e.Type), StreetID: e.StreetID, Seq: e.Seq,
 		Payload: string(e.Payload), ActorID: e.ActorID, SubjectID: e.SubjectID, At: e.At, CreatedAt: now}
+	if s.nobodyToNotify(j) {
+		s.stats.skipped.Add(1)
+		return
+	}
 	s.mu.Lock()
 	if _, ok := s.jobs[j.ID]; ok {
 		s.mu.Unlock()
@@ -90,6 +94,37 @@ func (s *Service) OnEvent(e events.Event) {
 		return // persisted: the next start expands it
 	}
 	s.queueJob(j, st)
+}
+
+// nobodyToNotify tells, from memory alone, that j would make no delivery:
+// none of its recipients has a device. Then OnEvent writes no job (a post
+// in a street where nobody turned notifications on costs the outbox
+// nothing). It says false whenever it cannot tell without reading the
+// database: on MongoDB, or while the copy of the devices is stale.
+func (s *Service) nobodyToNotify(j jobDoc) bool {
+	if !s.st.Embedded() {
+		return false
+	}
+	u := s.userData
+	u.mu.Lock()
+	subs := u.subs
+	current := u.loaded == u.gen
+	u.mu.Unlock()
+	if !current {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), jobInsertTimeout)
+	defer cancel()
+	recipients, err := s.recipients(ctx, j)
+	if err != nil {
+		return false
+	}
+	for _, id := range recipients {
+		if len(subs[id]) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // queueJob hands j to the expander without blocking; when the queue is

@@ -247,27 +247,41 @@ func (s *Service) finish(d *delivery, outcome string) {
 // embedded engine's only writer, and a request's write may wait behind it.
 const maxMarkerBatch = 100
 
-// commitLoop writes done-markers in batches: whatever finished while the
-// previous batch was being written goes in the next one. It ends when the
-// done channel is closed, after writing everything.
+// commitLoop writes done-markers in batches: what finished within
+// markerDelay of the batch's first item, once the foreground is quiet
+// (markerYield at most). Each marker is a write on the embedded engine's
+// one writer, which a person's request would otherwise queue behind; a
+// crash in between sends those pushes again (their Topic lets the phone
+// show each once). It ends when the done channel is closed, after writing
+// everything.
 func (s *Service) commitLoop() {
 	for first := range s.done {
 		batch := []doneItem{first}
-	drain:
+		wait := time.NewTimer(markerDelay)
+	collect:
 		for len(batch) < maxMarkerBatch {
 			select {
 			case it, ok := <-s.done:
 				if !ok {
-					break drain
+					break collect
 				}
 				batch = append(batch, it)
-			default:
-				break drain
+			case <-wait.C:
+				break collect
 			}
 		}
+		wait.Stop()
+		_ = s.opts.Foreground.Wait(context.Background(), markerYield)
 		s.writeMarkers(batch)
 	}
 }
+
+// markerDelay is how long finished deliveries wait to be marked together;
+// markerYield how long a marker waits for the foreground to be quiet.
+const (
+	markerDelay = 50 * time.Millisecond
+	markerYield = 20 * time.Millisecond
+)
 
 func (s *Service) writeMarkers(batch []doneItem) {
 	by := map[string][]doneItem{}

@@ -31,6 +31,7 @@ import (
 
 	"civico/internal/auth"
 	"civico/internal/clock"
+	"civico/internal/idle"
 	"civico/internal/store"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -74,6 +75,9 @@ type Options struct {
 	RetryBase, RetryMax time.Duration
 	// Logger gets what went wrong; nil discards.
 	Logger *slog.Logger
+	// Foreground, when set, is waited for before each encryption (briefly:
+	// yieldBound): pushes use the processors requests and fan-outs leave.
+	Foreground *idle.Gate
 }
 
 // Service is push notifications.
@@ -261,6 +265,7 @@ func (s *Service) Wake() { s.sched.wake() }
 // Stats counts what the service did since it started.
 type Stats struct {
 	Jobs       int64 // events turned into deliveries
+	Skipped    int64 // events none of whose recipients had a device: no job written
 	Deliveries int64 // deliveries created
 	Sent       int64 // accepted by the push service
 	Gone       int64 // answered 404/410: subscription deleted
@@ -270,12 +275,12 @@ type Stats struct {
 }
 
 type stats struct {
-	jobs, deliveries, sent, gone, retried, dropped atomic.Int64
+	jobs, skipped, deliveries, sent, gone, retried, dropped atomic.Int64
 }
 
 // Stats returns the counters.
 func (s *Service) Stats() Stats {
-	return Stats{Jobs: s.stats.jobs.Load(), Deliveries: s.stats.deliveries.Load(), Sent: s.stats.sent.Load(),
+	return Stats{Jobs: s.stats.jobs.Load(), Skipped: s.stats.skipped.Load(), Deliveries: s.stats.deliveries.Load(), Sent: s.stats.sent.Load(),
 		Gone: s.stats.gone.Load(), Retried: s.stats.retried.Load(), Dropped: s.stats.dropped.Load(), Pending: s.sched.size()}
 }
 

@@ -492,3 +492,35 @@ func TestResponseBodiesAreClosed(t *testing.T) {
 		t.Fatalf("%d connections for %d requests by %d workers: response bodies are left open", conns, requests, workers)
 	}
 }
+
+// A post in a street where none of the other members has a device makes no
+// job in the outbox (the embedded engine knows it from memory); once one
+// subscribes, the next post reaches them.
+func TestPostToNobodyWithADeviceWritesNoJob(t *testing.T) {
+	e := newEnv(t)
+	author, u := e.user("it", ""), e.user("it", "")
+	if err := e.svc.Unsubscribe(context.Background(), u.ID, u.sub.Endpoint); err != nil {
+		t.Fatal(err)
+	}
+	sid := e.table.street("Via Saragozza", author, u)
+	e.post(sid, author, "offer", "other", "Libri gratis")
+	waitStats(t, e.svc, func(s push.Stats) bool { return s.Jobs+s.Skipped == 1 })
+	waitJobs(t, e, 0)
+	e.post(sid, author, "offer", "other", "Altri libri")
+	if e.st.Embedded() {
+		if s := e.svc.Stats(); s.Skipped == 0 {
+			t.Fatalf("a post to nobody with a device still made a job: %+v", s)
+		}
+		if n := countDocs(t, e, "push_jobs"); n != 0 {
+			t.Fatalf("%d jobs on disk for a post nobody is notified of", n)
+		}
+	}
+	if got := e.svc.Stats().Deliveries; got != 0 {
+		t.Fatalf("%d deliveries for nobody", got)
+	}
+	u.sub = e.subscribe(u)
+	d := e.post(sid, author, "offer", "other", "Un tavolo")
+	if p, _ := e.received(u, 1); p.URL != "/posts/"+d.ID {
+		t.Fatalf("the subscribed member got %+v", p)
+	}
+}

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"civico/internal/idle"
 )
 
 // DefaultMaxBody mimics Firefox on Android, which refused bodies over 3 070
@@ -67,6 +69,10 @@ type Message struct {
 	// BodyLen is the size of the encrypted body on the wire.
 	BodyLen int
 	At      time.Time
+
+	// cipher is the body still to decrypt for sub (DeferDecryption).
+	cipher []byte
+	sub    *Subscription
 }
 
 // Decode unmarshals the payload as JSON into v.
@@ -91,6 +97,8 @@ type Service struct {
 	ln  net.Listener
 
 	checking chan struct{} // bounds the requests verified and decrypted at once; nil: no bound
+	yield    *idle.Gate    // when set, checks wait for the server's foreground to be quiet
+	deferred bool          // decrypt only in DecryptDeferred (benchmarks)
 
 	mu        sync.Mutex
 	vapidKey  []byte // the trusted application server key; nil accepts any (still verified against k=)
@@ -173,6 +181,51 @@ func (s *Service) LimitChecks(n int) {
 		return
 	}
 	s.checking = make(chan struct{}, n)
+}
+
+// YieldTo makes each check wait (5 ms at most) for the server's
+// foreground to be quiet: in a benchmark sharing the process with the
+// server it measures, this push service then takes only what the server's
+// requests and fan-outs leave, as one on its provider's machines would.
+func (s *Service) YieldTo(g *idle.Gate) {
+	s.mu.Lock()
+	s.yield = g
+	s.mu.Unlock()
+}
+
+// DeferDecryption makes the service accept a push once its headers and
+// VAPID signature are checked, as a real push service does (it cannot read
+// the payload: only the phone can), and decrypt it only in
+// DecryptDeferred. A benchmark then times the server, not this decryption.
+func (s *Service) DeferDecryption() {
+	s.mu.Lock()
+	s.deferred = true
+	s.mu.Unlock()
+}
+
+// DecryptDeferred decrypts the messages accepted undecrypted; one that does
+// not decrypt is an error (and listed by Errors).
+func (s *Service) DecryptDeferred() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var first error
+	for i := range s.messages {
+		m := &s.messages[i]
+		if m.cipher == nil {
+			continue
+		}
+		plain, err := decrypt(m.cipher, m.sub.priv, m.sub.auth)
+		m.cipher, m.sub = nil, nil
+		if err != nil {
+			s.errs = append(s.errs, "deferred decryption: "+err.Error())
+			if first == nil {
+				first = fmt.Errorf("pushservice: message for %s: %w", m.Subscription, err)
+			}
+			continue
+		}
+		m.Payload = plain
+	}
+	return first
 }
 
 // Always makes every request get a.
@@ -341,6 +394,9 @@ type View struct{ s *Service }
 
 // Messages counts accepted messages for a token ("" for all).
 func (v View) Messages(token string) int {
+	if token == "" {
+		return len(v.s.messages) // a benchmark waits for thousands: no scan per arrival
+	}
 	n := 0
 	for _, m := range v.s.messages {
 		if token == "" || m.Subscription == token {
@@ -352,6 +408,9 @@ func (v View) Messages(token string) int {
 
 // Attempts counts requests for a token ("" for all).
 func (v View) Attempts(token string) int {
+	if token == "" {
+		return len(v.s.attempts)
+	}
 	n := 0
 	for _, a := range v.s.attempts {
 		if token == "" || a.Subscription == token {
@@ -404,7 +463,7 @@ func (s *Service) push(w http.ResponseWriter, r *http.Request) {
 	if ans.Status == 0 {
 		ans.Status = http.StatusCreated
 	}
-	trusted, maxBody, release := s.vapidKey, s.MaxBody, s.release
+	trusted, maxBody, release, deferred := s.vapidKey, s.MaxBody, s.release, s.deferred
 	s.mu.Unlock()
 
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(maxBody)+1))
@@ -419,12 +478,15 @@ func (s *Service) push(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	slots := s.checking
+	slots, yield := s.checking, s.yield
 	s.mu.Unlock()
 	if slots != nil {
 		slots <- struct{}{}
 	}
-	msg, status, verr := s.check(r, body, sub, trusted, maxBody)
+	if yield != nil {
+		_ = yield.Wait(r.Context(), 5*time.Millisecond)
+	}
+	msg, status, verr := s.check(r, body, sub, trusted, maxBody, deferred)
 	if slots != nil {
 		<-slots
 	}
@@ -482,7 +544,7 @@ func (s *Service) record(a Attempt, m *Message, protoErr string) {
 }
 
 // check validates the request as a push service must and decrypts it.
-func (s *Service) check(r *http.Request, body []byte, sub *Subscription, trusted []byte, maxBody int) (Message, int, error) {
+func (s *Service) check(r *http.Request, body []byte, sub *Subscription, trusted []byte, maxBody int, deferred bool) (Message, int, error) {
 	m := Message{Subscription: sub.Token, BodyLen: len(body)}
 	if len(body) > maxBody {
 		return m, http.StatusRequestEntityTooLarge, fmt.Errorf("body of more than %d bytes", maxBody)
@@ -514,6 +576,10 @@ func (s *Service) check(r *http.Request, body []byte, sub *Subscription, trusted
 	m.Subject = sub2
 	if ce := r.Header.Get("Content-Encoding"); ce != "aes128gcm" {
 		return m, http.StatusUnsupportedMediaType, fmt.Errorf("content encoding %q, want aes128gcm", ce)
+	}
+	if deferred {
+		m.cipher, m.sub = body, sub
+		return m, 0, nil
 	}
 	plain, err := decrypt(body, sub.priv, sub.auth)
 	if err != nil {

@@ -371,3 +371,32 @@ func TestRequestsInFlightHaveDistinctNumbers(t *testing.T) {
 		t.Fatalf("requests numbered %d and %d, want 1 and 2", a, b)
 	}
 }
+
+// With decryption deferred a push is accepted on its headers and VAPID
+// signature alone, and decrypts later to what was sent; a signature that
+// does not check is still refused at once.
+func TestDeferredDecryption(t *testing.T) {
+	s := start(t)
+	s.DeferDecryption()
+	k := vapidKeys(t)
+	if err := s.TrustKey(k.pub); err != nil {
+		t.Fatal(err)
+	}
+	sub := newSub(t, s)
+	if got := send(t, sub, k, "a dopo", nil); got != 201 {
+		t.Fatalf("status %d, errors %v", got, s.Errors())
+	}
+	if got := send(t, sub, vapidKeys(t), "someone else's key", nil); got != http.StatusUnauthorized {
+		t.Fatalf("a foreign VAPID key got %d", got)
+	}
+	msgs := s.Messages(sub.Token)
+	if len(msgs) != 1 || msgs[0].Payload != nil {
+		t.Fatalf("before decrypting: %+v", msgs)
+	}
+	if err := s.DecryptDeferred(); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(s.Messages(sub.Token)[0].Payload); got != "a dopo" {
+		t.Fatalf("decrypted %q", got)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"civico/internal/idle"
 )
 
 // The write gate of the embedded engine.
@@ -62,7 +64,13 @@ type writeGate struct {
 	mu     sync.Mutex
 	busy   bool
 	queues [classes][]*gateWaiter
+	// yield, when set, is waited for (maxFanoutWait at most) by every write
+	// but the live ones before it goes to the engine.
+	yield *idle.Gate
 }
+
+// maxFanoutWait bounds how long a write waits for a fan-out to end.
+const maxFanoutWait = 2 * time.Millisecond
 
 type gateWaiter struct {
 	ready chan struct{} // closed when the gate is handed to this waiter
@@ -75,6 +83,11 @@ func (g *writeGate) enter(ctx context.Context) (func(), error) {
 	if g == nil {
 		return func() {}, nil
 	}
+	cl := classOf(ctx)
+	if cl != classLive {
+		// Before queueing: a write waiting here holds no one up.
+		_ = g.yield.Wait(ctx, maxFanoutWait)
+	}
 	g.mu.Lock()
 	if !g.busy {
 		g.busy = true
@@ -82,7 +95,6 @@ func (g *writeGate) enter(ctx context.Context) (func(), error) {
 		return g.leave, nil
 	}
 	w := &gateWaiter{ready: make(chan struct{}), since: time.Now()}
-	cl := classOf(ctx)
 	g.queues[cl] = append(g.queues[cl], w)
 	g.mu.Unlock()
 	select {

@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"time"
 
+	"civico/internal/idle"
+
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -40,6 +42,11 @@ type Config struct {
 	EngineLogger *slog.Logger
 	// OpTimeout bounds operations without a deadline; zero means DefaultOpTimeout.
 	OpTimeout time.Duration
+	// Fanout, when set, is marked while a street's frames are written: on
+	// the embedded engine a write waits for it to end (briefly), so that
+	// the database's work and the fan-out do not take both processors at
+	// once and leave nothing for the sockets' readers.
+	Fanout *idle.Gate
 }
 
 // Store is an open database.
@@ -75,7 +82,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		s.embedded = e
 		s.locks = newLockTable()
-		s.gate = &writeGate{}
+		s.gate = &writeGate{yield: cfg.Fanout}
 		uri = e.uri
 	}
 	opts := options.Client().ApplyURI(uri).SetTimeout(cfg.OpTimeout)
