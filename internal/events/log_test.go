@@ -237,3 +237,27 @@ func TestPublishAfterCloseStaysCrashSafe(t *testing.T) {
 		t.Fatalf("after the crash the log gave out %d again (the late event had %d)", e.Seq, late.Seq)
 	}
 }
+
+// The next reservation is written ahead, in the background: wherever a
+// crash falls in a block, the restarted log still goes on after every
+// number handed out.
+func TestRestartGoesOnAfterEveryReservationBlock(t *testing.T) {
+	st := testutil.Store(t)
+	if !st.Embedded() {
+		t.Skip("only the embedded engine reserves numbers ahead")
+	}
+	l := newLog(t, st, clock.System{}, events.Options{})
+	for _, n := range []int{1, 31, 32, 33, 64, 65, 97, 200} {
+		street := fmt.Sprint("s", n)
+		out := publish(t, l, street, n)
+		// The process dies here: a new log over the same database.
+		e, err := events.New(st, clock.System{}, nil, events.Options{}).Publish(context.Background(),
+			events.Event{Type: events.PostCreated, StreetID: street, Data: events.PostData{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := out[len(out)-1].Seq; e.Seq <= last {
+			t.Fatalf("after %d events: the restarted log gave out %d, not after %d", n, e.Seq, last)
+		}
+	}
+}

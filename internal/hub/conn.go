@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
@@ -66,7 +67,11 @@ type conn struct {
 
 func newConn(h *Hub, ws *websocket.Conn, t Ticket) *conn {
 	now := time.Now()
-	c := &conn{hub: h, ws: ws, nc: ws.NetConn(), street: t.StreetID, user: t.UserID, lastPing: now, refill: now,
+	// A random phase: sockets that connected together (a reconnect storm,
+	// a restart) are pinged spread over the interval, not in one burst
+	// that delays every delivery behind thousands of writes.
+	phase := time.Duration(rand.Int64N(int64(h.opts.PingInterval)))
+	c := &conn{hub: h, ws: ws, nc: ws.NetConn(), street: t.StreetID, user: t.UserID, lastPing: now.Add(-phase), refill: now,
 		tokens: float64(2 * h.opts.FramesPerSecond)}
 	if sc, ok := rawConn(ws).(syscall.Conn); ok && !h.opts.NoDirectWrites {
 		c.raw, _ = sc.SyscallConn()
@@ -354,7 +359,7 @@ func (c *conn) tick(now time.Time) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closing || now.Sub(c.lastPing) < c.hub.opts.PingInterval-c.hub.opts.PingInterval/10 {
+	if c.closing || now.Sub(c.lastPing) < c.hub.opts.PingInterval {
 		return
 	}
 	c.lastPing = now

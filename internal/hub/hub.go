@@ -532,12 +532,13 @@ func (h *Hub) Stats() Stats {
 }
 
 // pingLoop pings idle sockets, drops the ones that stopped answering, and
-// forgets old membership endings. Each socket is looked at a few times per
-// interval so that pings spread out instead of all leaving at once.
+// forgets old membership endings. Each socket is looked at many times per
+// interval; with each socket's random phase, a tick pings about 1/slices
+// of them instead of all leaving at once.
 func (h *Hub) pingLoop() {
 	defer close(h.stopped)
-	const slices = 5
-	t := time.NewTicker(h.opts.PingInterval / slices)
+	const slices = 50
+	t := time.NewTicker(max(h.opts.PingInterval/slices, 10*time.Millisecond))
 	defer t.Stop()
 	var batch []*conn
 	for {
