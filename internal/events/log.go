@@ -255,10 +255,7 @@ func (l *Log) reserve(ctx context.Context, streetID string, upTo int64) error {
 // held, and released while waiting.
 func (l *Log) reserveNext(ctx context.Context, s *streetLog, streetID string) error {
 	for s.last+1 > s.reserved {
-		if ch := s.reserving; ch != nil {
-			s.mu.Unlock()
-			<-ch
-			s.mu.Lock()
+		if s.awaitReservationLocked() {
 			continue
 		}
 		upTo := s.last + reserveBlock
@@ -268,6 +265,19 @@ func (l *Log) reserveNext(ctx context.Context, s *streetLog, streetID string) er
 		s.reserved = upTo
 	}
 	return nil
+}
+
+// awaitReservationLocked waits, s.mu released meanwhile, for the
+// reservation being written ahead, and reports whether there was one.
+func (s *streetLog) awaitReservationLocked() bool {
+	ch := s.reserving
+	if ch == nil {
+		return false
+	}
+	s.mu.Unlock()
+	<-ch
+	s.mu.Lock()
+	return true
 }
 
 // reserveAhead writes the next reservation in the background once half of
@@ -319,12 +329,8 @@ func (l *Log) Close(ctx context.Context) error {
 func (l *Log) closeStreet(ctx context.Context, id string, s *streetLog) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.reserving != nil {
-		// Its write could land after the mark: let it finish first.
-		ch := s.reserving
-		s.mu.Unlock()
-		<-ch
-		s.mu.Lock()
+	// A reservation landing after the mark would clear it.
+	for s.awaitReservationLocked() {
 	}
 	if !s.loaded || s.reserved == 0 {
 		return nil

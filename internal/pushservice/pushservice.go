@@ -183,7 +183,7 @@ func (s *Service) LimitChecks(n int) {
 	s.checking = make(chan struct{}, n)
 }
 
-// YieldTo makes each check wait (5 ms at most) for the server's
+// YieldTo makes each check wait (yieldBound at most) for the server's
 // foreground to be quiet: in a benchmark sharing the process with the
 // server it measures, this push service then takes only what the server's
 // requests and fan-outs leave, as one on its provider's machines would.
@@ -192,6 +192,9 @@ func (s *Service) YieldTo(g *idle.Gate) {
 	s.yield = g
 	s.mu.Unlock()
 }
+
+// yieldBound is how long a check waits for the server to be quiet.
+const yieldBound = 5 * time.Millisecond
 
 // DeferDecryption makes the service accept a push once its headers and
 // VAPID signature are checked, as a real push service does (it cannot read
@@ -399,7 +402,7 @@ func (v View) Messages(token string) int {
 	}
 	n := 0
 	for _, m := range v.s.messages {
-		if token == "" || m.Subscription == token {
+		if m.Subscription == token {
 			n++
 		}
 	}
@@ -413,7 +416,7 @@ func (v View) Attempts(token string) int {
 	}
 	n := 0
 	for _, a := range v.s.attempts {
-		if token == "" || a.Subscription == token {
+		if a.Subscription == token {
 			n++
 		}
 	}
@@ -484,7 +487,7 @@ func (s *Service) push(w http.ResponseWriter, r *http.Request) {
 		slots <- struct{}{}
 	}
 	if yield != nil {
-		_ = yield.Wait(r.Context(), 5*time.Millisecond)
+		_ = yield.Wait(r.Context(), yieldBound)
 	}
 	msg, status, verr := s.check(r, body, sub, trusted, maxBody, deferred)
 	if slots != nil {

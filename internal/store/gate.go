@@ -23,8 +23,11 @@ import (
 // for, and background work (the push outbox, sweeps). Background writes
 // give way, but never for longer than maxBackgroundWait, so they cannot
 // starve; live writes are one per event, each caused by a request's own
-// writes, so they cannot starve requests. Reads do not pass the gate: in
-// WAL mode they never wait for the writer.
+// writes, so they cannot starve requests. Every write but a live one first
+// waits, maxFanoutWait at most, for a street's fan-out in progress: the
+// engine's work would otherwise take the processor the sockets' frames
+// need. Reads do not pass the gate: in WAL mode they never wait for the
+// writer.
 
 // maxBackgroundWait is how long a background write may be overtaken.
 const maxBackgroundWait = 200 * time.Millisecond

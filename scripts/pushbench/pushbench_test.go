@@ -338,10 +338,9 @@ func updates(client *http.Client, base, token, pid string, rate int) (stop func(
 	return func() { cancel(); wg.Wait() }
 }
 
-// follow reads a websocket and records, for each probe update, the time
-// from the PATCH being sent to the frame arriving.
-// follow records the latency of every probe frame on w. It reads each
-// frame into a pooled buffer and finds the two fields it needs in place:
+// follow records, for each probe update on w, the time from the PATCH
+// being sent to the frame arriving. It reads each frame into a pooled
+// buffer and finds the two fields it needs in place:
 // the followers stand for phones, and decoding every frame's JSON here
 // took a fifth of the machine from the server being measured.
 func follow(w *testutil.WS, lat *latencies, pool *sync.Pool) {
