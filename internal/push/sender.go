@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"syscall"
@@ -28,12 +29,14 @@ func newHTTPClient(o Options) *http.Client {
 		Timeout:   5 * time.Second,
 		KeepAlive: 30 * time.Second,
 		Control: func(_, address string, _ syscall.RawConn) error {
+			// address is what DNS resolution gave, so a name pointing
+			// inside is caught here, whatever it looked like when subscribed.
 			host, _, err := net.SplitHostPort(address)
 			if err != nil {
 				return err
 			}
-			ip := net.ParseIP(host)
-			if ip == nil || !dialable(ip, o.AllowInsecure) {
+			ip, err := netip.ParseAddr(host)
+			if err != nil || !dialable(ip, o.AllowInsecure) {
 				return errForbiddenAddress
 			}
 			return nil
@@ -55,17 +58,6 @@ func newHTTPClient(o Options) *http.Client {
 		Timeout:       o.HTTPTimeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-}
-
-func dialable(ip net.IP, allowLoopback bool) bool {
-	switch {
-	case ip.IsLoopback():
-		return allowLoopback
-	case ip.IsPrivate(), ip.IsUnspecified(), ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast(),
-		ip.IsInterfaceLocalMulticast(), ip.IsMulticast():
-		return false
-	}
-	return true
 }
 
 // worker sends deliveries until ctx ends.

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -188,7 +189,10 @@ func (s *Service) removeGone(ctx context.Context, id string) {
 }
 
 // checkEndpoint accepts https URLs, and http on loopback when insecure
-// endpoints are allowed (tests, development).
+// endpoints are allowed (tests, development). A literal address the
+// sender would refuse to dial is refused here already, so the user hears
+// of it instead of their pushes silently failing; names are resolved, and
+// checked, only when sending.
 func (s *Service) checkEndpoint(f fault.Fields, field, endpoint string) string {
 	if endpoint == "" {
 		f.Add(field, "required")
@@ -212,6 +216,10 @@ func (s *Service) checkEndpoint(f fault.Fields, field, endpoint string) string {
 		}
 	default:
 		f.Add(field, "invalid")
+		return ""
+	}
+	if ip, err := netip.ParseAddr(u.Hostname()); err == nil && !dialable(ip, s.opts.AllowInsecure) {
+		f.Add(field, "forbidden_address")
 		return ""
 	}
 	return endpoint

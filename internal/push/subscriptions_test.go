@@ -170,3 +170,52 @@ func TestVAPIDKeys(t *testing.T) {
 		t.Fatal("mismatched VAPID halves accepted")
 	}
 }
+
+// An endpoint naming a non-public address is refused when subscribing,
+// not first when a push is sent; insecure mode lets loopback through.
+func TestSubscribeRefusesNonPublicAddresses(t *testing.T) {
+	priv, _ := ecdh.P256().GenerateKey(rand.Reader)
+	key := base64.RawURLEncoding.EncodeToString(priv.PublicKey().Bytes())
+	auth16 := base64.RawURLEncoding.EncodeToString(make([]byte, 16))
+	e := newEnv(t, withOptions(func(o *push.Options) { o.AllowInsecure = false }))
+	u := &user{ID: "64b7f0c2a1b2c3d4e5f60718"}
+	for _, endpoint := range []string{
+		"https://100.64.0.1/x",
+		"https://[64:ff9b::a00:1]/x",
+		"https://100.100.100.200/latest/meta-data",
+		"https://198.18.0.1:8443/x",
+		"https://192.0.2.1/x",
+		"https://255.255.255.255/x",
+		"https://[::ffff:10.0.0.1]/x",
+		"https://[2002:a00:1::1]/x",
+		"https://[2001::1]/x",
+		"https://[2001:db8::1]/x",
+		"https://[fe80::1%25eth0]/x",
+		"https://127.0.0.1/x",
+		"https://[::1]/x",
+	} {
+		_, _, err := e.svc.Subscribe(context.Background(), u.ID, push.NewSubscription{Endpoint: endpoint, P256dh: key, Auth: auth16})
+		if got := fieldsOf(err)["endpoint"]; got != "forbidden_address" {
+			t.Errorf("%s: fields %v (err %v), want endpoint=forbidden_address", endpoint, fieldsOf(err), err)
+		}
+	}
+	if subs, _ := e.svc.Subscriptions(context.Background(), u.ID); len(subs) != 0 {
+		t.Fatalf("refused endpoints saved %d subscriptions", len(subs))
+	}
+	for _, endpoint := range []string{"https://142.250.0.1/x", "https://[2a00:1450::1]/x"} {
+		if _, _, err := e.svc.Subscribe(context.Background(), u.ID, push.NewSubscription{Endpoint: endpoint, P256dh: key, Auth: auth16}); err != nil {
+			t.Errorf("%s: %v", endpoint, err)
+		}
+	}
+
+	insecure := newEnv(t)
+	for _, endpoint := range []string{"https://127.0.0.1/x", "http://127.0.0.1:9/x", "http://[::1]:9/x"} {
+		if _, _, err := insecure.svc.Subscribe(context.Background(), u.ID, push.NewSubscription{Endpoint: endpoint, P256dh: key, Auth: auth16}); err != nil {
+			t.Errorf("insecure mode, %s: %v", endpoint, err)
+		}
+	}
+	_, _, err := insecure.svc.Subscribe(context.Background(), u.ID, push.NewSubscription{Endpoint: "https://100.64.0.1/x", P256dh: key, Auth: auth16})
+	if got := fieldsOf(err)["endpoint"]; got != "forbidden_address" {
+		t.Errorf("insecure mode, CGNAT: fields %v (err %v)", fieldsOf(err), err)
+	}
+}
