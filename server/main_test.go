@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,6 +27,13 @@ import (
 // as a child, so SIGTERM and kill -9 hit a real server process.
 func TestMain(m *testing.M) {
 	if os.Getenv("CIVICO_TEST_AS_SERVER") == "1" {
+		if n, err := strconv.ParseUint(os.Getenv("CIVICO_TEST_NOFILE"), 10, 64); err == nil {
+			// A small open-file limit, as `ulimit -n` would set.
+			if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+				fmt.Fprintln(os.Stderr, "civico: rlimit:", err)
+				os.Exit(1)
+			}
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		err := run(ctx, nil, os.Getenv, os.Stdout)
 		stop()
@@ -49,11 +57,13 @@ type child struct {
 var addrRE = regexp.MustCompile(`addr=(\S+)`)
 
 // startChild runs the server on dataDir and waits for its "listening" line.
-func startChild(t *testing.T, dataDir, db string) *child {
+// Extra environment variables (NAME=value) come last and win.
+func startChild(t *testing.T, dataDir, db string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CIVICO_TEST_AS_SERVER=1", "CIVICO_ADDR=127.0.0.1:0", "CIVICO_DATA="+dataDir,
 		"CIVICO_DB="+db, "CIVICO_REGISTER_PER_IP=100000", "CIVICO_LOGIN_PER_IP=100000", "CIVICO_LOGIN_PER_ACCOUNT=100000")
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -48,6 +48,7 @@ var statusOf = map[fault.Kind]int{
 	fault.TooLarge:     http.StatusRequestEntityTooLarge,
 	fault.Invalid:      http.StatusUnprocessableEntity,
 	fault.RateLimited:  http.StatusTooManyRequests,
+	fault.Unavailable:  http.StatusServiceUnavailable,
 }
 
 // errorHandler maps every error to the API's shape: domain errors by their

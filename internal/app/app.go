@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"civico/internal/hub"
 	"civico/internal/idle"
 	"civico/internal/impact"
+	"civico/internal/listener"
 	"civico/internal/moderation"
 	"civico/internal/portineria"
 	"civico/internal/posts"
@@ -74,6 +76,7 @@ type App struct {
 	life     sync.Mutex
 	stop     context.CancelFunc
 	ln       net.Listener
+	listener *listener.Listener
 	shutDown bool
 }
 
@@ -188,6 +191,7 @@ func (a *App) Serve(ln net.Listener) error {
 		cancel()
 		return err
 	}
+	ln = a.guard(ln)
 	a.stop, a.ln = cancel, ln
 	a.wg.Add(1)
 	go func() {
@@ -203,6 +207,43 @@ func (a *App) Serve(ln net.Listener) error {
 		return nil // the listener was closed by Shutdown
 	}
 	return err
+}
+
+// guard wraps the server's listener: silent connections are closed after
+// the read timeout, the connections are capped below the open-file limit
+// (per address too, but for loopback and the trusted proxies, which carry
+// many clients), and running out of descriptors never stops the server.
+func (a *App) guard(ln net.Listener) *listener.Listener {
+	conns, _ := listener.Budget(0, a.cfg.MaxConns)
+	proxies := parsePrefixes(a.cfg.TrustedProxies)
+	exempt := func(ip netip.Addr) bool {
+		if ip.IsLoopback() {
+			return true
+		}
+		for _, p := range proxies {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}
+	a.listener = listener.Guard(ln, listener.Limits{FirstByte: a.cfg.ReadTimeout, MaxConns: conns,
+		MaxPerIP: a.cfg.MaxConnsPerIP, Exempt: exempt}, a.log.With("component", "listener"))
+	return a.listener
+}
+
+// parsePrefixes reads addresses and CIDRs; what does not parse was
+// refused by Fiber's own parsing of the same list.
+func parsePrefixes(list []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		} else if ip, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+		}
+	}
+	return out
 }
 
 // sweepLoop runs the expiry sweeps the embedded engine cannot (no TTL indexes).

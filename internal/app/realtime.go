@@ -6,12 +6,14 @@ import (
 
 	"civico/internal/diag"
 	"civico/internal/hub"
+	"civico/internal/listener"
 	"civico/internal/streets"
 )
 
 // buildHub makes the streets' live channels, fed by the event log. Call it
 // once the services it asks about memberships are built.
 func (a *App) buildHub() {
+	_, sockets := listener.Budget(0, a.cfg.MaxConns)
 	a.Hub = hub.New(a.Events, a.memberAccess(), a.log.With("component", "hub"), hub.Options{
 		PingInterval: a.cfg.WSPingInterval,
 		SendQueue:    a.cfg.WSSendQueue,
@@ -19,6 +21,7 @@ func (a *App) buildHub() {
 		// this much there, and falls behind its queue (and is closed) soon.
 		SocketSendBuffer: 64 << 10,
 		Foreground:       a.fanout,
+		MaxSockets:       sockets,
 	})
 	a.Events.SubscribeLive(a.Hub.Publish)
 }

@@ -47,6 +47,12 @@ type Config struct {
 	RegisterPerIP   int
 	PostsPerHour    int
 
+	// MaxConns caps the connections open at once (0: the open-file limit
+	// less a reserve); MaxConnsPerIP those of one address (0: no cap;
+	// loopback and the trusted proxies are exempt).
+	MaxConns      int
+	MaxConnsPerIP int
+
 	ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout time.Duration
 }
 
@@ -79,6 +85,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	intVar(fs, &perr, &c.LoginPerIP, "login-per-ip", env("CIVICO_LOGIN_PER_IP", "30"))
 	intVar(fs, &perr, &c.RegisterPerIP, "register-per-ip", env("CIVICO_REGISTER_PER_IP", "20"))
 	intVar(fs, &perr, &c.PostsPerHour, "posts-per-hour", env("CIVICO_POSTS_PER_HOUR", "30"))
+	intVar(fs, &perr, &c.MaxConns, "max-conns", env("CIVICO_MAX_CONNS", "0"))
+	intVar(fs, &perr, &c.MaxConnsPerIP, "max-conns-per-ip", env("CIVICO_MAX_CONNS_PER_IP", "1000"))
 	durVar(fs, &perr, &c.ReadTimeout, "read-timeout", env("CIVICO_READ_TIMEOUT", "10s"))
 	durVar(fs, &perr, &c.WriteTimeout, "write-timeout", env("CIVICO_WRITE_TIMEOUT", "10s"))
 	durVar(fs, &perr, &c.IdleTimeout, "idle-timeout", env("CIVICO_IDLE_TIMEOUT", "60s"))
@@ -143,6 +151,9 @@ func (c *Config) validate() error {
 	}
 	if c.PushRate < 0 || c.PushRate > 1_000_000 {
 		errs = append(errs, errors.New("the push rate must be within 0..1000000 per second (0: unpaced)"))
+	}
+	if c.MaxConns < 0 || c.MaxConnsPerIP < 0 {
+		errs = append(errs, errors.New("connection caps must be 0 (none) or more"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("config: %w", err)

@@ -23,6 +23,7 @@ const (
 	TooLarge                 // 413
 	Invalid                  // 422: validation failed
 	RateLimited              // 429
+	Unavailable              // 503: at capacity, try again soon
 )
 
 // Error is a domain error.

@@ -261,7 +261,7 @@ func rawConn(ws *websocket.Conn) net.Conn {
 }
 
 func setSendBuffer(ws *websocket.Conn, n int) {
-	if tc, ok := rawConn(ws).(*net.TCPConn); ok {
+	if tc, ok := rawConn(ws).(interface{ SetWriteBuffer(int) error }); ok {
 		_ = tc.SetWriteBuffer(n)
 	}
 }

@@ -62,6 +62,9 @@ var ErrNotMember = fault.New(fault.Forbidden, "not_member", "only active members
 // errClosed refuses new channels while the server shuts down.
 var errClosed = errors.New("hub: closed")
 
+// ErrFull refuses a socket when the hub holds Options.MaxSockets.
+var ErrFull = fault.New(fault.Unavailable, "too_many_sockets", "the server holds all the live channels it can; try again soon")
+
 // Access is what the hub needs to know of a user in a street.
 type Access struct {
 	// Active is true for active members only (not pending, banned, left).
@@ -111,6 +114,9 @@ type Options struct {
 	// Foreground, when set, is marked busy while a street's frames are
 	// written, so that background work gives way.
 	Foreground *idle.Gate
+	// MaxSockets caps the sockets open at once (0: no cap): the rest of
+	// the process's connections are kept for API requests.
+	MaxSockets int
 	// NoDirectWrites sends every frame through the socket's writer
 	// goroutine (tests of that path; and sockets that are not plain TCP
 	// always do).
@@ -279,6 +285,9 @@ func (h *Hub) Authorize(ctx context.Context, streetID, userID string) (Ticket, e
 	h.mu.RUnlock()
 	if closed {
 		return Ticket{}, errClosed
+	}
+	if h.opts.MaxSockets > 0 && h.conns.Load() >= int64(h.opts.MaxSockets) {
+		return Ticket{}, ErrFull
 	}
 	if h.members == nil {
 		return Ticket{}, ErrNotMember

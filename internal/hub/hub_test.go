@@ -17,6 +17,7 @@ import (
 	"civico/internal/clock"
 	"civico/internal/events"
 	"civico/internal/hub"
+	"civico/internal/listener"
 	"civico/internal/store"
 
 	"github.com/fasthttp/websocket"
@@ -81,10 +82,13 @@ func newHarness(t *testing.T, opts hub.Options, logOpts events.Options) *harness
 		}
 		_ = up.Upgrade(ctx, func(ws *websocket.Conn) { h.hub.Serve(ws, tk) })
 	}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The server's own listener guard, as in production: the hub's direct
+	// writes must still reach the TCP connection through its wrapper.
+	ln := listener.Guard(tcp, listener.Limits{FirstByte: wait}, nil)
 	h.addr = ln.Addr().String()
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -705,5 +709,25 @@ func TestWSFramesLargerThanTheSocketBufferArriveWhole(t *testing.T) {
 				t.Fatalf("stats after the frames: %+v", st)
 			}
 		})
+	}
+}
+
+func TestSocketBudgetKeepsRoomForTheAPI(t *testing.T) {
+	h := newHarness(t, hub.Options{MaxSockets: 2}, events.Options{})
+	for _, u := range []string{"u1", "u2", "u3"} {
+		h.join("s1", u, false)
+	}
+	c1, c2 := h.dial(t, "s1", "u1", ""), h.dial(t, "s1", "u2", "")
+	// A frame received means its socket was admitted (and counted). Frames
+	// go out directly through the listener's wrapper: no writer goroutine
+	// is woken for a socket that takes them at once.
+	h.publish(t, "s1", 1)
+	c1.next(t)
+	c2.next(t)
+	if w := h.hub.Stats().Writers; w != 0 {
+		t.Errorf("%d writer goroutines for sockets that took their frame at once", w)
+	}
+	if _, err := h.hub.Authorize(context.Background(), "s1", "u3"); !errors.Is(err, hub.ErrFull) {
+		t.Fatalf("a socket over the budget: got %v, want ErrFull", err)
 	}
 }
