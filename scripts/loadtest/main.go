@@ -13,7 +13,7 @@
 //	go build -o /tmp/civico ./server && go run ./scripts/loadtest -server-bin /tmp/civico -scenario all
 //
 // Scenarios: fanout (10 000 sockets, 100 streets, 200 posts/s), idle
-// (19 000 idle sockets, memory per connection), storm (10 000 clients
+// (17 000 idle sockets, memory per connection), storm (10 000 clients
 // dropped at once, reconnecting with since while posts go on).
 package main
 
@@ -70,7 +70,7 @@ func main() {
 	flag.IntVar(&o.sockets, "sockets", 10000, "fanout: sockets")
 	flag.Float64Var(&o.rate, "rate", 200, "fanout: posts per second, over all streets")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "fanout: how long to post")
-	flag.IntVar(&o.idleSockets, "idle-sockets", 19000, "idle: sockets")
+	flag.IntVar(&o.idleSockets, "idle-sockets", 17000, "idle: sockets (the server keeps 1/16 of its connections for API requests)")
 	flag.DurationVar(&o.idleHold, "idle-hold", 30*time.Second, "idle: how long to hold them (pings included)")
 	flag.IntVar(&o.stormSockets, "storm-sockets", 10000, "storm: clients")
 	flag.Float64Var(&o.stormRate, "storm-rate", 100, "storm: posts per second meanwhile")
