@@ -13,13 +13,13 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"civico/internal/clock"
 	"civico/internal/fault"
 	"civico/internal/ratelimit"
 	"civico/internal/store"
+	"civico/internal/wording"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -204,7 +204,7 @@ type Registration struct {
 // Register creates an account and signs it in.
 func (s *Service) Register(ctx context.Context, r Registration, ip string) (Session, error) {
 	r.Email = normalizeEmail(r.Email)
-	r.Name = strings.TrimSpace(r.Name)
+	r.Name = wording.Line(r.Name)
 	f := fault.Fields{}
 	checkEmail(f, r.Email)
 	validatePassword(f, "password", r.Password)
@@ -566,7 +566,7 @@ func (s *Service) Update(ctx context.Context, p Principal, ch Changes) (Account,
 	f := fault.Fields{}
 	set := bson.M{}
 	if ch.Name != nil {
-		name := strings.TrimSpace(*ch.Name)
+		name := wording.Line(*ch.Name)
 		checkName(f, name)
 		set["name"] = name
 	}
@@ -650,14 +650,18 @@ func validatePassword(f fault.Fields, field, pw string) {
 	}
 }
 
+// Neighbours read a name beside everything its user writes, so it must show
+// what it is: wording.Problem.
 func checkName(f fault.Fields, name string) {
 	switch {
 	case name == "":
 		f.Add("name", "required")
 	case utf8.RuneCountInString(name) > 80:
 		f.Add("name", "too_long")
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		f.Add("name", "invalid")
+	default:
+		if problem := wording.Problem(name); problem != "" {
+			f.Add("name", problem)
+		}
 	}
 }
 

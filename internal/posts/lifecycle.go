@@ -13,19 +13,25 @@ import (
 	"civico/internal/fault"
 	"civico/internal/store"
 	"civico/internal/streets"
+	"civico/internal/wording"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
+// checkLen also applies wording's rule, as every text checked here is
+// shown to neighbours as someone's words: a title of zero-width spaces
+// would show as nothing, a bidi override would turn a phone number round.
 func checkLen(f fault.Fields, field, v string, required bool, maxLen int) {
 	switch {
 	case required && v == "":
 		f.Add(field, "required")
-	case !utf8.ValidString(v):
-		f.Add(field, "invalid")
 	case utf8.RuneCountInString(v) > maxLen:
 		f.Add(field, "too_long")
+	default:
+		if problem := wording.Problem(v); problem != "" {
+			f.Add(field, problem)
+		}
 	}
 }
 
@@ -69,7 +75,7 @@ func (s *Service) create(ctx context.Context, p auth.Principal, streetID string,
 	if err := CheckKey(in.IdempotencyKey); err != nil {
 		return Post{}, false, err
 	}
-	in.Title, in.Body = strings.TrimSpace(in.Title), strings.TrimSpace(in.Body)
+	in.Title, in.Body = wording.Line(in.Title), wording.Text(in.Body)
 	f := fault.Fields{}
 	f.Check(in.Kind != KindRequest && in.Kind != KindOffer, "kind", "invalid")
 	f.Check(!categorySet[in.Category], "category", "invalid")
@@ -79,7 +85,7 @@ func (s *Service) create(ctx context.Context, p auth.Principal, streetID string,
 	var behalf *OnBehalf
 	if in.OnBehalf != nil {
 		b := OnBehalf{AssociationID: strings.TrimSpace(in.OnBehalf.AssociationID), MemberID: strings.TrimSpace(in.OnBehalf.MemberID),
-			MemberName: strings.TrimSpace(in.OnBehalf.MemberName)}
+			MemberName: wording.Line(in.OnBehalf.MemberName)}
 		checkLen(f, "on_behalf.association_id", b.AssociationID, true, 64)
 		checkLen(f, "on_behalf.member_id", b.MemberID, true, 64)
 		checkLen(f, "on_behalf.member_name", b.MemberName, true, MaxNameLen)
@@ -238,12 +244,12 @@ type Changes struct {
 func (s *Service) Update(ctx context.Context, p auth.Principal, postID string, ch Changes) (Post, error) {
 	f := fault.Fields{}
 	if ch.Title != nil {
-		t := strings.TrimSpace(*ch.Title)
+		t := wording.Line(*ch.Title)
 		ch.Title = &t
 		checkLen(f, "title", t, true, MaxTitleLen)
 	}
 	if ch.Body != nil {
-		b := strings.TrimSpace(*ch.Body)
+		b := wording.Text(*ch.Body)
 		ch.Body = &b
 		checkLen(f, "body", b, true, MaxBodyLen)
 	}

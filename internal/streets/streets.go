@@ -34,6 +34,7 @@ import (
 	"civico/internal/keylock"
 	"civico/internal/ratelimit"
 	"civico/internal/store"
+	"civico/internal/wording"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -370,7 +371,7 @@ type NewStreet struct {
 
 // Create makes a street whose creator is its first admin.
 func (s *Service) Create(ctx context.Context, p auth.Principal, in NewStreet) (Street, error) {
-	in.Name, in.City, in.Description = clean(in.Name), clean(in.City), strings.TrimSpace(in.Description)
+	in.Name, in.City, in.Description = wording.Line(in.Name), wording.Line(in.City), wording.Text(in.Description)
 	f := fault.Fields{}
 	checkText(f, "name", in.Name, 2, MaxNameLen)
 	checkText(f, "city", in.City, 1, MaxCityLen)
@@ -691,11 +692,8 @@ func (s *Service) publish(ctx context.Context, typ events.Type, m Member, actorI
 	}
 }
 
-// clean trims a one-line name and folds inner runs of spaces.
-func clean(s string) string { return strings.Join(strings.Fields(s), " ") }
-
 // foldKey is the case-insensitive form names are sorted and searched by.
-func foldKey(s string) string { return strings.ToLower(clean(s)) }
+func foldKey(s string) string { return strings.ToLower(wording.Line(s)) }
 
 func checkText(f fault.Fields, field, v string, minLen, maxLen int) {
 	n := utf8.RuneCountInString(v)
@@ -706,7 +704,12 @@ func checkText(f fault.Fields, field, v string, minLen, maxLen int) {
 		f.Add(field, "too_short")
 	case n > maxLen:
 		f.Add(field, "too_long")
-	case !utf8.ValidString(v):
-		f.Add(field, "invalid")
+	default:
+		// Street names and cities are listed in a public directory, and
+		// messages and descriptions are read as someone's words: none may
+		// hide what it says.
+		if problem := wording.Problem(v); problem != "" {
+			f.Add(field, problem)
+		}
 	}
 }
