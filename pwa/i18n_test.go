@@ -91,7 +91,8 @@ func TestTranslationsComplete(t *testing.T) {
 		"kind.":     {"request", "offer", "request.plural", "offer.plural", "request.long", "offer.long"},
 		"status.":   {"open", "matched", "done", "closed", "removed", "open.long", "matched.long", "done.long", "closed.long", "removed.long"},
 		"pay.type.": {"fee", "donation", "refund", "adjustment"},
-		"field.":    {"required", "too_long", "too_short", "invalid", "unsupported", "out_of_range", "unknown_field", "invalid_type"},
+		"field.": {"required", "too_long", "too_short", "invalid", "unsupported", "out_of_range", "unknown_field", "invalid_type",
+			"invisible_characters", "nothing_visible", "forbidden_address"},
 	}
 	for prefix, names := range families {
 		for _, n := range names {

@@ -57,7 +57,7 @@ func (h *handlers) requireUser(c *fiber.Ctx) error {
 	if token == "" {
 		return errNoToken
 	}
-	p, err := h.d.Auth.Verify(token)
+	p, err := h.d.Auth.Verify(c.UserContext(), token)
 	if err != nil {
 		return err
 	}

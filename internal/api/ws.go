@@ -51,7 +51,7 @@ func (h *handlers) wsAuthorize(c *fiber.Ctx) error {
 	if token == "" {
 		return errNoToken
 	}
-	p, err := h.d.Auth.Verify(token)
+	p, err := h.d.Auth.Verify(c.UserContext(), token)
 	if err != nil {
 		return err
 	}

@@ -92,10 +92,6 @@ type Service struct {
 	// accounts is the embedded engine's copy of every account (accounts.go).
 	accounts accountCopy
 
-	// closed holds accounts deleted less than an access token's life ago:
-	// their access tokens still carry a valid signature, and are refused.
-	closedMu sync.RWMutex
-	closed   map[string]time.Time
 
 	// sweepMu runs one Sweep at a time; nextExpiry, under it, is when the
 	// first refresh token still kept expires (zero: unknown).
@@ -725,7 +721,6 @@ func (s *Service) Delete(ctx context.Context, p Principal) error {
 	if err := s.RevokeAll(ctx, p.UserID); err != nil {
 		return err
 	}
-	s.closeAccess(p.UserID)
 	_, err = s.users.UpdateOne(ctx, bson.M{"_id": u.ID}, bson.M{"$set": bson.M{
 		"deleted": true, "email": "deleted:" + u.ID.Hex(), "name": "", "password_hash": "",
 		"updated_at": s.clock.Now().Truncate(time.Millisecond),

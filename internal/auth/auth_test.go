@@ -38,16 +38,17 @@ func register(t *testing.T, s *auth.Service, email string) auth.Session {
 func TestAccessTokenExpiresAfterFifteenMinutes(t *testing.T) {
 	s, c, _ := newService(t, auth.Options{})
 	sess := register(t, s, "anna@example.org")
-	p, err := s.Verify(sess.AccessToken)
+	ctx := context.Background()
+	p, err := s.Verify(ctx, sess.AccessToken)
 	if err != nil || p.UserID != sess.Account.ID {
 		t.Fatalf("verify: %+v %v", p, err)
 	}
 	c.Advance(14 * time.Minute)
-	if _, err := s.Verify(sess.AccessToken); err != nil {
+	if _, err := s.Verify(ctx, sess.AccessToken); err != nil {
 		t.Fatalf("still valid at 14 min: %v", err)
 	}
 	c.Advance(2 * time.Minute)
-	if _, err := s.Verify(sess.AccessToken); !errors.Is(err, auth.ErrTokenExpired) {
+	if _, err := s.Verify(ctx, sess.AccessToken); !errors.Is(err, auth.ErrTokenExpired) {
 		t.Fatalf("at 16 min: %v", err)
 	}
 }
@@ -80,7 +81,7 @@ func TestSecretIsKeptAcrossRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Verify(sess.AccessToken); err != nil {
+	if _, err := b.Verify(context.Background(), sess.AccessToken); err != nil {
 		t.Fatalf("a token signed before the restart is refused: %v", err)
 	}
 	if _, err := auth.New(context.Background(), st, c, nil, auth.Options{Secret: []byte("short")}); err == nil {

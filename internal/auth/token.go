@@ -1,12 +1,15 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"time"
+
+	"civico/internal/store"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -43,8 +46,12 @@ func (s *Service) signAccess(userID string, now time.Time) (string, error) {
 const maxTokenLen = 2048
 
 // Verify checks an access token: HS256 only, issuer, audience, expiry and
-// issue time required, and the access kind.
-func (s *Service) Verify(token string) (Principal, error) {
+// issue time required, and the access kind; then that its account still
+// exists. That last check reads the database (one lookup by _id) on every
+// request: a deletion made by any process, before or after a restart,
+// refuses the token at once, which no copy kept in one process's memory
+// could promise.
+func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 	if len(token) > maxTokenLen {
 		return Principal{}, ErrBadToken
 	}
@@ -68,38 +75,13 @@ func (s *Service) Verify(token string) (Principal, error) {
 	if claims.Kind != accessKind || claims.Subject == "" || claims.IssuedAt == nil {
 		return Principal{}, ErrBadToken
 	}
-	if s.accessClosed(claims.Subject) {
-		return Principal{}, ErrBadToken
+	if _, err := s.userByID(ctx, claims.Subject); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return Principal{}, ErrBadToken
+		}
+		return Principal{}, err
 	}
 	return Principal{UserID: claims.Subject}, nil
-}
-
-// closeAccess refuses the user's access tokens from now on. An entry is
-// kept as long as a token issued before it could live; a deleted account
-// gets no new tokens, so nothing later needs telling apart. It is kept in
-// memory (one process per database): after a restart the deleted
-// account's leftover token reaches nothing, since the account has no
-// memberships and no profile left.
-func (s *Service) closeAccess(userID string) {
-	now := s.clock.Now()
-	s.closedMu.Lock()
-	defer s.closedMu.Unlock()
-	if s.closed == nil {
-		s.closed = map[string]time.Time{}
-	}
-	for id, at := range s.closed {
-		if now.Sub(at) > s.opts.AccessTTL+time.Minute {
-			delete(s.closed, id)
-		}
-	}
-	s.closed[userID] = now
-}
-
-func (s *Service) accessClosed(userID string) bool {
-	s.closedMu.RLock()
-	defer s.closedMu.RUnlock()
-	_, ok := s.closed[userID]
-	return ok
 }
 
 // randomToken returns n random bytes, base64url encoded.

@@ -45,22 +45,29 @@ func TestUsersFewAndMany(t *testing.T) {
 }
 
 // Deleting an account ends its access at once: the access token it still
-// holds is refused though its signature and expiry are valid, and nobody
-// else's token is affected.
+// holds is refused though its signature and expiry are valid — by this
+// service, by another process's on the same database and after a restart
+// — and nobody else's token is affected.
 func TestDeletedAccountsAccessTokenIsRefusedAtOnce(t *testing.T) {
-	s, _, _ := newService(t, auth.Options{})
+	s, c, st := newService(t, auth.Options{})
 	ctx := context.Background()
+	other, err := auth.New(ctx, st, c, nil, auth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	anna, bruno := register(t, s, "anna@example.org"), register(t, s, "bruno@example.org")
-	if _, err := s.Verify(anna.AccessToken); err != nil {
+	if _, err := s.Verify(ctx, anna.AccessToken); err != nil {
 		t.Fatalf("before deletion: %v", err)
 	}
 	if err := s.Delete(ctx, auth.Principal{UserID: anna.Account.ID}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Verify(anna.AccessToken); err != auth.ErrBadToken {
-		t.Fatalf("deleted account's token: %v, want ErrBadToken", err)
+	for name, svc := range map[string]*auth.Service{"this process": s, "another process or a restart": other} {
+		if _, err := svc.Verify(ctx, anna.AccessToken); err != auth.ErrBadToken {
+			t.Fatalf("%s: deleted account's token: %v, want ErrBadToken", name, err)
+		}
 	}
-	if p, err := s.Verify(bruno.AccessToken); err != nil || p.UserID != bruno.Account.ID {
+	if p, err := s.Verify(ctx, bruno.AccessToken); err != nil || p.UserID != bruno.Account.ID {
 		t.Fatalf("another account's token: %v %v", p, err)
 	}
 	if _, err := s.Refresh(ctx, anna.RefreshToken); err == nil {
