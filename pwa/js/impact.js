@@ -216,9 +216,12 @@ const answerKeys = { done: 'handoff.done', still_needed: 'handoff.still_needed',
  * handoffBox is the question "how did it go?" for the author of post pid,
  * with v (GET /posts/:pid/handoff) giving the answers that fit: one button
  * each, the likeliest first, and a thanks for "done". answered(post,
- * answer) runs once the server took the answer.
+ * answer) runs once the server took the answer. chosen, one of v.answers,
+ * is an answer picked beforehand (a link's ?answer=): its button is the
+ * primary one, with a line asking to confirm it; nothing is sent until a
+ * button is tapped.
  */
-export function handoffBox(pid, v, answered) {
+export function handoffBox(pid, v, answered, chosen) {
   const thanksId = uid('handoff-thanks');
   const thanks = h('textarea', { id: thanksId, name: 'thanks', maxlength: '500', rows: '3' });
   const send = async (answer) => {
@@ -227,27 +230,38 @@ export function handoffBox(pid, v, answered) {
     toast(t('handoff.thanks'));
     await answered(p, answer);
   };
+  const picked = v.answers.includes(chosen) ? chosen : '';
+  const askId = uid('handoff-ask');
+  const confirmId = uid('handoff-confirm');
   const buttons = v.answers.map((a, i) => {
-    const b = h('button', { type: 'button', class: i === 0 ? 'btn primary' : 'btn', 'data-answer': a }, t(answerKeys[a]));
+    const primary = picked ? a === picked : i === 0;
+    const b = h('button', { type: 'button', class: primary ? 'btn primary' : 'btn', 'data-answer': a,
+      'aria-describedby': a === picked ? `${askId} ${confirmId}` : null }, t(answerKeys[a]));
     b.addEventListener('click', () => busy(b, () => send(a)));
     return b;
   });
   return h('div', { class: 'handoff-box' },
-    h('p', null, t(v.state === 'matched' ? 'handoff.ask_matched' : 'handoff.ask_open')),
+    h('p', { id: askId }, t(v.state === 'matched' ? 'handoff.ask_matched' : 'handoff.ask_open')),
     v.answers.includes('done') ? h('div', { class: 'field' }, h('label', { for: thanksId }, t('handoff.thanks_label')), thanks) : null,
+    picked ? h('p', { id: confirmId, class: 'handoff-confirm' }, t('handoff.confirm', { answer: t(answerKeys[picked]) })) : null,
     h('div', { class: 'actions' }, buttons));
 }
 
 /**
- * handoff asks the author of post ctx.params.pid how it went. With
- * ?answer= (a notification's button) that answer is sent at once, except
- * "done", which first offers a thanks.
+ * handoff asks the author of post ctx.params.pid how it went. ?answer= (a
+ * notification's button) only picks that answer, and its button takes the
+ * focus: anyone can send the author such a link, so the answer goes out
+ * only when the author taps it.
  */
 export async function handoff(ctx) {
   const pid = ctx.params.pid;
   const box = h('div', null, loading());
   mount(ctx.main, heading(t('handoff.title'), h('p', null, h('a', { href: `/posts/${pid}`, class: 'back' }, t('handoff.back')))), box);
-  const recorded = () => mount(box, h('p', { role: 'status' }, t('handoff.recorded')), h('a', { href: `/posts/${pid}`, class: 'btn' }, t('handoff.back')));
+  const recorded = () => {
+    const line = h('p', { role: 'status', tabindex: '-1' }, t('handoff.recorded'));
+    mount(box, line, h('a', { href: `/posts/${pid}`, class: 'btn' }, t('handoff.back')));
+    line.focus(); // the tapped button is gone
+  };
   try {
     const v = await api.get(`/posts/${pid}/handoff`, null, { signal: ctx.signal });
     if (!ctx.current()) return;
@@ -255,13 +269,11 @@ export async function handoff(ctx) {
       mount(box, h('p', null, t('handoff.nothing')));
       return;
     }
-    mount(box, v.desk ? deskNote(v.desk) : null, handoffBox(pid, v, recorded));
     const wanted = ctx.query.get('answer');
-    if (wanted && wanted !== 'done' && v.answers.includes(wanted)) {
-      await api.post(`/posts/${pid}/handoff`, { answer: wanted });
-      toast(t('handoff.thanks'));
-      recorded();
-    }
+    mount(box, v.desk ? deskNote(v.desk) : null, handoffBox(pid, v, recorded, wanted));
+    const pick = wanted && box.querySelector(`.handoff-box button[data-answer="${CSS.escape(wanted)}"]`);
+    // After the router has settled the screen (it focuses the heading).
+    if (pick) setTimeout(() => { if (ctx.current() && pick.isConnected) pick.focus(); });
   } catch (err) {
     if (err.name === 'AbortError' || !ctx.current()) return;
     mount(box, failure(err, () => handoff(ctx)));
