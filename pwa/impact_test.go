@@ -126,8 +126,9 @@ func login(t *testing.T, srv *testutil.Server, u *testutil.User) {
 // TestHandoffAnswerFromTheNotification: two days after Maria asked for
 // help with her shopping and nobody answered, the hand-off's notification
 // arrives with its buttons. She taps "no longer needed" on the
-// notification itself: the app opens, sends the answer with her session,
-// and says it is recorded; the request is closed.
+// notification itself: the app opens with that answer picked and focused
+// (a link alone never answers: anyone could send one), she confirms with
+// one tap, and it says it is recorded; the request is closed.
 func TestHandoffAnswerFromTheNotification(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(time.Now().UTC().Truncate(time.Second))
@@ -165,6 +166,7 @@ func TestHandoffAnswerFromTheNotification(t *testing.T) {
 		t.Fatalf("the notification's buttons are %v, want still_needed and not_needed", buttons)
 	}
 	maria.waitPath("/posts/" + pid + "/handoff")
+	maria.click(`main .handoff-box [data-answer="not_needed"]`)
 	maria.waitJS("recorded", `document.querySelector('main [role=status]')`)
 
 	login(t, srv, mariaU)

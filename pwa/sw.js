@@ -146,7 +146,8 @@ self.addEventListener('notificationclick', (event) => {
 });
 
 // handoffURL adds a tapped notification button's answer to the URL: the
-// page (impact.js) sends it with the user's session, which the worker has not.
+// page (impact.js) opens with that answer picked, and sends it with the
+// user's session (which the worker has not) once they confirm.
 function handoffURL(url, action) {
   if (!action || typeof url !== 'string') return url;
   return `${url}${url.includes('?') ? '&' : '?'}answer=${encodeURIComponent(action)}`;

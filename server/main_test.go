@@ -54,7 +54,7 @@ type child struct {
 	exited chan error
 }
 
-var addrRE = regexp.MustCompile(`addr=(\S+)`)
+var addrRE = regexp.MustCompile(`"addr":"([^"]+)"`)
 
 // startChild runs the server on dataDir and waits for its "listening" line.
 // Extra environment variables (NAME=value) come last and win.

@@ -64,7 +64,7 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			}
 		}
 		if fe == nil || fe.Kind == fault.Internal {
-			log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+			log.Error("request failed", "request_id", requestID(c), "method", c.Method(), "path", c.Path(), "err", err)
 			fe = errInternal
 		}
 		status := statusOf[fe.Kind]

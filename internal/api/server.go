@@ -80,6 +80,8 @@ type Deps struct {
 	// Foreground, when set, is marked busy while a request is answered
 	// (not for websockets, which live for hours): background work gives way.
 	Foreground *idle.Gate
+	// Observer counts answered requests; nil counts nothing.
+	Observer Observer
 }
 
 // New builds the Fiber app with every route.
@@ -114,6 +116,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
 		StrictRouting:           false,
 	})
+	app.Use(observe(d.Observer, errorHandler(d.Log)))
 	app.Use(recover.New())
 	if d.Foreground != nil {
 		app.Use(foreground(d.Foreground))

@@ -25,6 +25,7 @@ import (
 	"civico/internal/idle"
 	"civico/internal/impact"
 	"civico/internal/listener"
+	"civico/internal/metrics"
 	"civico/internal/moderation"
 	"civico/internal/portineria"
 	"civico/internal/posts"
@@ -66,10 +67,11 @@ type App struct {
 	Foreground *idle.Gate
 	fanout     *idle.Gate
 
-	debug  *diag.Server
-	sweeps []func(context.Context) error
-	pwa    fs.FS
-	wg     sync.WaitGroup
+	debug   *diag.Server
+	metrics *metrics.Metrics
+	sweeps  []func(context.Context) error
+	pwa     fs.FS
+	wg      sync.WaitGroup
 
 	// life orders Serve and Shutdown, which may race (a test that ends
 	// at once): a Shutdown first makes Serve return at once.
@@ -99,12 +101,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	foreground := idle.New(foregroundLinger)
 	fanout := foreground.Sub(0)
+	m := metrics.New()
 	st, err := store.Open(ctx, store.Config{URI: cfg.MongoURI, DataDir: cfg.DataDir, Database: cfg.Database,
-		Logger: log, EngineLogger: engineLog, Fanout: fanout})
+		Logger: log, EngineLogger: engineLog, Fanout: fanout, Monitor: m.CommandMonitor()})
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, clock: opts.Clock, store: st, pwa: opts.PWA, Foreground: foreground, fanout: fanout}
+	a := &App{cfg: cfg, log: log, clock: opts.Clock, store: st, pwa: opts.PWA, Foreground: foreground, fanout: fanout, metrics: m}
 	if err := a.build(ctx); err != nil {
 		_ = st.Close(context.Background())
 		return nil, err
@@ -173,6 +176,7 @@ func (a *App) build(ctx context.Context) error {
 		Impact:      a.Impact,
 		Handoff:     a.Handoff,
 		Foreground:  a.Foreground,
+		Observer:    a.metrics,
 	})
 	return nil
 }
@@ -186,12 +190,12 @@ func (a *App) Serve(ln net.Listener) error {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	ln = a.guard(ln)
 	if err := a.startDebug(); err != nil {
 		a.life.Unlock()
 		cancel()
 		return err
 	}
-	ln = a.guard(ln)
 	a.stop, a.ln = cancel, ln
 	a.wg.Add(1)
 	go func() {

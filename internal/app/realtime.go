@@ -7,6 +7,7 @@ import (
 	"civico/internal/diag"
 	"civico/internal/hub"
 	"civico/internal/listener"
+	"civico/internal/push"
 	"civico/internal/streets"
 )
 
@@ -52,12 +53,13 @@ func (a *App) startDebug() error {
 	if a.cfg.DebugAddr == "" {
 		return nil
 	}
-	s, err := diag.Start(a.cfg.DebugAddr, diag.Vars{"hub": func() any { return a.Hub.Stats() }})
+	a.measure()
+	s, err := diag.Start(a.cfg.DebugAddr, diag.Vars{"hub": func() any { return a.Hub.Stats() }}, a.metrics.Handler())
 	if err != nil {
 		return err
 	}
 	a.debug = s
-	a.log.Info("debug endpoint listening", "addr", a.cfg.DebugAddr)
+	a.log.Info("debug endpoint listening", "addr", s.Addr())
 	return nil
 }
 
@@ -73,4 +75,34 @@ func (a *App) closeRealtime(ctx context.Context) error {
 		errs = append(errs, a.debug.Shutdown(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// measure registers what the services count with the metrics, read at
+// each scrape. Only with the debug endpoint on: nobody scrapes otherwise.
+func (a *App) measure() {
+	m := a.metrics
+	hubStat := func(f func(hub.Stats) int64) func() float64 {
+		return func() float64 { return float64(f(a.Hub.Stats())) }
+	}
+	m.Gauge("ws_sockets", "Live websockets open on this process.", hubStat(func(s hub.Stats) int64 { return s.Conns }))
+	m.Counter("ws_deliveries_total", "Event frames delivered to sockets.", hubStat(func(s hub.Stats) int64 { return s.Deliveries }))
+	m.Counter("ws_closed_too_slow_total", "Sockets closed because they could not keep up.", hubStat(func(s hub.Stats) int64 { return s.TooSlow }))
+	m.Log2Histogram("fanout_lag_seconds", "From an event's time to its reaching the hub.", func() []int64 { s := a.Hub.Stats(); return s.Lag[:] })
+	m.Log2Histogram("fanout_write_seconds", "From an event's reaching the hub to its frame written to a socket.",
+		func() []int64 { s := a.Hub.Stats(); return s.WriteLag[:] })
+	if a.Push != nil {
+		pushStat := func(f func(push.Stats) int64) func() float64 {
+			return func() float64 { return float64(f(a.Push.Stats())) }
+		}
+		m.Gauge("push_outbox_pending", "Push deliveries queued, held (quiet hours, backoff) or being sent.",
+			pushStat(func(s push.Stats) int64 { return int64(s.Pending) }))
+		m.Counter("push_sent_total", "Pushes accepted by the push services.", pushStat(func(s push.Stats) int64 { return s.Sent }))
+		m.Counter("push_retried_total", "Pushes retried after 429, 5xx or a network error.", pushStat(func(s push.Stats) int64 { return s.Retried }))
+		m.Counter("push_failed_total", "Pushes given up (expired, refused, too many attempts) or gone (404/410).",
+			pushStat(func(s push.Stats) int64 { return s.Dropped + s.Gone }))
+	}
+	if l := a.listener; l != nil {
+		m.Gauge("connections_open", "TCP connections open on the server's listener.", func() float64 { return float64(l.Stats().Open) })
+		m.Counter("connections_shed_total", "Connections closed at accept because a cap was reached.", func() float64 { return float64(l.Stats().Shed) })
+	}
 }

@@ -92,7 +92,6 @@ type Service struct {
 	// accounts is the embedded engine's copy of every account (accounts.go).
 	accounts accountCopy
 
-
 	// sweepMu runs one Sweep at a time; nextExpiry, under it, is when the
 	// first refresh token still kept expires (zero: unknown).
 	sweepMu    sync.Mutex

@@ -18,11 +18,13 @@ import (
 
 // Config is every setting of the server.
 type Config struct {
-	Addr      string
-	DataDir   string
-	MongoURI  string
-	Database  string
-	LogLevel  slog.Level
+	Addr     string
+	DataDir  string
+	MongoURI string
+	Database string
+	LogLevel slog.Level
+	// LogFormat is json (one object a line, for a log collector) or text.
+	LogFormat string
 	PublicURL string
 	// AllowedOrigins may open websockets besides PublicURL's origin.
 	AllowedOrigins []string
@@ -74,6 +76,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.MongoURI, "mongodb-uri", env("MONGODB_URI", ""), "MongoDB URI; empty starts the embedded database")
 	fs.StringVar(&c.Database, "db", env("CIVICO_DB", "civico"), "database name")
 	fs.StringVar(&logLevel, "log-level", env("CIVICO_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", env("CIVICO_LOG_FORMAT", "json"), "json or text")
 	fs.StringVar(&c.PublicURL, "public-url", env("CIVICO_PUBLIC_URL", ""), "public origin, e.g. https://civico.example.org")
 	fs.StringVar(&origins, "allowed-origins", env("CIVICO_ALLOWED_ORIGINS", ""), "extra websocket origins, comma separated")
 	fs.StringVar(&proxies, "trusted-proxies", env("CIVICO_TRUSTED_PROXIES", ""), "proxies whose X-Forwarded-For is trusted, comma separated")
@@ -151,6 +154,9 @@ func (c *Config) validate() error {
 	}
 	if c.PushRate < 0 || c.PushRate > 1_000_000 {
 		errs = append(errs, errors.New("the push rate must be within 0..1000000 per second (0: unpaced)"))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("log format %q: json or text", c.LogFormat))
 	}
 	if c.MaxConns < 0 || c.MaxConnsPerIP < 0 {
 		errs = append(errs, errors.New("connection caps must be 0 (none) or more"))

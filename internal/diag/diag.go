@@ -79,8 +79,11 @@ func openFiles() int {
 
 // Handler serves /debug/vars (GET ?gc=1 to collect garbage first) and
 // /debug/pprof/.
-func Handler(vars Vars) http.Handler {
+func Handler(vars Vars, metrics http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	if metrics != nil {
+		mux.Handle("/metrics", metrics)
+	}
 	mux.HandleFunc("/debug/vars", func(w http.ResponseWriter, r *http.Request) {
 		out := map[string]any{"cmdline": os.Args, "mem": ReadMem(r.URL.Query().Get("gc") == "1")}
 		var ms runtime.MemStats
@@ -110,12 +113,12 @@ type Server struct {
 }
 
 // Start serves Handler(vars) on addr until Shutdown.
-func Start(addr string, vars Vars) (*Server, error) {
+func Start(addr string, vars Vars, metrics http.Handler) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("diag: %w", err)
 	}
-	s := &Server{srv: &http.Server{Handler: Handler(vars), ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr().String(),
+	s := &Server{srv: &http.Server{Handler: Handler(vars, metrics), ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr().String(),
 		done: make(chan struct{})}
 	go func() {
 		defer close(s.done)

@@ -30,7 +30,7 @@ func get(t *testing.T, url string) (int, []byte) {
 // The endpoint reports the runtime's memory and the services' counters (what
 // the load test divides by the open sockets), and serves pprof.
 func TestDebugEndpointServesVarsAndPprof(t *testing.T) {
-	s, err := diag.Start("127.0.0.1:0", diag.Vars{"hub": func() any { return map[string]int{"conns": 3} }})
+	s, err := diag.Start("127.0.0.1:0", diag.Vars{"hub": func() any { return map[string]int{"conns": 3} }}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

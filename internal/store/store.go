@@ -17,6 +17,7 @@ import (
 	"civico/internal/idle"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
@@ -47,6 +48,8 @@ type Config struct {
 	// the database's work and the fan-out do not take both processors at
 	// once and leave nothing for the sockets' readers.
 	Fanout *idle.Gate
+	// Monitor, when set, sees every database command (the metrics).
+	Monitor *event.CommandMonitor
 }
 
 // Store is an open database.
@@ -86,6 +89,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		uri = e.uri
 	}
 	opts := options.Client().ApplyURI(uri).SetTimeout(cfg.OpTimeout)
+	if cfg.Monitor != nil {
+		opts.SetMonitor(cfg.Monitor)
+	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		s.closeEmbedded()
