@@ -43,7 +43,7 @@ func (h *handlers) register(c *fiber.Ctx) error {
 		return err
 	}
 	s, err := h.d.Auth.Register(c.UserContext(), auth.Registration{Email: req.Email, Password: req.Password,
-		Name: req.Name, Locale: req.Locale, TimeZone: req.TimeZone}, clientIP(c))
+		Name: req.Name, Locale: req.Locale, TimeZone: req.TimeZone}, h.clientIP(c))
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func (h *handlers) login(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	s, err := h.d.Auth.Login(c.UserContext(), req.Email, req.Password, clientIP(c))
+	s, err := h.d.Auth.Login(c.UserContext(), req.Email, req.Password, h.clientIP(c))
 	if err != nil {
 		return err
 	}
@@ -63,22 +63,31 @@ func (h *handlers) login(c *fiber.Ctx) error {
 }
 
 func (h *handlers) refresh(c *fiber.Ctx) error {
-	token, err := refreshToken(c)
+	token, fromCookie, err := refreshToken(c)
 	if err != nil {
 		return err
 	}
 	s, err := h.d.Auth.Refresh(c.UserContext(), token)
 	if err != nil {
-		h.clearRefreshCookie(c)
+		// Only a cookie that failed is dropped: a request that carried none
+		// (another site's empty form) must not sign the browser out.
+		if fromCookie {
+			h.clearRefreshCookie(c)
+		}
 		return err
 	}
 	return h.session(c, http.StatusOK, s)
 }
 
 func (h *handlers) logout(c *fiber.Ctx) error {
-	token, err := refreshToken(c)
+	token, _, err := refreshToken(c)
 	if err != nil {
 		return err
+	}
+	if token == "" {
+		// No session named, none to end: signed out already, and the cookie
+		// (if the browser holds one it did not send) is left alone.
+		return c.SendStatus(http.StatusNoContent)
 	}
 	if h.d.LogoutHook != nil {
 		if uid := h.d.Auth.SessionUser(c.UserContext(), token); uid != "" {
@@ -93,16 +102,17 @@ func (h *handlers) logout(c *fiber.Ctx) error {
 }
 
 // refreshToken takes the token from the body (non-browser clients) or the
-// HttpOnly cookie (the PWA).
-func refreshToken(c *fiber.Ctx) (string, error) {
+// HttpOnly cookie (the PWA), and tells whether the cookie gave it.
+func refreshToken(c *fiber.Ctx) (token string, fromCookie bool, err error) {
 	var req refreshRequest
 	if err := decodeOptional(c, &req); err != nil {
-		return "", err
+		return "", false, err
 	}
 	if req.RefreshToken != "" {
-		return req.RefreshToken, nil
+		return req.RefreshToken, false, nil
 	}
-	return strings.Clone(c.Cookies(refreshCookie)), nil
+	token = strings.Clone(c.Cookies(refreshCookie))
+	return token, token != "", nil
 }
 
 func (h *handlers) session(c *fiber.Ctx, status int, s auth.Session) error {

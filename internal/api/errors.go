@@ -36,6 +36,11 @@ var (
 	errInternal     = fault.New(fault.Internal, "internal", "something went wrong on our side")
 	errBadCursor    = fault.New(fault.BadRequest, "bad_cursor", "the cursor is not valid")
 	errBadQuery     = fault.New(fault.Invalid, "validation_failed", "some parameters are not valid")
+	// errNotJSON refuses bodies not declared as JSON: a form on another site
+	// can send text/plain without asking, application/json needs a CORS
+	// preflight the API never grants.
+	errNotJSON   = fault.New(fault.BadRequest, "unsupported_media_type", "send the body as application/json")
+	errCrossSite = fault.New(fault.Forbidden, "cross_site_request", "this request came from another site")
 )
 
 var statusOf = map[fault.Kind]int{
@@ -51,11 +56,24 @@ var statusOf = map[fault.Kind]int{
 	fault.Unavailable:  http.StatusServiceUnavailable,
 }
 
+// statusExceptions are the errors whose status is more precise than their
+// kind's; fault's kinds stay few.
+var statusExceptions = []struct {
+	err    *fault.Error
+	status int
+}{
+	{errHeadersLarge, http.StatusRequestHeaderFieldsTooLarge},
+	{errNotJSON, http.StatusUnsupportedMediaType},
+}
+
 // errorHandler maps every error to the API's shape: domain errors by their
 // kind, Fiber's own by status, anything else is logged and answered 500
-// without detail.
-func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+// without detail. It sets the security headers itself (setHeaders): Fiber
+// and fasthttp call it for the answers they give before any middleware
+// runs (body or headers too large, malformed requests).
+func errorHandler(log *slog.Logger, setHeaders func(*fiber.Ctx)) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
+		setHeaders(c)
 		fe, ok := fault.As(err)
 		if !ok {
 			var fib *fiber.Error
@@ -68,8 +86,10 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			fe = errInternal
 		}
 		status := statusOf[fe.Kind]
-		if fe.Kind == fault.TooLarge && fe.Code == errHeadersLarge.Code {
-			status = http.StatusRequestHeaderFieldsTooLarge
+		for _, x := range statusExceptions {
+			if errors.Is(fe, x.err) {
+				status = x.status
+			}
 		}
 		if fe.RetryAfter > 0 {
 			secs := int(fe.RetryAfter.Seconds() + 0.999)
@@ -97,6 +117,8 @@ func fiberFault(code int) *fault.Error {
 		return errBadJSON
 	case http.StatusUnauthorized:
 		return errNoToken
+	case http.StatusUnsupportedMediaType:
+		return errNotJSON
 	}
 	if code >= 400 && code < 500 {
 		return fault.New(fault.BadRequest, "bad_request", http.StatusText(code))

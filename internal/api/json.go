@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"strconv"
 	"strings"
 
@@ -17,11 +18,15 @@ import (
 // wrong type (an object where a string is expected: operator injection
 // attempts) and trailing data are refused. It decodes from a copy-free
 // reader, and encoding/json allocates fresh strings, so nothing in v aliases
-// Fiber's reused request buffer.
+// Fiber's reused request buffer. The body must be declared as JSON (see
+// errNotJSON).
 func decode(c *fiber.Ctx, v any) error {
 	body := c.Body()
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errBadJSON
+	}
+	if !declaredJSON(c) {
+		return errNotJSON
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -40,6 +45,13 @@ func decodeOptional(c *fiber.Ctx, v any) error {
 		return nil
 	}
 	return decode(c, v)
+}
+
+// declaredJSON tells whether Content-Type is application/json, parameters
+// (a charset) allowed.
+func declaredJSON(c *fiber.Ctx) bool {
+	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	return err == nil && mt == fiber.MIMEApplicationJSON
 }
 
 func jsonError(err error) error {

@@ -9,10 +9,13 @@ func (h *handlers) routes(app *fiber.App) {
 	app.Get("/readyz", h.readyz)
 
 	v1 := app.Group("/api/v1")
-	v1.Post("/auth/register", h.register)
-	v1.Post("/auth/login", h.login)
-	v1.Post("/auth/refresh", h.refresh)
-	v1.Post("/auth/logout", h.logout)
+	// The session endpoints set and clear the refresh cookie: no other
+	// site may call them (refuseCrossSite), whatever is added here.
+	authn := v1.Group("/auth", h.refuseCrossSite)
+	authn.Post("/register", h.register)
+	authn.Post("/login", h.login)
+	authn.Post("/refresh", h.refresh)
+	authn.Post("/logout", h.logout)
 
 	// The street's live channel authenticates with its own token (browsers
 	// cannot send Authorization on a websocket), so it comes before any

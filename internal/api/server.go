@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"civico/internal/auth"
@@ -36,7 +37,8 @@ type Config struct {
 	// PublicURL is the origin users reach the server at (for cookies,
 	// websocket origin checks and links).
 	PublicURL string
-	// AllowedOrigins are extra origins allowed to open websockets.
+	// AllowedOrigins are extra origins allowed to open websockets and to
+	// call the session endpoints.
 	AllowedOrigins []string
 	// SecureCookies sets the Secure flag on cookies (on when PublicURL is https).
 	SecureCookies bool
@@ -101,6 +103,11 @@ func New(cfg Config, d Deps) *fiber.App {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	setHeaders := secureHeaders(cfg)
+	onError := errorHandler(d.Log, setHeaders)
+	// Trusted proxies tell the scheme and host (X-Forwarded-Proto, -Host).
+	// No ProxyHeader: c.IP() would then be the X-Forwarded-For the client
+	// wrote; clientIP is the one way to the caller's address.
 	app := fiber.New(fiber.Config{
 		AppName:                 "civico",
 		BodyLimit:               cfg.BodyLimit,
@@ -109,21 +116,20 @@ func New(cfg Config, d Deps) *fiber.App {
 		IdleTimeout:             cfg.IdleTimeout,
 		ReadBufferSize:          8192, // bounds the request headers, whatever a client sends
 		ReduceMemoryUsage:       true, // idle keep-alives and websockets keep no read buffer (8 KB each, see ws.go)
-		ErrorHandler:            errorHandler(d.Log),
+		ErrorHandler:            onError,
 		DisableStartupMessage:   true,
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          cfg.TrustedProxies,
-		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
 		StrictRouting:           false,
 	})
-	app.Use(observe(d.Observer, errorHandler(d.Log)))
+	app.Use(observe(d.Observer, onError))
 	app.Use(recover.New())
 	if d.Foreground != nil {
 		app.Use(foreground(d.Foreground))
 	}
-	app.Use(secureHeaders(cfg))
+	app.Use(withHeaders(setHeaders))
 	app.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed}))
-	h := &handlers{cfg: cfg, d: d}
+	h := &handlers{cfg: cfg, d: d, proxies: parseProxies(cfg.TrustedProxies, d.Log)}
 	h.routes(app)
 	if d.Static != nil {
 		app.Use(d.Static)
@@ -131,17 +137,12 @@ func New(cfg Config, d Deps) *fiber.App {
 	return app
 }
 
-func proxyHeader(trusted []string) string {
-	if len(trusted) == 0 {
-		return ""
-	}
-	return fiber.HeaderXForwardedFor
-}
-
 // handlers holds what every handler needs.
 type handlers struct {
 	cfg Config
 	d   Deps
+	// proxies are cfg.TrustedProxies, parsed once.
+	proxies []netip.Prefix
 }
 
 func (h *handlers) healthz(c *fiber.Ctx) error {

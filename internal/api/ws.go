@@ -132,14 +132,17 @@ func wsToken(c *fiber.Ctx) string {
 	return query(c, "token")
 }
 
-// originAllowed accepts the server's public origin (PublicURL, or the
-// request's own scheme and host when it is unset) and AllowedOrigins. A
-// missing Origin is refused too: every browser sends one.
+// originAllowed accepts a trusted origin (see originTrusted). A missing
+// Origin is refused too: every browser sends one.
 func (h *handlers) originAllowed(c *fiber.Ctx) bool {
-	origin := strings.TrimSuffix(c.Get(fiber.HeaderOrigin), "/")
-	if origin == "" {
-		return false
-	}
+	origin := c.Get(fiber.HeaderOrigin)
+	return origin != "" && h.originTrusted(c, origin)
+}
+
+// originTrusted accepts the server's public origin (PublicURL, or the
+// request's own scheme and host when it is unset) and AllowedOrigins.
+func (h *handlers) originTrusted(c *fiber.Ctx, origin string) bool {
+	origin = strings.TrimSuffix(origin, "/")
 	own := originOf(h.cfg.PublicURL)
 	if own == "" {
 		own = c.Protocol() + "://" + c.Hostname()
