@@ -17,6 +17,7 @@ import (
 
 	"civico/internal/app"
 	"civico/internal/config"
+	"civico/internal/store"
 )
 
 func main() {
@@ -32,7 +33,12 @@ func main() {
 }
 
 // run starts the server and blocks until ctx ends, then shuts down cleanly.
+// With "backup" or "restore" first, it runs that command on the embedded
+// database instead (store.Command).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 && (args[0] == "backup" || args[0] == "restore") {
+		return store.Command(ctx, args, getenv, stdout)
+	}
 	cfg, err := config.Load(args, getenv)
 	if err != nil {
 		return err

@@ -202,6 +202,7 @@ func (a *App) Serve(ln net.Listener) error {
 		defer a.wg.Done()
 		a.sweepLoop(ctx)
 	}()
+	a.startBackups(ctx)
 	a.Push.Start()
 	a.life.Unlock()
 	err := a.fiber.Listener(ln)

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,12 @@ type Config struct {
 	MaxConnsPerIP int
 
 	ReadTimeout, WriteTimeout, IdleTimeout, ShutdownTimeout time.Duration
+
+	// BackupInterval, when set, backs the embedded database up that often
+	// into BackupDir (default <data>/backups), keeping the newest BackupKeep.
+	BackupInterval time.Duration
+	BackupDir      string
+	BackupKeep     int
 }
 
 // Load reads args (flags) over getenv (environment) over the defaults.
@@ -67,7 +74,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		return def
 	}
 	var c Config
-	var logLevel, origins, proxies string
+	var logLevel, origins, proxies, backupInterval string
 	var perr []error
 	fs := flag.NewFlagSet("civico", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -96,8 +103,19 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	durVar(fs, &perr, &c.ShutdownTimeout, "shutdown-timeout", env("CIVICO_SHUTDOWN_TIMEOUT", "20s"))
 	durVar(fs, &perr, &c.WSPingInterval, "ws-ping-interval", env("CIVICO_WS_PING_INTERVAL", "25s"))
 	intVar(fs, &perr, &c.WSSendQueue, "ws-send-queue", env("CIVICO_WS_SEND_QUEUE", "256"))
+	fs.StringVar(&backupInterval, "backup-interval", env("CIVICO_BACKUP_INTERVAL", "0"), "back the embedded database up this often (e.g. 24h); 0: never")
+	fs.StringVar(&c.BackupDir, "backup-dir", env("CIVICO_BACKUP_DIR", ""), "scheduled backups' directory (default <data>/backups)")
+	intVar(fs, &perr, &c.BackupKeep, "backup-keep", env("CIVICO_BACKUP_KEEP", "7"))
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if d, err := time.ParseDuration(backupInterval); err != nil || d < 0 {
+		perr = append(perr, fmt.Errorf("backup-interval: %q is not a duration (0: no scheduled backups)", backupInterval))
+	} else {
+		c.BackupInterval = d
+	}
+	if c.BackupDir == "" {
+		c.BackupDir = filepath.Join(c.DataDir, "backups")
 	}
 	if err := errors.Join(perr...); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
@@ -157,6 +175,15 @@ func (c *Config) validate() error {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("log format %q: json or text", c.LogFormat))
+	}
+	if c.BackupInterval > 0 && c.MongoURI != "" {
+		errs = append(errs, errors.New("CIVICO_BACKUP_INTERVAL backs up the embedded database only; back MongoDB up with its own tools (README, Backups)"))
+	}
+	if c.BackupInterval > 0 && c.BackupInterval < time.Minute {
+		errs = append(errs, errors.New("the backup interval must be 1m or more (0: no scheduled backups)"))
+	}
+	if c.BackupKeep < 1 {
+		errs = append(errs, errors.New("CIVICO_BACKUP_KEEP must be 1 or more"))
 	}
 	if c.MaxConns < 0 || c.MaxConnsPerIP < 0 {
 		errs = append(errs, errors.New("connection caps must be 0 (none) or more"))

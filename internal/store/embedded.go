@@ -47,13 +47,9 @@ func startEmbedded(dir string, logger *slog.Logger) (*embedded, error) {
 	if err := os.MkdirAll(dbDir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(abs, "civico.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := lockDataDir(abs)
 	if err != nil {
-		return nil, fmt.Errorf("store: open lock: %w", err)
-	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("%w: %s", ErrDataDirInUse, abs)
+		return nil, err
 	}
 	sock := socketPath(abs)
 	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -89,6 +85,20 @@ func (e *embedded) stop() {
 	<-e.done
 	_ = os.Remove(e.sock)
 	unlock(e.lock)
+}
+
+// lockDataDir takes the data directory's lock (abs must exist), which a
+// running server holds for its whole life and a restore while it works.
+func lockDataDir(abs string) (*os.File, error) {
+	lock, err := os.OpenFile(filepath.Join(abs, "civico.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: open lock: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("%w: %s", ErrDataDirInUse, abs)
+	}
+	return lock, nil
 }
 
 func unlock(f *os.File) {
