@@ -627,7 +627,8 @@ func checkEmail(f fault.Fields, email string) {
 		f.Add("email", "too_long")
 	default:
 		a, err := mail.ParseAddress(email)
-		if err != nil || a.Address != email || !strings.Contains(email[strings.LastIndexByte(email, '@'):], ".") {
+		if err != nil || a.Address != email || !strings.Contains(email[strings.LastIndexByte(email, '@'):], ".") ||
+			wording.Problem(email) != "" {
 			f.Add("email", "invalid")
 		}
 	}
