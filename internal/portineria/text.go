@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"civico/internal/fault"
+	"civico/internal/wording"
 )
 
 // folds maps the accented letters of Italian (and neighbours) to plain ones,
@@ -87,7 +88,7 @@ func checkEmail(f fault.Fields, field, v string) {
 		return
 	}
 	a, err := mail.ParseAddress(v)
-	if err != nil || a.Address != v || !strings.Contains(v[strings.LastIndexByte(v, '@'):], ".") {
+	if err != nil || a.Address != v || !strings.Contains(v[strings.LastIndexByte(v, '@'):], ".") || wording.Problem(v) != "" {
 		f.Add(field, "invalid")
 	}
 }
