@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"civico/internal/portineria"
 	"civico/internal/posts"
 	"civico/internal/push"
+	"civico/internal/ratelimit"
 	"civico/internal/store"
 	"civico/internal/streets"
 	"civico/pwa"
@@ -117,7 +119,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 
 func (a *App) build(ctx context.Context) error {
 	cfg, c, log := a.cfg, a.clock, a.log
-	idx := append(events.Indexes(), auth.Indexes()...)
+	idx := slices.Concat(events.Indexes(), auth.Indexes(), ratelimit.Indexes())
 	if err := a.store.EnsureIndexes(ctx, idx...); err != nil {
 		return err
 	}
@@ -128,7 +130,10 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.sweeps = append(a.sweeps, a.Auth.Sweep, a.Events.Trim)
+	// Rate-limit counts are shared by every process (internal/ratelimit);
+	// their expired documents go here, with no TTL index to do it.
+	a.sweeps = append(a.sweeps, a.Auth.Sweep, a.Events.Trim,
+		func(ctx context.Context) error { return ratelimit.Sweep(ctx, a.store, c) })
 	if err := a.buildStreets(ctx); err != nil {
 		return err
 	}

@@ -161,9 +161,9 @@ func New(ctx context.Context, st *store.Store, c clock.Clock, log *slog.Logger, 
 	s := &Service{
 		users: st.Collection("users"), emails: st.Collection("emails"), tokens: st.Collection("refresh_tokens"),
 		clock: c, log: log, opts: opts, embedded: st.Embedded(),
-		loginAccount: ratelimit.New(opts.LoginPerAccount, time.Minute, c),
-		loginIP:      ratelimit.New(opts.LoginPerIP, time.Minute, c),
-		registerIP:   ratelimit.New(opts.RegisterPerIP, time.Hour, c),
+		loginAccount: ratelimit.New(st, "login_account", opts.LoginPerAccount, time.Minute, c),
+		loginIP:      ratelimit.New(st, "login_ip", opts.LoginPerIP, time.Minute, c),
+		registerIP:   ratelimit.New(st, "register_ip", opts.RegisterPerIP, time.Hour, c),
 	}
 	if len(opts.Secret) > 0 {
 		if len(opts.Secret) < 32 {
@@ -209,7 +209,7 @@ func (s *Service) Register(ctx context.Context, r Registration, ip string) (Sess
 	if err := f.Err(); err != nil {
 		return Session{}, err
 	}
-	if ok, wait := s.registerIP.Allow(ip); !ok {
+	if ok, wait := s.allowed(s.registerIP.Allow(ctx, ip)); !ok {
 		return Session{}, ErrRateLimited.WithRetry(wait)
 	}
 	hash, err := hashPassword(r.Password)
@@ -244,13 +244,13 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (Sessio
 	if len(email) > 254 || len(password) > 1024 {
 		return Session{}, ErrInvalidCredentials
 	}
-	if ok, wait := s.loginIP.Peek(ip); !ok {
+	if ok, wait := s.allowed(s.loginIP.Peek(ctx, ip)); !ok {
 		return Session{}, ErrRateLimited.WithRetry(wait)
 	}
-	if ok, wait := s.loginAccount.Allow(email); !ok {
+	if ok, wait := s.allowed(s.loginAccount.Allow(ctx, email)); !ok {
 		return Session{}, ErrRateLimited.WithRetry(wait)
 	}
-	if ok, wait := s.loginIP.Allow(ip); !ok {
+	if ok, wait := s.allowed(s.loginIP.Allow(ctx, ip)); !ok {
 		return Session{}, ErrRateLimited.WithRetry(wait)
 	}
 	u, err := s.userByEmail(ctx, email)
@@ -269,6 +269,15 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (Sessio
 		return Session{}, ErrInvalidCredentials
 	}
 	return s.newSession(ctx, u, randomToken(12))
+}
+
+// allowed follows a limiter's decision; a database failure, which never
+// refuses (see internal/ratelimit), is logged.
+func (s *Service) allowed(ok bool, wait time.Duration, err error) (bool, time.Duration) {
+	if err != nil {
+		s.log.Warn("auth: rate limit", "err", err)
+	}
+	return ok, wait
 }
 
 func (s *Service) userByEmail(ctx context.Context, email string) (user, error) {

@@ -148,7 +148,16 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, st
 		return nil, err
 	}
 	return &Service{reports: st.Collection("reports"), streets: sts, posts: ps, bus: bus, clock: c, cursors: cs, log: log,
-		limit: ratelimit.New(30, time.Hour, c)}, nil
+		limit: ratelimit.New(st, "report", 30, time.Hour, c)}, nil
+}
+
+// allowed follows a limiter's decision; a database failure, which never
+// refuses (see internal/ratelimit), is logged.
+func (s *Service) allowed(ok bool, wait time.Duration, err error) (bool, time.Duration) {
+	if err != nil {
+		s.log.Warn("moderation: rate limit", "err", err)
+	}
+	return ok, wait
 }
 
 // Indexes are this package's indexes (for MongoDB tools; reads go by memory).
@@ -267,7 +276,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewReport) (R
 		}
 	}
 	s.mu.RUnlock()
-	if ok, wait := s.limit.Allow(p.UserID); !ok {
+	if ok, wait := s.allowed(s.limit.Allow(ctx, p.UserID)); !ok {
 		return Report{}, ErrRateLimited.WithRetry(wait)
 	}
 	d.ID, d.ReporterName, d.CreatedAt = bson.NewObjectID(), reporter.Name, s.now()

@@ -186,7 +186,7 @@ func (s *Service) settlePost(ctx context.Context, fd *feed, p auth.Principal, st
 		return bson.ObjectID{}, nil, err
 	}
 	if prev == nil {
-		if ok, wait := s.postLimit.Allow(p.UserID); !ok {
+		if ok, wait := s.allowed(s.postLimit.Allow(ctx, p.UserID)); !ok {
 			return bson.ObjectID{}, nil, ErrPostRateLimited.WithRetry(wait)
 		}
 		if err := s.takeClaim(ctx, want); err != nil {

@@ -98,7 +98,7 @@ func (s *Service) create(ctx context.Context, p auth.Principal, streetID string,
 		return Post{}, false, err
 	}
 	if in.IdempotencyKey == "" { // keyed: charged under the lock, once per key (settlePost)
-		if ok, wait := s.postLimit.Allow(p.UserID); !ok {
+		if ok, wait := s.allowed(s.postLimit.Allow(ctx, p.UserID)); !ok {
 			return Post{}, false, ErrPostRateLimited.WithRetry(wait)
 		}
 	}

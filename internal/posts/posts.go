@@ -336,10 +336,19 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, st
 		expiryJ:   journal.New[string](st, "post_journals", 256),
 		exchangeJ: journal.New[Exchange](st, "post_journals", 128),
 		streets:   sts, bus: bus, clock: c, cursors: cs, log: log, opts: opts,
-		postLimit: ratelimit.New(opts.PostsPerHour, time.Hour, c),
-		replyLim:  ratelimit.New(opts.RepliesPerHour, time.Hour, c),
+		postLimit: ratelimit.New(st, "post", opts.PostsPerHour, time.Hour, c),
+		replyLim:  ratelimit.New(st, "reply", opts.RepliesPerHour, time.Hour, c),
 		feeds:     map[string]*feed{},
 	}, nil
+}
+
+// allowed follows a limiter's decision; a database failure, which never
+// refuses (see internal/ratelimit), is logged.
+func (s *Service) allowed(ok bool, wait time.Duration, err error) (bool, time.Duration) {
+	if err != nil {
+		s.log.Warn("posts: rate limit", "err", err)
+	}
+	return ok, wait
 }
 
 func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Millisecond) }

@@ -97,7 +97,7 @@ func (s *Service) reply(ctx context.Context, p auth.Principal, postID, body, key
 		return Reply{}, false, err
 	}
 	if key == "" { // keyed: charged under the lock, once per key
-		if ok, wait := s.replyLim.Allow(p.UserID); !ok {
+		if ok, wait := s.allowed(s.replyLim.Allow(ctx, p.UserID)); !ok {
 			return Reply{}, false, ErrReplyRateLimited.WithRetry(wait)
 		}
 	}
@@ -139,7 +139,7 @@ func (s *Service) reply(ctx context.Context, p auth.Principal, postID, body, key
 		return Reply{}, false, ErrTooManyReplies
 	}
 	if claim != nil {
-		if ok, wait := s.replyLim.Allow(p.UserID); !ok {
+		if ok, wait := s.allowed(s.replyLim.Allow(ctx, p.UserID)); !ok {
 			return Reply{}, false, ErrReplyRateLimited.WithRetry(wait)
 		}
 		if err := s.takeClaim(ctx, claim); err != nil {

@@ -1,8 +1,12 @@
 package push
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"civico/internal/ratelimit"
+	"civico/internal/store"
 )
 
 func TestPacerLetsABurstThroughThenSpreadsTheRest(t *testing.T) {
@@ -32,5 +36,32 @@ func TestPacerLetsABurstThroughThenSpreadsTheRest(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Two processes sharing the budget send the rate together, not each: 12
+// sends at 5 a second take three seconds' budgets, so more than a second.
+func TestBudgetIsSharedByProcesses(t *testing.T) {
+	st, err := store.Open(context.Background(), store.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(context.Background())
+	coll := st.Collection(ratelimit.Collection)
+	a, b := newBudget(coll, 5), newBudget(coll, 5)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	for i := range 12 {
+		take := a.take
+		if i%2 == 1 {
+			take = b.take
+		}
+		if err := take(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d <= time.Second || d > 4*time.Second {
+		t.Fatalf("12 sends at 5/s over two processes took %v", d)
 	}
 }

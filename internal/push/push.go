@@ -32,6 +32,7 @@ import (
 	"civico/internal/auth"
 	"civico/internal/clock"
 	"civico/internal/idle"
+	"civico/internal/ratelimit"
 	"civico/internal/store"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -193,6 +194,9 @@ func New(ctx context.Context, st *store.Store, c clock.Clock, accounts Accounts,
 	s.client = newHTTPClient(opts)
 	s.cpu = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 	s.pace = newPacer(opts.Rate, opts.Burst)
+	if opts.Rate > 0 && !st.Embedded() { // the embedded engine serves one process
+		s.pace.shared = newBudget(st.Collection(ratelimit.Collection), opts.Rate)
+	}
 	s.sched = newScheduler(c)
 	s.buckets = newBuckets()
 	return s, nil

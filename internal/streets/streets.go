@@ -234,8 +234,17 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, us
 		streets: st.Collection("streets"), members: st.Collection("memberships"), invites: st.Collection("invites"),
 		audit: journal.New[auditRecord](st, "street_journals", 128),
 		bus:   bus, clock: c, users: users, cursors: cs, log: log, opts: opts,
-		create: ratelimit.New(opts.CreatePerDay, 24*time.Hour, c),
+		create: ratelimit.New(st, "street_create", opts.CreatePerDay, 24*time.Hour, c),
 	}, nil
+}
+
+// allowed follows a limiter's decision; a database failure, which never
+// refuses (see internal/ratelimit), is logged.
+func (s *Service) allowed(ok bool, wait time.Duration, err error) (bool, time.Duration) {
+	if err != nil {
+		s.log.Warn("streets: rate limit", "err", err)
+	}
+	return ok, wait
 }
 
 // ensure reads streets, memberships and invites into memory once.
@@ -386,7 +395,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewStreet) (S
 	if err := s.ensure(ctx); err != nil {
 		return Street{}, err
 	}
-	if ok, wait := s.create.Allow(p.UserID); !ok {
+	if ok, wait := s.allowed(s.create.Allow(ctx, p.UserID)); !ok {
 		return Street{}, ErrRateLimited.WithRetry(wait)
 	}
 	now := s.now()
