@@ -16,6 +16,7 @@ func (h *handlers) routes(app *fiber.App) {
 	authn.Post("/login", h.login)
 	authn.Post("/refresh", h.refresh)
 	authn.Post("/logout", h.logout)
+	v1.Get("/openapi.json", openAPI())
 
 	// The street's live channel authenticates with its own token (browsers
 	// cannot send Authorization on a websocket), so it comes before any

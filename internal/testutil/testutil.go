@@ -278,7 +278,7 @@ func (s *Server) DoRaw(tb testing.TB, method, path string, body any, token strin
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}
+	return checked(tb, method, path, &Response{Status: res.StatusCode, Header: res.Header, Body: b})
 }
 
 // User is a registered, signed-in test user.
