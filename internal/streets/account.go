@@ -120,15 +120,6 @@ func (s *Service) Erase(ctx context.Context, userID, alias string) error {
 	if _, err := s.invites.UpdateMany(ctx, bson.M{"created_by": userID}, bson.M{"$set": bson.M{"created_by": alias}}); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	for code, inv := range s.inviteOf {
-		if inv.CreatedBy == userID {
-			next := *inv
-			next.CreatedBy = alias
-			s.inviteOf[code] = &next
-		}
-	}
-	s.mu.Unlock()
 	return nil
 }
 
@@ -267,10 +258,5 @@ func (s *Service) archive(ctx context.Context, streetID string, actor Member) er
 		}
 	}
 	delete(s.roster, streetID)
-	for code, inv := range s.inviteOf {
-		if inv.StreetID == streetID {
-			delete(s.inviteOf, code)
-		}
-	}
 	return nil
 }

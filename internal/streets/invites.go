@@ -4,14 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"sort"
 	"strings"
 	"time"
 
 	"civico/internal/auth"
 	"civico/internal/fault"
+	"civico/internal/store"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // Invite limits.
@@ -41,26 +44,45 @@ type InviteOptions struct {
 }
 
 type inviteDoc struct {
-	ID        string     `bson:"_id"`
-	StreetID  string     `bson:"street_id"`
-	CreatedBy string     `bson:"created_by"`
-	CreatedAt time.Time  `bson:"created_at"`
-	ExpiresAt time.Time  `bson:"expires_at"`
-	MaxUses   int        `bson:"max_uses"`
-	Uses      int        `bson:"uses"`
+	ID        string    `bson:"_id"`
+	StreetID  string    `bson:"street_id"`
+	CreatedBy string    `bson:"created_by"`
+	CreatedAt time.Time `bson:"created_at"`
+	ExpiresAt time.Time `bson:"expires_at"`
+	MaxUses   int       `bson:"max_uses"`
+	Uses      int       `bson:"uses"`
+	// Remaining is MaxUses-Uses, so that one conditional update
+	// ({remaining: {$gt: 0}}, $inc -1) both checks and counts a use on both
+	// engines: the embedded one compares no two fields ($expr). Invites
+	// made before it have none until their first use (useInvite).
+	Remaining *int       `bson:"remaining,omitempty"`
 	RevokedAt *time.Time `bson:"revoked_at,omitempty"`
 }
 
-type invite struct {
-	inviteDoc
+func (d *inviteDoc) view() Invite {
+	return Invite{Code: d.ID, StreetID: d.StreetID, CreatedAt: d.CreatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(), MaxUses: d.MaxUses, Uses: d.Uses}
 }
 
-func (i *invite) view() Invite {
-	return Invite{Code: i.ID, StreetID: i.StreetID, CreatedAt: i.CreatedAt, ExpiresAt: i.ExpiresAt, MaxUses: i.MaxUses, Uses: i.Uses}
+func (d *inviteDoc) remaining() int {
+	if d.Remaining != nil {
+		return *d.Remaining
+	}
+	return d.MaxUses - d.Uses
 }
 
-func (i *invite) usable(now time.Time) bool {
-	return i.RevokedAt == nil && now.Before(i.ExpiresAt) && i.Uses < i.MaxUses
+func (d *inviteDoc) usable(now time.Time) bool {
+	return d.RevokedAt == nil && now.Before(d.ExpiresAt) && d.remaining() > 0
+}
+
+// inviteListDoc is a street's open invites: what the admins' list reads
+// (one document by _id, then each invite by _id), and what bounds them:
+// the update adding a code requires open < MaxInvites, so the bound holds
+// across processes. A code leaves the list when its invite is revoked,
+// used up, or found expired or gone.
+type inviteListDoc struct {
+	ID    string   `bson:"_id"` // the street's id
+	Codes []string `bson:"codes"`
+	Open  int      `bson:"open"` // len(Codes)
 }
 
 // Invite errors, as field problems of invite_code.
@@ -91,48 +113,119 @@ func (s *Service) CreateInvite(ctx context.Context, p auth.Principal, streetID s
 	if err := f.Err(); err != nil {
 		return Invite{}, err
 	}
-	if _, err := s.RequireAdmin(ctx, streetID, p.UserID); err != nil {
-		return Invite{}, err
-	}
-	unlock := s.lock(streetID)
-	defer unlock()
 	admin, err := s.RequireAdmin(ctx, streetID, p.UserID)
 	if err != nil {
 		return Invite{}, err
 	}
 	now := s.now()
-	if len(s.openInvites(streetID, now)) >= s.opts.MaxInvites {
-		return Invite{}, ErrTooManyInvites
-	}
-	inv := &invite{inviteDoc{ID: newCode(), StreetID: streetID, CreatedBy: p.UserID, CreatedAt: now,
-		ExpiresAt: now.Add(o.ExpiresIn), MaxUses: o.MaxUses}}
-	if _, err := s.invites.InsertOne(ctx, inv.inviteDoc); err != nil {
+	remaining := o.MaxUses
+	inv := inviteDoc{ID: newCode(), StreetID: streetID, CreatedBy: p.UserID, CreatedAt: now,
+		ExpiresAt: now.Add(o.ExpiresIn), MaxUses: o.MaxUses, Remaining: &remaining}
+	// The list exists before the invite (else its first reading would take
+	// the invite in, and listInvite add it again). Then the invite, then
+	// its place in the list: a listed code always has its invite, and
+	// nobody knows the code before it is returned.
+	if _, err := s.inviteList(ctx, streetID, now); err != nil {
 		return Invite{}, err
 	}
-	s.mu.Lock()
-	s.inviteOf[inv.ID] = inv
-	s.mu.Unlock()
+	if _, err := s.invites.InsertOne(ctx, inv); err != nil {
+		return Invite{}, err
+	}
+	if err := s.listInvite(ctx, streetID, inv.ID, now); err != nil {
+		if _, derr := s.invites.DeleteOne(ctx, bson.M{"_id": inv.ID}); derr != nil {
+			s.log.Warn("streets: drop unlisted invite", "street", streetID, "err", derr)
+		}
+		return Invite{}, err
+	}
 	s.record(ctx, streetID, admin, auditRecord{Action: ActionInviteCreate, TargetType: "invite", TargetID: inv.ID})
 	return inv.view(), nil
 }
 
-// openInvites lists the street's usable invites, newest first, and forgets
-// those no longer usable.
-func (s *Service) openInvites(streetID string, now time.Time) []Invite {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []Invite{}
-	for code, inv := range s.inviteOf {
-		if !inv.usable(now) {
-			delete(s.inviteOf, code)
-			continue
-		}
-		if inv.StreetID == streetID {
-			out = append(out, inv.view())
+// inviteList reads the street's list of open invites. A street without
+// one (its invites were made before lists existed) gets one holding its
+// usable invites: one scan of the invites, once per street.
+func (s *Service) inviteList(ctx context.Context, streetID string, now time.Time) (inviteListDoc, error) {
+	var l inviteListDoc
+	err := s.lists.FindOne(ctx, bson.M{"_id": streetID}, &l)
+	if err == nil || !errors.Is(err, store.ErrNotFound) {
+		return l, err
+	}
+	var old []inviteDoc
+	if err := s.invites.FindAll(ctx, bson.M{"street_id": streetID}, &old); err != nil {
+		return l, err
+	}
+	sort.Slice(old, func(i, j int) bool { return old[i].CreatedAt.Before(old[j].CreatedAt) })
+	codes := []string{}
+	for _, d := range old {
+		if d.usable(now) {
+			codes = append(codes, d.ID)
 		}
 	}
+	_, err = s.lists.UpdateOne(ctx, bson.M{"_id": streetID}, bson.M{"$setOnInsert": bson.M{"codes": codes, "open": len(codes)}},
+		options.UpdateOne().SetUpsert(true))
+	if err != nil && !store.IsDuplicate(err) {
+		return l, err
+	}
+	err = s.lists.FindOne(ctx, bson.M{"_id": streetID}, &l)
+	return l, err
+}
+
+// listInvite gives code a place in the street's list, or returns
+// ErrTooManyInvites when the street has MaxInvites open ones: one
+// conditional update decides, whichever process makes the invite. The
+// street's list exists (inviteList).
+func (s *Service) listInvite(ctx context.Context, streetID, code string, now time.Time) error {
+	for attempt := 0; ; attempt++ {
+		r, err := s.lists.UpdateOne(ctx, bson.M{"_id": streetID, "open": bson.M{"$lt": s.opts.MaxInvites}},
+			bson.M{"$push": bson.M{"codes": code}, "$inc": bson.M{"open": 1}})
+		if err != nil {
+			return err
+		}
+		if r.MatchedCount == 1 {
+			return nil
+		}
+		if attempt > 0 {
+			return ErrTooManyInvites
+		}
+		// Full: drop the invites that expired or were used up, once.
+		if _, err := s.openInvites(ctx, streetID, now); err != nil {
+			return err
+		}
+	}
+}
+
+// unlistInvite takes code out of the street's list, if it is there.
+func (s *Service) unlistInvite(ctx context.Context, streetID, code string) {
+	_, err := s.lists.UpdateOne(ctx, bson.M{"_id": streetID, "codes": code},
+		bson.M{"$pull": bson.M{"codes": code}, "$inc": bson.M{"open": -1}})
+	if err != nil {
+		// Left listed, it is dropped when next listed.
+		s.log.Warn("streets: unlist invite", "street", streetID, "err", err)
+	}
+}
+
+// openInvites lists the street's usable invites, newest first, read from
+// the database, and drops from the list those no longer usable.
+func (s *Service) openInvites(ctx context.Context, streetID string, now time.Time) ([]Invite, error) {
+	l, err := s.inviteList(ctx, streetID, now)
+	if err != nil {
+		return nil, err
+	}
+	out := []Invite{}
+	for _, code := range l.Codes {
+		var d inviteDoc
+		err := s.invites.FindOne(ctx, bson.M{"_id": code}, &d)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if err == nil && d.StreetID == streetID && d.usable(now) {
+			out = append(out, d.view())
+			continue
+		}
+		s.unlistInvite(ctx, streetID, code)
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
-	return out
+	return out, nil
 }
 
 // Invites lists the street's open invites (admins); at most MaxInvites.
@@ -140,55 +233,68 @@ func (s *Service) Invites(ctx context.Context, p auth.Principal, streetID string
 	if _, err := s.RequireAdmin(ctx, streetID, p.UserID); err != nil {
 		return nil, err
 	}
-	return s.openInvites(streetID, s.now()), nil
+	return s.openInvites(ctx, streetID, s.now())
 }
 
-// RevokeInvite ends an invite before it expires (admins).
+// RevokeInvite ends an invite before it expires (admins). The update's
+// filter decides: from then on no process admits anyone with it.
 func (s *Service) RevokeInvite(ctx context.Context, p auth.Principal, streetID, code string) error {
-	if _, err := s.RequireAdmin(ctx, streetID, p.UserID); err != nil {
-		return err
-	}
-	unlock := s.lock(streetID)
-	defer unlock()
 	admin, err := s.RequireAdmin(ctx, streetID, p.UserID)
 	if err != nil {
 		return err
 	}
-	s.mu.RLock()
-	inv := s.inviteOf[code]
-	s.mu.RUnlock()
 	now := s.now()
-	if inv == nil || inv.StreetID != streetID || !inv.usable(now) {
-		return ErrInviteNotFound
-	}
-	if _, err := s.invites.UpdateOne(ctx, bson.M{"_id": code}, bson.M{"$set": bson.M{"revoked_at": now}}); err != nil {
+	r, err := s.invites.UpdateOne(ctx, bson.M{"_id": code, "street_id": streetID, "revoked_at": nil, "expires_at": bson.M{"$gt": now}},
+		bson.M{"$set": bson.M{"revoked_at": now}})
+	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	delete(s.inviteOf, code)
-	s.mu.Unlock()
+	if r.MatchedCount == 0 {
+		return ErrInviteNotFound
+	}
+	s.unlistInvite(ctx, streetID, code)
 	s.record(ctx, streetID, admin, auditRecord{Action: ActionInviteRevoke, TargetType: "invite", TargetID: code})
 	return nil
 }
 
-// useInvite counts one use of code for streetID; the street's lock is held.
+// useInvite counts one use of code for streetID. One conditional update
+// decides, on every process: the invite is the street's, not revoked, not
+// expired and not used up, and it counts the use in the same write.
 func (s *Service) useInvite(ctx context.Context, streetID, code string) error {
-	s.mu.RLock()
-	inv := s.inviteOf[code]
-	s.mu.RUnlock()
-	if inv == nil || inv.StreetID != streetID {
-		return errInviteInvalid
+	for attempt := 0; ; attempt++ {
+		now := s.now()
+		var d inviteDoc
+		err := s.invites.FindOneAndUpdate(ctx,
+			bson.M{"_id": code, "street_id": streetID, "revoked_at": nil, "expires_at": bson.M{"$gt": now}, "remaining": bson.M{"$gt": 0}},
+			bson.M{"$inc": bson.M{"uses": 1, "remaining": -1}}, &d, options.FindOneAndUpdate().SetReturnDocument(options.After))
+		if err == nil {
+			if d.remaining() <= 0 {
+				s.unlistInvite(ctx, streetID, code)
+			}
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		// Refused. What follows only says why, or gives an invite made
+		// before the remaining count its count and tries once more.
+		var cur inviteDoc
+		err = s.invites.FindOne(ctx, bson.M{"_id": code}, &cur)
+		if errors.Is(err, store.ErrNotFound) {
+			return errInviteInvalid
+		}
+		if err != nil {
+			return err
+		}
+		if cur.StreetID != streetID || cur.RevokedAt != nil {
+			return errInviteInvalid
+		}
+		if cur.Remaining != nil || attempt > 0 {
+			return errInviteExpired
+		}
+		if _, err := s.invites.UpdateOne(ctx, bson.M{"_id": code, "remaining": bson.M{"$exists": false}, "uses": cur.Uses},
+			bson.M{"$set": bson.M{"remaining": cur.MaxUses - cur.Uses}}); err != nil {
+			return err
+		}
 	}
-	if !inv.usable(s.now()) {
-		return errInviteExpired
-	}
-	if _, err := s.invites.UpdateOne(ctx, bson.M{"_id": code}, bson.M{"$inc": bson.M{"uses": 1}}); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	next := *inv
-	next.Uses++
-	s.inviteOf[code] = &next
-	s.mu.Unlock()
-	return nil
 }

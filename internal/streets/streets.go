@@ -2,7 +2,7 @@
 // directory, membership (join requests, invites, approval), roles, bans and
 // the street's moderation audit log.
 //
-// Streets, memberships and invites are small next to posts, so the service
+// Streets and memberships are small next to posts, so the service
 // reads them all into memory once (two or three collection scans, at the
 // first use) and keeps that copy current on every write: every membership
 // check, roster, directory page and fan-out list is then answered without
@@ -147,6 +147,7 @@ type Service struct {
 	streets *store.Collection
 	members *store.Collection
 	invites *store.Collection
+	lists   *store.Collection // each street's open invites (invites.go)
 	audit   *journal.Journal[auditRecord]
 	bus     events.Bus
 	clock   clock.Clock
@@ -159,14 +160,13 @@ type Service struct {
 	loadMu sync.Mutex
 	loaded atomic.Bool
 
-	mu       sync.RWMutex
-	byID     map[string]*Street
-	dir      []*Street // sorted by (nameKey, id)
-	keys     map[string]string
-	roster   map[string]map[string]Member // street → user → membership
-	byUser   map[string]map[string]bool   // user → streets with a membership
-	inviteOf map[string]*invite           // code → invite
-	locks    keylock.Map
+	mu     sync.RWMutex
+	byID   map[string]*Street
+	dir    []*Street // sorted by (nameKey, id)
+	keys   map[string]string
+	roster map[string]map[string]Member // street → user → membership
+	byUser map[string]map[string]bool   // user → streets with a membership
+	locks  keylock.Map
 }
 
 type streetDoc struct {
@@ -232,6 +232,7 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, us
 	}
 	return &Service{
 		streets: st.Collection("streets"), members: st.Collection("memberships"), invites: st.Collection("invites"),
+		lists: st.Collection("invite_lists"),
 		audit: journal.New[auditRecord](st, "street_journals", 128),
 		bus:   bus, clock: c, users: users, cursors: cs, log: log, opts: opts,
 		create: ratelimit.New(st, "street_create", opts.CreatePerDay, 24*time.Hour, c),
@@ -247,7 +248,8 @@ func (s *Service) allowed(ok bool, wait time.Duration, err error) (bool, time.Du
 	return ok, wait
 }
 
-// ensure reads streets, memberships and invites into memory once.
+// ensure reads streets and memberships into memory once. Invites are read
+// from the database (invites.go).
 func (s *Service) ensure(ctx context.Context) error {
 	if s.loaded.Load() {
 		return nil
@@ -299,24 +301,9 @@ func (s *Service) ensure(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	inv := map[string]*invite{}
-	now := s.clock.Now()
-	err = s.invites.Each(ctx, bson.M{}, func(raw bson.Raw) error {
-		var d inviteDoc
-		if err := bson.Unmarshal(raw, &d); err != nil {
-			return err
-		}
-		if d.RevokedAt == nil && d.ExpiresAt.After(now) && byID[d.StreetID] != nil {
-			inv[d.ID] = &invite{inviteDoc: d}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.byID, s.keys, s.roster, s.byUser, s.inviteOf = byID, keys, roster, byUser, inv
+	s.byID, s.keys, s.roster, s.byUser = byID, keys, roster, byUser
 	s.dir = make([]*Street, 0, len(byID))
 	for id, st := range byID {
 		st.MemberCount = countActive(roster[id])
