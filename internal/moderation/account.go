@@ -2,12 +2,12 @@ package moderation
 
 import (
 	"context"
-	"sort"
 	"time"
 
 	"civico/internal/events"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // What moderation holds of a person: the reports they filed (GET
@@ -46,21 +46,18 @@ type AccountData struct {
 	Truncated bool       `json:"truncated"`
 }
 
-// Export lists the reports the user filed, oldest first, from memory.
+// Export lists the reports the user filed, oldest first.
 func (s *Service) Export(ctx context.Context, userID string) (any, error) {
-	if err := s.ensure(ctx); err != nil {
-		return nil, err
+	out := AccountData{Reports: []MyReport{}, Limit: MaxExport}
+	if userID == "" {
+		return out, nil
 	}
 	var mine []reportDoc
-	s.mu.RLock()
-	for _, d := range s.byID {
-		if d.ReporterID == userID && userID != "" {
-			mine = append(mine, *d)
-		}
+	err := s.reports.FindAll(ctx, bson.M{"reporter_id": userID}, &mine, options.Find().
+		SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(MaxExport+1))
+	if err != nil {
+		return nil, err
 	}
-	s.mu.RUnlock()
-	sort.Slice(mine, func(i, j int) bool { return older(&mine[i], &mine[j]) })
-	out := AccountData{Reports: []MyReport{}, Limit: MaxExport}
 	if len(mine) > MaxExport {
 		mine, out.Truncated = mine[:MaxExport], true
 	}
@@ -73,77 +70,72 @@ func (s *Service) Export(ctx context.Context, userID string) (any, error) {
 }
 
 // Erase replaces the user by alias (their pseudonym) in every report and
-// drops their name, before their account is deleted.
+// drops their name, before their account is deleted. Each report is
+// changed field by field, so a resolution made meanwhile stays; an open
+// report on the user is dismissed only if it is still open.
 func (s *Service) Erase(ctx context.Context, userID, alias string) error {
 	if userID == "" || alias == "" || userID == alias {
 		return nil
 	}
-	if err := s.ensure(ctx); err != nil {
+	var docs []reportDoc
+	err := s.reports.FindAll(ctx, bson.M{"$or": bson.A{bson.M{"reporter_id": userID}, bson.M{"author_id": userID}, bson.M{"resolved_by": userID}}}, &docs)
+	if err != nil {
 		return err
 	}
-	streetSet := map[string]bool{}
-	s.mu.RLock()
-	for _, d := range s.byID {
-		if d.ReporterID == userID || d.AuthorID == userID || d.ResolvedBy == userID {
-			streetSet[d.StreetID] = true
-		}
-	}
-	s.mu.RUnlock()
-	sids := make([]string, 0, len(streetSet))
-	for sid := range streetSet {
-		sids = append(sids, sid)
-	}
-	sort.Strings(sids)
-	for _, sid := range sids {
-		if err := s.eraseIn(ctx, sid, userID, alias); err != nil {
+	for _, d := range docs {
+		if err := s.eraseFrom(ctx, d, userID, alias); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// eraseIn rewrites the street's reports under its lock.
-func (s *Service) eraseIn(ctx context.Context, streetID, userID, alias string) error {
-	unlock := s.lock(streetID)
-	defer unlock()
-	s.mu.RLock()
-	list := append([]*reportDoc(nil), s.byStreet[streetID]...)
-	s.mu.RUnlock()
-	for _, r := range list {
-		s.mu.RLock()
-		next := *r
-		s.mu.RUnlock()
-		changed, dismissed := false, false
-		if next.ReporterID == userID {
-			next.ReporterID, next.ReporterName, changed = alias, "", true
+// eraseFrom takes the user out of one report.
+func (s *Service) eraseFrom(ctx context.Context, d reportDoc, userID, alias string) error {
+	next, set := d, bson.M{}
+	if d.ReporterID == userID {
+		next.ReporterID, next.ReporterName = alias, ""
+		set["reporter_id"], set["reporter_name"] = alias, ""
+	}
+	if d.ResolvedBy == userID {
+		next.ResolvedBy = alias
+		set["resolved_by"] = alias
+	}
+	dismiss := false
+	if d.AuthorID == userID {
+		next.AuthorID, next.AuthorName = alias, ""
+		set["author_id"], set["author_name"] = alias, ""
+		if d.Target == TargetUser {
+			next.TargetID, next.TargetName = alias, ""
+			set["target_id"], set["target_name"] = alias, ""
+			dismiss = d.Status == StatusOpen
 		}
-		if next.AuthorID == userID {
-			next.AuthorID, next.AuthorName, changed = alias, "", true
-			if next.Target == TargetUser {
-				next.TargetID, next.TargetName = alias, ""
-				if next.Status == StatusOpen {
-					now := s.now()
-					next.Status, next.Action, next.Resolution, next.ResolvedBy, next.ResolvedAt = StatusResolved, ActionDismiss,
-						ReasonAccountDeleted, alias, &now
-					dismissed = true
-				}
-			}
+	}
+	if dismiss {
+		now := s.now()
+		dismissed := next
+		dismissed.Status, dismissed.Action, dismissed.Resolution, dismissed.ResolvedBy, dismissed.ResolvedAt = StatusResolved, ActionDismiss,
+			ReasonAccountDeleted, alias, &now
+		both := bson.M{"status": StatusResolved, "action": ActionDismiss, "resolution": ReasonAccountDeleted, "resolved_by": alias, "resolved_at": now}
+		for k, v := range set {
+			both[k] = v
 		}
-		if next.ResolvedBy == userID {
-			next.ResolvedBy, changed = alias, true
-		}
-		if !changed {
-			continue
-		}
-		if _, err := s.reports.ReplaceOne(ctx, bson.M{"_id": next.ID}, next); err != nil {
+		r, err := s.reports.UpdateOne(ctx, bson.M{"_id": d.ID, "status": StatusOpen}, bson.M{"$set": both})
+		if err != nil {
 			return err
 		}
-		s.mu.Lock()
-		*r = next
-		s.mu.Unlock()
-		if dismissed {
-			s.publish(ctx, events.ReportResolved, next, alias)
+		if r.MatchedCount == 1 {
+			s.unclaim(ctx, d)
+			s.publish(ctx, events.ReportResolved, dismissed, alias)
+			return nil
 		}
+		// Resolved meanwhile: only the names go.
+	}
+	if _, err := s.reports.UpdateOne(ctx, bson.M{"_id": d.ID}, bson.M{"$set": set}); err != nil {
+		return err
+	}
+	if d.ReporterID == userID && d.Status == StatusOpen {
+		s.unclaim(ctx, d) // the claim's _id names the user
 	}
 	return nil
 }

@@ -3,20 +3,20 @@
 // dismissing, removing what was reported or banning its author. Every
 // resolution goes to the street's audit log.
 //
-// Reports are few next to posts: the service reads them all into memory at
-// first use (one scan) and keeps that copy current, so listing a street's
-// open reports never scans the database.
+// Reports live in the database only, so that every server process sees the
+// same ones at once: a street's reports are read through the street_status
+// index, a report is resolved by one conditional update ({_id, status:
+// "open"}) whose winner alone carries the action out, and a member has at
+// most one open report on a target, by a claim whose _id names both (the
+// first insert wins).
 package moderation
 
 import (
 	"context"
 	"errors"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -25,13 +25,13 @@ import (
 	"civico/internal/cursor"
 	"civico/internal/events"
 	"civico/internal/fault"
-	"civico/internal/keylock"
 	"civico/internal/posts"
 	"civico/internal/ratelimit"
 	"civico/internal/store"
 	"civico/internal/streets"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // What a report may point at.
@@ -128,15 +128,23 @@ type Service struct {
 	cursors *cursor.Signer
 	log     *slog.Logger
 	limit   *ratelimit.Limiter
-
-	loadMu sync.Mutex
-	loaded atomic.Bool
-
-	mu       sync.RWMutex
-	byID     map[string]*reportDoc
-	byStreet map[string][]*reportDoc // newest last
-	locks    keylock.Map
+	claims  *store.Collection
 }
+
+// claimDoc says that a member has an open report on a target: its _id
+// (claimKey) is unique, so of two reports filed at once only one is
+// written. Resolving the report deletes it.
+type claimDoc struct {
+	ID       string        `bson:"_id"`
+	ReportID bson.ObjectID `bson:"report_id"`
+	At       time.Time     `bson:"at"`
+}
+
+func claimKey(d reportDoc) string { return d.ReporterID + ":" + d.Target + ":" + d.TargetID }
+
+// claimGrace is how long a claim whose report cannot be found is taken
+// for a report being written.
+const claimGrace = time.Minute
 
 // New returns the service.
 func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, sts *streets.Service, ps *posts.Service, log *slog.Logger) (*Service, error) {
@@ -147,7 +155,7 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, st
 	if err != nil {
 		return nil, err
 	}
-	return &Service{reports: st.Collection("reports"), streets: sts, posts: ps, bus: bus, clock: c, cursors: cs, log: log,
+	return &Service{reports: st.Collection("reports"), claims: st.Collection("report_claims"), streets: sts, posts: ps, bus: bus, clock: c, cursors: cs, log: log,
 		limit: ratelimit.New(st, "report", 30, time.Hour, c)}, nil
 }
 
@@ -160,53 +168,11 @@ func (s *Service) allowed(ok bool, wait time.Duration, err error) (bool, time.Du
 	return ok, wait
 }
 
-// Indexes are this package's indexes (for MongoDB tools; reads go by memory).
+// Indexes are this package's indexes: a street's reports are listed by
+// street and status.
 func Indexes() []store.Index {
 	return []store.Index{{Collection: "reports", Name: "street_status", Keys: bson.D{{Key: "street_id", Value: 1}, {Key: "status", Value: 1}}}}
 }
-
-func (s *Service) ensure(ctx context.Context) error {
-	if s.loaded.Load() {
-		return nil
-	}
-	s.loadMu.Lock()
-	defer s.loadMu.Unlock()
-	if s.loaded.Load() {
-		return nil
-	}
-	byID := map[string]*reportDoc{}
-	byStreet := map[string][]*reportDoc{}
-	err := s.reports.Each(ctx, bson.M{}, func(raw bson.Raw) error {
-		var d reportDoc
-		if err := bson.Unmarshal(raw, &d); err != nil {
-			return err
-		}
-		byID[d.ID.Hex()] = &d
-		byStreet[d.StreetID] = append(byStreet[d.StreetID], &d)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, list := range byStreet {
-		sort.Slice(list, func(i, j int) bool { return older(list[i], list[j]) })
-	}
-	s.mu.Lock()
-	s.byID, s.byStreet = byID, byStreet
-	s.mu.Unlock()
-	s.loaded.Store(true)
-	return nil
-}
-
-func older(a, b *reportDoc) bool {
-	if !a.CreatedAt.Equal(b.CreatedAt) {
-		return a.CreatedAt.Before(b.CreatedAt)
-	}
-	return a.ID.Hex() < b.ID.Hex()
-}
-
-// lock serialises report writes in one street.
-func (s *Service) lock(streetID string) func() { return s.locks.Lock(streetID) }
 
 func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Millisecond) }
 
@@ -259,36 +225,73 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewReport) (R
 	if d.AuthorID == p.UserID {
 		return Report{}, fault.Validation("id", "own")
 	}
-	if err := s.ensure(ctx); err != nil {
-		return Report{}, err
-	}
-	unlock := s.lock(d.StreetID)
-	defer unlock()
 	reporter, err := s.streets.RequireActive(ctx, d.StreetID, p.UserID)
 	if err != nil {
 		return Report{}, err
 	}
-	s.mu.RLock()
-	for _, r := range s.byStreet[d.StreetID] {
-		if r.Status == StatusOpen && r.ReporterID == p.UserID && r.Target == d.Target && r.TargetID == d.TargetID {
-			s.mu.RUnlock()
-			return Report{}, ErrAlreadyReported
-		}
-	}
-	s.mu.RUnlock()
-	if ok, wait := s.allowed(s.limit.Allow(ctx, p.UserID)); !ok {
-		return Report{}, ErrRateLimited.WithRetry(wait)
-	}
 	d.ID, d.ReporterName, d.CreatedAt = bson.NewObjectID(), reporter.Name, s.now()
-	if _, err := s.reports.InsertOne(ctx, d); err != nil {
+	if err := s.claim(ctx, d); err != nil {
 		return Report{}, err
 	}
-	s.mu.Lock()
-	s.byID[d.ID.Hex()] = &d
-	s.byStreet[d.StreetID] = append(s.byStreet[d.StreetID], &d)
-	s.mu.Unlock()
+	if ok, wait := s.allowed(s.limit.Allow(ctx, p.UserID)); !ok {
+		s.unclaim(ctx, d)
+		return Report{}, ErrRateLimited.WithRetry(wait)
+	}
+	if _, err := s.reports.InsertOne(ctx, d); err != nil {
+		s.unclaim(ctx, d)
+		return Report{}, err
+	}
 	s.publish(ctx, events.ReportCreated, d, p.UserID)
 	return d.view(), nil
+}
+
+// claim makes d its reporter's one open report on its target, or returns
+// ErrAlreadyReported: the insert of the claim decides, on every process.
+// A claim outliving its report (resolved, or never written) is cleared.
+func (s *Service) claim(ctx context.Context, d reportDoc) error {
+	c := claimDoc{ID: claimKey(d), ReportID: d.ID, At: d.CreatedAt}
+	for attempt := 0; ; attempt++ {
+		_, err := s.claims.InsertOne(ctx, c)
+		if err == nil {
+			return nil
+		}
+		if !store.IsDuplicate(err) {
+			return err
+		}
+		if attempt > 0 {
+			return ErrAlreadyReported
+		}
+		var old claimDoc
+		err = s.claims.FindOne(ctx, bson.M{"_id": c.ID}, &old)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		var r reportDoc
+		err = s.reports.FindOne(ctx, bson.M{"_id": old.ReportID}, &r)
+		switch {
+		case err == nil && r.Status == StatusOpen:
+			return ErrAlreadyReported
+		case errors.Is(err, store.ErrNotFound) && s.now().Sub(old.At) < claimGrace:
+			return ErrAlreadyReported // being written right now
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		if _, err := s.claims.DeleteOne(ctx, bson.M{"_id": c.ID, "report_id": old.ReportID}); err != nil {
+			return err
+		}
+	}
+}
+
+// unclaim drops d's claim, if it is still d's: its reporter may report the
+// target again.
+func (s *Service) unclaim(ctx context.Context, d reportDoc) {
+	if _, err := s.claims.DeleteOne(ctx, bson.M{"_id": claimKey(d), "report_id": d.ID}); err != nil {
+		// A claim left behind is cleared by the next report on the target.
+		s.log.Warn("moderation: drop report claim", "report", d.ID.Hex(), "err", err)
+	}
 }
 
 func (s *Service) publish(ctx context.Context, typ events.Type, d reportDoc, actorID string) {
@@ -317,33 +320,32 @@ func (s *Service) List(ctx context.Context, p auth.Principal, streetID, status, 
 	if _, err := s.streets.RequireAdmin(ctx, streetID, p.UserID); err != nil {
 		return nil, "", err
 	}
-	if err := s.ensure(ctx); err != nil {
-		return nil, "", err
-	}
 	limit = cursor.Limit(limit, 20)
-	var atMS int64 = 1<<63 - 1
-	fromID := ""
+	filter := bson.M{"street_id": streetID, "status": status}
 	if after != "" {
 		c, ok := s.cursors.Decode(after, 5)
 		if !ok || c[0] != "rep" || c[1] != streetID || c[2] != status {
 			return nil, "", ErrBadCursor
 		}
-		n, err := strconv.ParseInt(c[3], 10, 64)
+		ms, err := strconv.ParseInt(c[3], 10, 64)
 		if err != nil {
 			return nil, "", ErrBadCursor
 		}
-		atMS, fromID = n, c[4]
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	list := s.byStreet[streetID]
-	out := []Report{}
-	for i := len(list) - 1; i >= 0; i-- {
-		d := list[i]
-		ms := d.CreatedAt.UnixMilli()
-		if ms > atMS || (ms == atMS && d.ID.Hex() >= fromID && fromID != "") || d.Status != status {
-			continue
+		from, ok := store.ID(c[4])
+		if !ok {
+			return nil, "", ErrBadCursor
 		}
+		at := time.UnixMilli(ms).UTC()
+		filter["$or"] = bson.A{bson.M{"created_at": bson.M{"$lt": at}}, bson.M{"created_at": at, "_id": bson.M{"$lt": from}}}
+	}
+	var docs []reportDoc
+	err := s.reports.FindAll(ctx, filter, &docs, options.Find().
+		SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)+1))
+	if err != nil {
+		return nil, "", err
+	}
+	out := []Report{}
+	for _, d := range docs {
 		if len(out) == limit {
 			last := out[len(out)-1]
 			return out, s.cursors.Encode("rep", streetID, status, strconv.FormatInt(last.CreatedAt.UnixMilli(), 10), last.ID), nil
@@ -365,16 +367,18 @@ func (s *Service) Resolve(ctx context.Context, p auth.Principal, reportID, actio
 	if err := f.Err(); err != nil {
 		return Report{}, err
 	}
-	if err := s.ensure(ctx); err != nil {
-		return Report{}, err
-	}
-	s.mu.RLock()
-	d := s.byID[reportID]
-	s.mu.RUnlock()
-	if d == nil {
+	oid, ok := store.ID(reportID)
+	if !ok {
 		return Report{}, ErrReportNotFound
 	}
-	if _, err := s.streets.RequireAdmin(ctx, d.StreetID, p.UserID); err != nil {
+	var d reportDoc
+	if err := s.reports.FindOne(ctx, bson.M{"_id": oid}, &d); errors.Is(err, store.ErrNotFound) {
+		return Report{}, ErrReportNotFound
+	} else if err != nil {
+		return Report{}, err
+	}
+	admin, err := s.streets.RequireAdmin(ctx, d.StreetID, p.UserID)
+	if err != nil {
 		if fault.KindOf(err) == fault.NotFound {
 			return Report{}, ErrReportNotFound
 		}
@@ -383,42 +387,45 @@ func (s *Service) Resolve(ctx context.Context, p auth.Principal, reportID, actio
 	if action == ActionRemove && d.Target == TargetUser {
 		return Report{}, fault.Validation("action", "invalid")
 	}
-	unlock := s.lock(d.StreetID)
-	defer unlock()
-	admin, err := s.streets.RequireAdmin(ctx, d.StreetID, p.UserID)
-	if err != nil {
-		return Report{}, err
-	}
-	s.mu.RLock()
-	d = s.byID[reportID]
-	s.mu.RUnlock()
 	if d.Status != StatusOpen {
 		return Report{}, ErrResolved
 	}
-	if err := s.act(ctx, p, *d, action, reason); err != nil {
+	// The one whose update finds the report open resolves it, on whichever
+	// process; only they carry the action out.
+	now := s.now()
+	set := bson.M{"status": StatusResolved, "action": action, "resolution": reason, "resolved_by": p.UserID, "resolved_at": now}
+	r, err := s.reports.UpdateOne(ctx, bson.M{"_id": d.ID, "status": StatusOpen}, bson.M{"$set": set})
+	if err != nil {
 		return Report{}, err
 	}
-	now := s.now()
-	var resolved reportDoc
-	s.mu.RLock()
-	same := []*reportDoc{}
-	for _, r := range s.byStreet[d.StreetID] {
-		if r.Status == StatusOpen && r.Target == d.Target && r.TargetID == d.TargetID {
-			same = append(same, r)
-		}
+	if r.MatchedCount == 0 {
+		return Report{}, ErrResolved
 	}
-	s.mu.RUnlock()
-	for _, r := range same {
-		next := *r
-		next.Status, next.Action, next.Resolution, next.ResolvedBy, next.ResolvedAt = StatusResolved, action, reason, p.UserID, &now
-		if _, err := s.reports.ReplaceOne(ctx, bson.M{"_id": next.ID}, next); err != nil {
-			return Report{}, err
+	if err := s.act(ctx, p, d, action, reason); err != nil {
+		// Not done: the report is open again, unless it changed meanwhile.
+		_, rerr := s.reports.UpdateOne(ctx, bson.M{"_id": d.ID, "status": StatusResolved, "resolved_by": p.UserID, "resolved_at": now},
+			bson.M{"$set": bson.M{"status": StatusOpen}, "$unset": bson.M{"action": "", "resolution": "", "resolved_by": "", "resolved_at": ""}})
+		if rerr != nil {
+			s.log.Error("moderation: reopen report", "report", reportID, "err", rerr)
 		}
-		s.mu.Lock()
-		*r = next
-		s.mu.Unlock()
-		if r.ID.Hex() == reportID {
-			resolved = next
+		return Report{}, err
+	}
+	resolved := d
+	resolved.Status, resolved.Action, resolved.Resolution, resolved.ResolvedBy, resolved.ResolvedAt = StatusResolved, action, reason, p.UserID, &now
+	s.unclaim(ctx, resolved)
+	// Other open reports on the same target are resolved with it.
+	var same []reportDoc
+	if err := s.reports.FindAll(ctx, bson.M{"street_id": d.StreetID, "target": d.Target, "target_id": d.TargetID, "status": StatusOpen}, &same); err != nil {
+		s.log.Error("moderation: reports on the same target", "report", reportID, "err", err)
+	}
+	for _, o := range same {
+		r, err := s.reports.UpdateOne(ctx, bson.M{"_id": o.ID, "status": StatusOpen}, bson.M{"$set": set})
+		if err != nil {
+			s.log.Error("moderation: resolve a report on the same target", "report", o.ID.Hex(), "err", err)
+			continue
+		}
+		if r.MatchedCount == 1 {
+			s.unclaim(ctx, o)
 		}
 	}
 	err = s.streets.Record(ctx, d.StreetID, streets.AuditEntry{ActorID: admin.UserID, ActorName: admin.Name, Action: streets.ActionReportResolve,
