@@ -239,17 +239,22 @@ func (s *Service) addDesks(ctx context.Context, items []Unanswered, aids []strin
 	return nil
 }
 
-// takeDoc records which volunteer took a request on, for which desk.
+// takeDoc records which volunteer took a request on, for which desk. Its
+// _id is the post's: the first volunteer to insert it has the request.
 type takeDoc struct {
 	ID            string    `bson:"_id"` // the post's id
 	AssociationID string    `bson:"association_id"`
 	StreetID      string    `bson:"street_id"`
-	UserID        string    `bson:"user_id"`
+	UserID        string    `bson:"user_id"` // "" once the volunteer deleted their account
 	At            time.Time `bson:"at"`
 }
 
 // Take is a volunteer of an association linked to the post's street saying
-// the desk is on it: recorded, and shown to the author on the post.
+// the desk is on it: recorded, and shown to the author on the post. The
+// first volunteer to take a request has it (the insert of its take, by the
+// post's id, decides among processes); anyone else gets ErrDeskTaken, the
+// same volunteer again changes nothing, and a colleague may take over a
+// request whose volunteer deleted their account.
 func (s *Service) Take(ctx context.Context, p auth.Principal, aid, postID string) (posts.Post, error) {
 	if _, err := s.staffRole(ctx, p, aid); err != nil {
 		return posts.Post{}, err
@@ -278,13 +283,59 @@ func (s *Service) Take(ctx context.Context, p auth.Principal, aid, postID string
 			name = acc.Name
 		}
 	}
-	post, err := s.posts.MarkDesk(ctx, postID, posts.DeskNote{AssociationID: aid, AssociationName: a.Name, VolunteerName: name})
+	claimed, err := s.claimTake(ctx, takeDoc{ID: postID, AssociationID: aid, StreetID: rec.StreetID, UserID: p.UserID,
+		At: s.clock.Now().UTC().Truncate(time.Millisecond)})
 	if err != nil {
 		return posts.Post{}, err
 	}
-	doc := takeDoc{ID: postID, AssociationID: aid, StreetID: rec.StreetID, UserID: p.UserID, At: post.UpdatedAt}
-	if _, err := s.takes.ReplaceOne(ctx, bson.M{"_id": postID}, doc, options.Replace().SetUpsert(true)); err != nil {
+	post, err := s.posts.MarkDesk(ctx, postID, posts.DeskNote{AssociationID: aid, AssociationName: a.Name, VolunteerName: name})
+	if err != nil {
+		if claimed {
+			// Give the request back, so that another desk may take it.
+			if _, derr := s.takes.DeleteOne(ctx, bson.M{"_id": postID, "user_id": p.UserID, "association_id": aid}); derr != nil {
+				s.log.Warn("handoff: release take", "post", postID, "err", derr)
+			}
+		}
 		return posts.Post{}, err
 	}
 	return post, nil
+}
+
+// claimTake records d as the request's take. It says whether this call
+// made the record (false when the same volunteer had it already), or
+// ErrDeskTaken when someone else has it.
+func (s *Service) claimTake(ctx context.Context, d takeDoc) (bool, error) {
+	_, err := s.takes.InsertOne(ctx, d)
+	if err == nil {
+		return true, nil
+	}
+	if !store.IsDuplicate(err) {
+		return false, err
+	}
+	var cur takeDoc
+	if err := s.takes.FindOne(ctx, bson.M{"_id": d.ID}, &cur); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return false, posts.ErrDeskTaken // given back meanwhile: the caller may try again
+		}
+		return false, err
+	}
+	switch {
+	case cur.AssociationID != d.AssociationID:
+		return false, posts.ErrDeskTaken
+	case cur.UserID == d.UserID:
+		return false, nil
+	case cur.UserID != "":
+		return false, posts.ErrDeskTaken
+	}
+	// The desk's volunteer deleted their account: a colleague takes over,
+	// if nobody did first.
+	r, err := s.takes.UpdateOne(ctx, bson.M{"_id": d.ID, "association_id": d.AssociationID, "user_id": ""},
+		bson.M{"$set": bson.M{"user_id": d.UserID, "at": d.At}})
+	if err != nil {
+		return false, err
+	}
+	if r.MatchedCount == 0 {
+		return false, posts.ErrDeskTaken
+	}
+	return false, nil
 }
