@@ -35,6 +35,21 @@ type volunteerRequest struct {
 	Role  portineria.Role `json:"role"`
 }
 
+type invitationRequest struct {
+	Email string `json:"email"`
+}
+
+// invitationResponse answers an invitation sent: the same shape whether
+// or not the address has an account, never the account behind it.
+type invitationResponse struct {
+	Invitation portineria.Invitation `json:"invitation"`
+}
+
+// myInvitationResponse answers the invitee's accept or decline.
+type myInvitationResponse struct {
+	Invitation portineria.MyInvitation `json:"invitation"`
+}
+
 type roleRequest struct {
 	Role portineria.Role `json:"role"`
 }
@@ -167,16 +182,80 @@ func (h *handlers) listVolunteers(c *fiber.Ctx) error {
 	return c.JSON(newList(items, ""))
 }
 
-func (h *handlers) addVolunteer(c *fiber.Ctx) error {
+// inviteVolunteer invites an email to the staff: 202, the same answer
+// whether or not the address has an account.
+func (h *handlers) inviteVolunteer(c *fiber.Ctx) error {
 	var req volunteerRequest
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	v, err := h.d.Portineria.AddVolunteer(c.UserContext(), principal(c), param(c, "aid"), req.Email, req.Role)
+	inv, err := h.d.Portineria.InviteVolunteer(c.UserContext(), principal(c), param(c, "aid"), req.Email, req.Role)
 	if err != nil {
 		return err
 	}
-	return c.Status(http.StatusCreated).JSON(v)
+	return c.Status(http.StatusAccepted).JSON(invitationResponse{Invitation: inv})
+}
+
+// inviteMember invites an email to link its account to a roster card.
+func (h *handlers) inviteMember(c *fiber.Ctx) error {
+	var req invitationRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	inv, err := h.d.Portineria.InviteMember(c.UserContext(), principal(c), param(c, "aid"), param(c, "mid"), req.Email)
+	if err != nil {
+		return err
+	}
+	return c.Status(http.StatusAccepted).JSON(invitationResponse{Invitation: inv})
+}
+
+func (h *handlers) listInvitations(c *fiber.Ctx) error {
+	limit, err := queryLimit(c, 50)
+	if err != nil {
+		return err
+	}
+	items, next, err := h.d.Portineria.Invitations(c.UserContext(), principal(c), param(c, "aid"), portineria.InvitationQuery{
+		Kind: query(c, "kind"), MemberID: query(c, "member_id"), Cursor: query(c, "cursor"), Limit: limit})
+	if err != nil {
+		return err
+	}
+	return c.JSON(newList(items, next))
+}
+
+func (h *handlers) revokeInvitation(c *fiber.Ctx) error {
+	if err := h.d.Portineria.RevokeInvitation(c.UserContext(), principal(c), param(c, "aid"), param(c, "iid")); err != nil {
+		return err
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+// myInvitations lists the open invitations addressed to the caller.
+func (h *handlers) myInvitations(c *fiber.Ctx) error {
+	limit, err := queryLimit(c, 50)
+	if err != nil {
+		return err
+	}
+	items, next, err := h.d.Portineria.MyInvitations(c.UserContext(), principal(c), query(c, "cursor"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(newList(items, next))
+}
+
+func (h *handlers) acceptInvitation(c *fiber.Ctx) error {
+	inv, err := h.d.Portineria.AcceptInvitation(c.UserContext(), principal(c), param(c, "iid"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(myInvitationResponse{Invitation: inv})
+}
+
+func (h *handlers) declineInvitation(c *fiber.Ctx) error {
+	inv, err := h.d.Portineria.DeclineInvitation(c.UserContext(), principal(c), param(c, "iid"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(myInvitationResponse{Invitation: inv})
 }
 
 func (h *handlers) setVolunteerRole(c *fiber.Ctx) error {
@@ -430,20 +509,27 @@ func (h *handlers) associationAudit(c *fiber.Ctx) error {
 	return c.JSON(newList(items, next))
 }
 
-// associationRoutes registers the Portinaio di rione under /associations.
-func (h *handlers) associationRoutes(v1 fiber.Router) {
+// associationRoutes registers the Portinaio di rione under /associations,
+// and the invitee's side of its invitations under /me and /invitations.
+func (h *handlers) associationRoutes(v1, me fiber.Router) {
 	if h.d.Portineria == nil {
 		return
 	}
+	me.Get("/invitations", h.myInvitations)
+	inv := v1.Group("/invitations", h.requireUser)
+	inv.Post("/:iid/accept", h.acceptInvitation)
+	inv.Post("/:iid/decline", h.declineInvitation)
 	as := v1.Group("/associations", h.requireUser)
 	as.Post("/", h.createAssociation)
 	as.Get("/", h.listAssociations)
 	as.Get("/:aid", h.getAssociation)
 	as.Patch("/:aid", h.updateAssociation)
 	as.Get("/:aid/volunteers", h.listVolunteers)
-	as.Post("/:aid/volunteers", h.addVolunteer)
+	as.Post("/:aid/volunteers", h.inviteVolunteer)
 	as.Patch("/:aid/volunteers/:uid", h.setVolunteerRole)
 	as.Delete("/:aid/volunteers/:uid", h.removeVolunteer)
+	as.Get("/:aid/invitations", h.listInvitations)
+	as.Delete("/:aid/invitations/:iid", h.revokeInvitation)
 	as.Get("/:aid/members.csv", h.membersCSV)
 	as.Get("/:aid/ledger.csv", h.ledgerCSV)
 	as.Post("/:aid/members", h.addMember)
@@ -451,6 +537,7 @@ func (h *handlers) associationRoutes(v1 fiber.Router) {
 	as.Get("/:aid/members/:mid", h.getMember)
 	as.Patch("/:aid/members/:mid", h.updateMember)
 	as.Delete("/:aid/members/:mid", h.eraseMember)
+	as.Post("/:aid/members/:mid/invitations", h.inviteMember)
 	as.Post("/:aid/members/:mid/posts", h.postForMember)
 	as.Post("/:aid/ledger", h.recordEntry)
 	as.Get("/:aid/ledger", h.listLedger)

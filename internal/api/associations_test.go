@@ -85,8 +85,8 @@ func TestAssociationRolesAndAccess(t *testing.T) {
 	// Only coordinators manage the staff; the last one stays.
 	s.Do(t, "POST", "/associations/"+aid+"/volunteers", map[string]string{"email": carla.Email}, bruno.Token).ExpectError(t, 403, "coordinator_only")
 	s.Do(t, "DELETE", "/associations/"+aid+"/members/"+m.ID, nil, bruno.Token).ExpectError(t, 403, "coordinator_only")
-	s.Do(t, "POST", "/associations/"+aid+"/volunteers", map[string]string{"email": "nobody@example.org"}, anna.Token).ExpectError(t, 404, "user_not_found")
-	s.Do(t, "POST", "/associations/"+aid+"/volunteers", map[string]string{"email": bruno.Email}, anna.Token).ExpectError(t, 409, "already_volunteer")
+	s.Do(t, "GET", "/associations/"+aid+"/invitations?kind=staff", nil, bruno.Token).ExpectError(t, 403, "coordinator_only")
+	s.Do(t, "GET", "/associations/"+aid+"/invitations", nil, carla.Token).ExpectError(t, 404, "association_not_found")
 	s.Do(t, "DELETE", "/associations/"+aid+"/volunteers/"+anna.ID, nil, anna.Token).ExpectError(t, 409, "last_coordinator")
 	s.Do(t, "PATCH", "/associations/"+aid+"/volunteers/"+anna.ID, map[string]string{"role": "volunteer"}, anna.Token).ExpectError(t, 409, "last_coordinator")
 	s.Do(t, "PATCH", "/associations/"+aid+"/volunteers/"+bruno.ID, map[string]string{"role": "coordinator"}, anna.Token).Expect(t, 200)
@@ -433,7 +433,22 @@ func TestLinkedMemberSeesTheirCardAndAccountDeletionKeepsTheBooks(t *testing.T) 
 	aid := s.Association(t, anna, "Portinaio", 500)
 	s.Volunteer(t, anna, aid, bruno, "volunteer")
 	year := time.Now().In(mustRome(t)).Year()
-	m := s.Member(t, anna.Token, aid, map[string]any{"full_name": "Maria Bianchi", "notes": "solo per i volontari", "account_email": maria.Email})
+	// Linking the card to Maria's account is an invitation she accepts.
+	var added struct {
+		testutil.RosterMember
+		Invitation struct {
+			ID    string `json:"id"`
+			Email string `json:"email"`
+		} `json:"invitation"`
+	}
+	s.Do(t, "POST", "/associations/"+aid+"/members", map[string]any{"full_name": "Maria Bianchi", "notes": "solo per i volontari",
+		"account_email": maria.Email}, anna.Token).Expect(t, 201).JSON(t, &added)
+	m := added.RosterMember
+	if m.UserID != "" || added.Invitation.ID == "" || added.Invitation.Email != maria.Email {
+		t.Fatalf("member with an invitation %+v", added)
+	}
+	s.Do(t, "POST", "/invitations/"+added.Invitation.ID+"/accept", nil, maria.Token).Expect(t, 200)
+	s.Do(t, "GET", "/associations/"+aid+"/members/"+m.ID, nil, anna.Token).Expect(t, 200).JSON(t, &m)
 	if m.UserID != maria.ID {
 		t.Fatalf("linked member %+v", m)
 	}
@@ -491,4 +506,289 @@ func mustRome(t *testing.T) *time.Location {
 		t.Fatal(err)
 	}
 	return loc
+}
+
+// invitationBody is the 202 answer to an invitation, as the staff reads it.
+type invitationBody struct {
+	Invitation struct {
+		ID        string `json:"id"`
+		Kind      string `json:"kind"`
+		Email     string `json:"email"`
+		Role      string `json:"role"`
+		MemberID  string `json:"member_id"`
+		Status    string `json:"status"`
+		ExpiresAt string `json:"expires_at"`
+		CreatedAt string `json:"created_at"`
+	} `json:"invitation"`
+}
+
+// sameShape replaces in body what differs between two invitations (the id,
+// the address, the times) so that the rest can be compared byte for byte.
+func sameShape(t *testing.T, body []byte, email string) string {
+	t.Helper()
+	var b invitationBody
+	if err := jsonUnmarshal(body, &b); err != nil {
+		t.Fatalf("decode %s: %v", body, err)
+	}
+	out := string(body)
+	for _, v := range []string{b.Invitation.ID, b.Invitation.ExpiresAt, b.Invitation.CreatedAt, email} {
+		if v == "" {
+			t.Fatalf("invitation lacks a field: %s", body)
+		}
+		out = strings.ReplaceAll(out, v, "…")
+	}
+	return out
+}
+
+// TestInvitationAnswerIsTheSameWhetherTheEmailHasAnAccount: inviting an
+// address to the staff or to link a card answers 202 with one shape, with
+// no user id or name, whether or not an account exists; a repeat answers
+// the same invitation.
+func TestInvitationAnswerIsTheSameWhetherTheEmailHasAnAccount(t *testing.T) {
+	s := testutil.Start(t)
+	anna, bruno := s.Register(t, "Anna Rossi"), s.Register(t, "Bruno Verdi")
+	aid := s.Association(t, anna, "Portinaio", 500)
+	m := s.Member(t, anna.Token, aid, map[string]any{"full_name": "Maria Bianchi"})
+	unknown := "nessuno." + testutil.RandomHex(4) + "@example.org"
+	for _, tc := range []struct {
+		name string
+		send func(email string) *testutil.Response
+	}{
+		{"staff", func(email string) *testutil.Response {
+			return s.Do(t, "POST", "/associations/"+aid+"/volunteers", map[string]string{"email": email, "role": "volunteer"}, anna.Token)
+		}},
+		{"card", func(email string) *testutil.Response {
+			return s.Do(t, "POST", "/associations/"+aid+"/members/"+m.ID+"/invitations", map[string]string{"email": email}, anna.Token)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			known := tc.send(bruno.Email).Expect(t, 202)
+			again := tc.send(bruno.Email).Expect(t, 202)
+			if string(again.Body) != string(known.Body) {
+				t.Fatalf("a repeat answered differently:\n%s\n%s", known.Body, again.Body)
+			}
+			nobody := tc.send(unknown).Expect(t, 202)
+			if a, b := sameShape(t, known.Body, bruno.Email), sameShape(t, nobody.Body, unknown); a != b {
+				t.Fatalf("answers differ by account:\n%s\n%s", a, b)
+			}
+			for _, leak := range []string{bruno.ID, bruno.Name, "user_id", "name"} {
+				if strings.Contains(string(known.Body), leak) {
+					t.Fatalf("the answer shows %q: %s", leak, known.Body)
+				}
+			}
+			var b invitationBody
+			known.JSON(t, &b)
+			if b.Invitation.Status != "pending" || b.Invitation.Email != bruno.Email {
+				t.Fatalf("invitation %s", known.Body)
+			}
+		})
+	}
+	// Adding a card with an account email answers the same, and links nothing yet.
+	for _, email := range []string{bruno.Email, unknown} {
+		r := s.Do(t, "POST", "/associations/"+aid+"/members", map[string]any{"full_name": "Socio", "account_email": email}, anna.Token).Expect(t, 201)
+		if strings.Contains(string(r.Body), bruno.ID) || !strings.Contains(string(r.Body), `"invitation":{`) {
+			t.Fatalf("card with an account email: %s", r.Body)
+		}
+	}
+}
+
+// TestInviteeAcceptsOrDeclinesThroughTheServer: nobody is staff before
+// accepting; only the invitee answers; accepting makes them staff with
+// their name shown; declining and expiry add nobody.
+func TestInviteeAcceptsOrDeclinesThroughTheServer(t *testing.T) {
+	fake := clock.NewFake(time.Now().UTC().Truncate(time.Second))
+	s := testutil.Start(t, testutil.WithAppOptions(func(o *app.Options) { o.Clock = fake }))
+	anna, bruno, carla := s.Register(t, "Anna Rossi"), s.Register(t, "Bruno Verdi"), s.Register(t, "Carla Neri")
+	aid := s.Association(t, anna, "Portinaio Bolognina", 500)
+	invite := func(u *testutil.User, role string) string {
+		var b invitationBody
+		s.Do(t, "POST", "/associations/"+aid+"/volunteers", map[string]string{"email": u.Email, "role": role}, anna.Token).Expect(t, 202).JSON(t, &b)
+		return b.Invitation.ID
+	}
+	type meBody struct {
+		Memberships struct {
+			Associations []struct{ ID, Role string } `json:"associations"`
+		} `json:"memberships"`
+	}
+	roleOf := func(u *testutil.User) string {
+		var me meBody
+		s.Do(t, "GET", "/me", nil, u.Token).Expect(t, 200).JSON(t, &me)
+		for _, a := range me.Memberships.Associations {
+			if a.ID == aid {
+				return a.Role
+			}
+		}
+		return ""
+	}
+	iid := invite(bruno, "coordinator")
+	if r := roleOf(bruno); r != "" {
+		t.Fatalf("bruno is %q before accepting", r)
+	}
+	s.Do(t, "GET", "/associations/"+aid+"/members", nil, bruno.Token).ExpectError(t, 404, "association_not_found")
+
+	var mine struct {
+		Items []struct {
+			ID            string `json:"id"`
+			Kind          string `json:"kind"`
+			Role          string `json:"role"`
+			InvitedByName string `json:"invited_by_name"`
+			Association   struct{ ID, Name string }
+		} `json:"items"`
+		NextCursor string `json:"next_cursor"`
+	}
+	s.Do(t, "GET", "/me/invitations", nil, bruno.Token).Expect(t, 200).JSON(t, &mine)
+	if len(mine.Items) != 1 || mine.Items[0].ID != iid || mine.Items[0].Role != "coordinator" || mine.Items[0].InvitedByName != "Anna Rossi" ||
+		mine.Items[0].Association.Name != "Portinaio Bolognina" {
+		t.Fatalf("bruno's invitations %+v", mine)
+	}
+	r := s.Do(t, "GET", "/me/invitations", nil, carla.Token).Expect(t, 200)
+	if string(r.Body) != `{"items":[]}` {
+		t.Fatalf("carla's invitations %s", r.Body)
+	}
+	// Someone else's invitation does not exist for Carla.
+	s.Do(t, "POST", "/invitations/"+iid+"/accept", nil, carla.Token).ExpectError(t, 404, "invitation_not_found")
+	s.Do(t, "POST", "/invitations/"+iid+"/decline", nil, carla.Token).ExpectError(t, 404, "invitation_not_found")
+	s.Do(t, "POST", "/invitations/nothex/accept", nil, bruno.Token).ExpectError(t, 404, "invitation_not_found")
+	s.Do(t, "POST", "/invitations/"+iid+"/accept", nil, "").ExpectError(t, 401, "unauthorized")
+	s.Do(t, "GET", "/me/invitations?limit=101", nil, bruno.Token).ExpectError(t, 422, "validation_failed")
+	if roleOf(carla) != "" {
+		t.Fatal("carla got in")
+	}
+
+	// Bruno accepts: he is a coordinator, and the staff sees his name.
+	s.Do(t, "POST", "/invitations/"+iid+"/accept", nil, bruno.Token).Expect(t, 200)
+	if r := roleOf(bruno); r != "coordinator" {
+		t.Fatalf("bruno after accepting: %q", r)
+	}
+	var staff struct {
+		Items []struct{ Name, Role string } `json:"items"`
+	}
+	s.Do(t, "GET", "/associations/"+aid+"/volunteers", nil, anna.Token).Expect(t, 200).JSON(t, &staff)
+	if len(staff.Items) != 2 || staff.Items[1].Name != "Bruno Verdi" {
+		t.Fatalf("staff %+v", staff.Items)
+	}
+
+	// Carla declines hers: nothing changes, and she cannot accept it after.
+	cid := invite(carla, "volunteer")
+	s.Do(t, "POST", "/invitations/"+cid+"/decline", nil, carla.Token).Expect(t, 200)
+	s.Do(t, "POST", "/invitations/"+cid+"/accept", nil, carla.Token).ExpectError(t, 409, "invitation_answered")
+	if roleOf(carla) != "" {
+		t.Fatal("carla is staff after declining")
+	}
+	// A new one runs out after 14 days.
+	cid = invite(carla, "volunteer")
+	fake.Advance(14*24*time.Hour + time.Minute)
+	for _, u := range []*testutil.User{anna, carla} {
+		var sess struct {
+			AccessToken string `json:"access_token"`
+		}
+		s.Do(t, "POST", "/auth/login", map[string]string{"email": u.Email, "password": u.Password}, "").Expect(t, 200).JSON(t, &sess)
+		u.Token = sess.AccessToken
+	}
+	s.Do(t, "GET", "/me/invitations", nil, carla.Token).Expect(t, 200).JSON(t, &mine)
+	if len(mine.Items) != 0 {
+		t.Fatalf("expired invitation listed %+v", mine.Items)
+	}
+	s.Do(t, "POST", "/invitations/"+cid+"/accept", nil, carla.Token).ExpectError(t, 409, "invitation_expired")
+	if roleOf(carla) != "" {
+		t.Fatal("carla is staff through an expired invitation")
+	}
+	// Withdrawn by the coordinator, an invitation is gone for the invitee.
+	cid = invite(carla, "volunteer")
+	s.Do(t, "DELETE", "/associations/"+aid+"/invitations/"+cid, nil, anna.Token).Expect(t, 204)
+	s.Do(t, "POST", "/invitations/"+cid+"/accept", nil, carla.Token).ExpectError(t, 404, "invitation_not_found")
+	if roleOf(carla) != "" {
+		t.Fatal("carla is staff through a withdrawn invitation")
+	}
+}
+
+// TestConcurrentAcceptsThroughTheServer: one invitation accepted by many
+// requests at once gives one staff entry, and every request succeeds.
+func TestConcurrentAcceptsThroughTheServer(t *testing.T) {
+	s := testutil.Start(t)
+	anna, bruno := s.Register(t, "Anna Rossi"), s.Register(t, "Bruno Verdi")
+	aid := s.Association(t, anna, "Portinaio", 500)
+	var b invitationBody
+	s.Do(t, "POST", "/associations/"+aid+"/volunteers", map[string]string{"email": bruno.Email}, anna.Token).Expect(t, 202).JSON(t, &b)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := s.Do(t, "POST", "/invitations/"+b.Invitation.ID+"/accept", nil, bruno.Token); r.Status != 200 {
+				t.Errorf("accept: %d %s", r.Status, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	var staff struct {
+		Items []struct {
+			UserID string `json:"user_id"`
+		} `json:"items"`
+	}
+	s.Do(t, "GET", "/associations/"+aid+"/volunteers", nil, anna.Token).Expect(t, 200).JSON(t, &staff)
+	if len(staff.Items) != 2 || staff.Items[1].UserID != bruno.ID {
+		t.Fatalf("staff after concurrent accepts %+v", staff.Items)
+	}
+}
+
+// TestInvitationInputIsValidated: bad input gets the documented error and
+// stores no invitation.
+func TestInvitationInputIsValidated(t *testing.T) {
+	s := testutil.Start(t)
+	anna := s.Register(t, "Anna Rossi")
+	aid := s.Association(t, anna, "Portinaio", 500)
+	m := s.Member(t, anna.Token, aid, map[string]any{"full_name": "Maria Bianchi"})
+	for _, tc := range []struct {
+		path        string
+		body        any
+		status      int
+		code, field string
+	}{
+		{"/associations/" + aid + "/volunteers", map[string]any{"email": 5}, 422, "validation_failed", "email"},
+		{"/associations/" + aid + "/volunteers", map[string]any{"email": "a@b.it", "user_id": "x"}, 422, "validation_failed", "user_id"},
+		{"/associations/" + aid + "/volunteers", map[string]any{"email": "a@b.it", "role": "owner"}, 422, "validation_failed", "role"},
+		{"/associations/" + aid + "/volunteers", map[string]any{"email": "a@"}, 422, "validation_failed", "email"},
+		{"/associations/" + aid + "/volunteers", map[string]any{"email": map[string]string{"$ne": ""}}, 422, "validation_failed", "email"},
+		{"/associations/" + aid + "/volunteers", `{"email":`, 400, "bad_json", ""},
+		{"/associations/" + aid + "/members/" + m.ID + "/invitations", map[string]any{"email": ""}, 422, "validation_failed", "email"},
+		{"/associations/" + aid + "/members/" + m.ID + "/invitations", map[string]any{"email": "a@b.it", "role": "volunteer"}, 422, "validation_failed", "role"},
+		{"/associations/" + aid + "/members", map[string]any{"full_name": "X", "account_email": "nope"}, 422, "validation_failed", "account_email"},
+		{"/associations/" + aid + "/members", map[string]any{"full_name": "X", "user_id": "nothex"}, 422, "validation_failed", "user_id"},
+		{"/associations/" + aid + "/members/0123456789abcdef01234567/invitations", map[string]any{"email": "a@b.it"}, 404, "member_not_found", ""},
+	} {
+		r := s.Do(t, "POST", tc.path, tc.body, anna.Token).ExpectError(t, tc.status, tc.code)
+		if tc.field != "" && r.Fields()[tc.field] == "" {
+			t.Fatalf("%s %v: no problem for %s: %s", tc.path, tc.body, tc.field, r.Body)
+		}
+	}
+	r := s.Do(t, "GET", "/associations/"+aid+"/invitations", nil, anna.Token).Expect(t, 200)
+	if string(r.Body) != `{"items":[]}` {
+		t.Fatalf("refused invitations were stored: %s", r.Body)
+	}
+	var roster struct {
+		Items []testutil.RosterMember `json:"items"`
+	}
+	s.Do(t, "GET", "/associations/"+aid+"/members", nil, anna.Token).Expect(t, 200).JSON(t, &roster)
+	if len(roster.Items) != 1 {
+		t.Fatalf("refused cards were stored: %+v", roster.Items)
+	}
+	s.Do(t, "GET", "/associations/"+aid+"/invitations?kind=everything", nil, anna.Token).ExpectError(t, 422, "validation_failed")
+	s.Do(t, "GET", "/associations/"+aid+"/invitations?cursor=%25%25", nil, anna.Token).ExpectError(t, 400, "bad_cursor")
+	s.Do(t, "DELETE", "/associations/"+aid+"/invitations/nothex", nil, anna.Token).ExpectError(t, 404, "invitation_not_found")
+}
+
+// TestAssociationCreationIsRateLimited: ten a day per user, then 429 with
+// Retry-After; another user is not held back.
+func TestAssociationCreationIsRateLimited(t *testing.T) {
+	s := testutil.Start(t)
+	anna, bruno := s.Register(t, "Anna Rossi"), s.Register(t, "Bruno Verdi")
+	for i := range 10 {
+		s.Association(t, anna, fmt.Sprintf("Portinaio %d", i), 500)
+	}
+	r := s.Do(t, "POST", "/associations", map[string]any{"name": "Undicesimo", "yearly_fee_cents": 500}, anna.Token).ExpectError(t, 429, "rate_limited")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatalf("no Retry-After: %v", r.Header)
+	}
+	s.Association(t, bruno, "Portinaio di Bruno", 500)
 }

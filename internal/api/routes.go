@@ -31,7 +31,7 @@ func (h *handlers) routes(app *fiber.App) {
 	me.Delete("/", h.deleteMe)
 	me.Get("/export", h.exportMe)
 
-	h.associationRoutes(v1)
+	h.associationRoutes(v1, me)
 	h.streetRoutes(v1)
 	h.postRoutes(v1)
 	h.reportRoutes(v1)

@@ -32,13 +32,14 @@ type MyCard struct {
 
 // AccountData is everything this package holds about a user.
 type AccountData struct {
-	Staff []MyStaffRole `json:"staff"`
-	Cards []MyCard      `json:"cards"`
+	Staff       []MyStaffRole  `json:"staff"`
+	Cards       []MyCard       `json:"cards"`
+	Invitations []MyInvitation `json:"invitations"`
 }
 
 // Export gathers the user's data for GET /me/export.
 func (s *Service) Export(ctx context.Context, userID string) (any, error) {
-	out := AccountData{Staff: []MyStaffRole{}, Cards: []MyCard{}}
+	out := AccountData{Staff: []MyStaffRole{}, Cards: []MyCard{}, Invitations: []MyInvitation{}}
 	var staffOf []association
 	if err := s.assocs.FindAll(ctx, bson.M{"staff.user_id": userID}, &staffOf, options.Find().SetLimit(200)); err != nil {
 		return nil, err
@@ -73,6 +74,13 @@ func (s *Service) Export(ctx context.Context, userID string) (any, error) {
 		}
 		out.Cards = append(out.Cards, MyCard{AssociationID: a.ID.Hex(), AssociationName: a.Name,
 			Member: a.memberView(m, y, paid), Entries: views})
+	}
+	me, err := s.invitee(ctx, auth.Principal{UserID: userID})
+	if err != nil {
+		return nil, err
+	}
+	if out.Invitations, err = s.myOpenInvitations(ctx, me); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -157,5 +165,5 @@ func (s *Service) Erase(ctx context.Context, userID string) error {
 			return err
 		}
 	}
-	return nil
+	return s.forgetInvitee(ctx, userID)
 }

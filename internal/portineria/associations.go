@@ -2,6 +2,7 @@ package portineria
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"slices"
 	"time"
@@ -84,6 +85,9 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewAssociatio
 	}
 	desk := cleanDesk(f, in.Desk)
 	if err := f.Err(); err != nil {
+		return Association{}, err
+	}
+	if err := s.allow(ctx, s.createLimit, p.UserID, ErrRateLimited); err != nil {
 		return Association{}, err
 	}
 	now := s.now()
@@ -246,9 +250,13 @@ func checkRole(f fault.Fields, r Role) {
 	}
 }
 
-// AddVolunteer adds a signed-up person, found by email, to the staff
-// (coordinators only). role defaults to volunteer.
-func (s *Service) AddVolunteer(ctx context.Context, p auth.Principal, aid, email string, role Role) (StaffMember, error) {
+// InviteVolunteer invites the holder of email to the staff with role
+// (coordinators only; role defaults to volunteer). Nobody joins the staff
+// without saying yes: the person answers from their own account (see
+// AcceptInvitation), and until then the association sees the address it
+// typed and nothing else. The answer is the same whether or not the
+// address has an account, and repeating it gives the same invitation.
+func (s *Service) InviteVolunteer(ctx context.Context, p auth.Principal, aid, email string, role Role) (Invitation, error) {
 	if role == "" {
 		role = Volunteer
 	}
@@ -260,32 +268,21 @@ func (s *Service) AddVolunteer(ctx context.Context, p auth.Principal, aid, email
 	}
 	checkEmail(f, "email", email)
 	if err := f.Err(); err != nil {
-		return StaffMember{}, err
+		return Invitation{}, err
 	}
-	if _, _, err := s.staff(ctx, p, aid, Coordinator); err != nil {
-		return StaffMember{}, err
-	}
-	acc, err := s.accounts.UserByEmail(ctx, email)
+	a, _, err := s.staff(ctx, p, aid, Coordinator)
 	if err != nil {
-		return StaffMember{}, err
+		return Invitation{}, err
 	}
-	now := s.now()
-	added := staffer{UserID: acc.ID, Role: role, AddedBy: p.UserID, AddedAt: now}
-	a, err := s.changeStaff(ctx, p, aid, func(a *association) error {
-		if a.roleOf(acc.ID) != "" {
-			return ErrAlreadyVolunteer
-		}
-		if len(a.Staff) >= MaxStaff {
-			return fault.Validation("email", "too_many")
-		}
-		a.Staff = append(a.Staff, added)
-		return nil
-	})
+	if err := s.allow(ctx, s.inviteLimit, p.UserID, ErrInviteRateLimited); err != nil {
+		return Invitation{}, err
+	}
+	inv, err := s.invite(ctx, p, &a, invitation{Key: staffKey(a.ID, email), AssociationID: a.ID, Kind: KindStaff,
+		Email: email, Role: role})
 	if err != nil {
-		return StaffMember{}, err
+		return Invitation{}, err
 	}
-	s.trail(ctx, a.ID, p.UserID, "volunteer.added", auditRef{UserID: acc.ID, Detail: string(role)})
-	return StaffMember{UserID: acc.ID, Name: acc.Name, Role: role, AddedAt: now}, nil
+	return inv.staffView(s.now()), nil
 }
 
 // SetRole changes a staff member's role (coordinators only); the last
@@ -351,29 +348,50 @@ func (s *Service) changeStaff(ctx context.Context, p auth.Principal, aid string,
 // last coordinator can never be removed by a race. The caller's right is
 // checked on every attempt, against the list being changed.
 func (s *Service) changeStaffAs(ctx context.Context, p auth.Principal, aid string, self bool, fn func(*association) error) (association, error) {
-	for range 20 {
-		a, role, err := s.staff(ctx, p, aid, "")
-		if err != nil {
-			return association{}, err
+	a, _, err := s.casStaff(ctx, aid, func(a *association) error {
+		role := a.roleOf(p.UserID)
+		if role == "" {
+			return ErrAssociationNotFound
 		}
 		if role != Coordinator && !self {
-			return association{}, ErrCoordinatorOnly
+			return ErrCoordinatorOnly
+		}
+		return fn(a)
+	})
+	return a, err
+}
+
+// errUnchanged, from a casStaff function, means the list is already as
+// wanted: nothing is written and casStaff reports no change.
+var errUnchanged = errors.New("staff unchanged")
+
+// casStaff applies fn to the freshly read staff list and writes it back
+// only if staff_version is still the one read; otherwise it reads again.
+// fn decides who may do what (it sees the list it changes).
+func (s *Service) casStaff(ctx context.Context, aid string, fn func(*association) error) (association, bool, error) {
+	for range 20 {
+		a, err := s.load(ctx, aid)
+		if err != nil {
+			return association{}, false, err
 		}
 		version := a.StaffVersion
 		a.Staff = slices.Clone(a.Staff)
 		if err := fn(&a); err != nil {
-			return association{}, err
+			if errors.Is(err, errUnchanged) {
+				return a, false, nil
+			}
+			return association{}, false, err
 		}
 		r, err := s.assocs.UpdateOne(ctx, bson.D{{Key: "_id", Value: a.ID}, {Key: "staff_version", Value: version}},
 			bson.M{"$set": bson.M{"staff": a.Staff, "staff_version": version + 1, "updated_at": s.now()}})
 		if err != nil {
-			return association{}, err
+			return association{}, false, err
 		}
 		if r.MatchedCount == 1 {
-			return a, nil
+			return a, true, nil
 		}
 	}
-	return association{}, ErrBusy
+	return association{}, false, ErrBusy
 }
 
 // MyAssociation is one association a user belongs to, for GET /me: as

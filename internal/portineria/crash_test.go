@@ -131,3 +131,40 @@ func TestStaleAccountClaimIsTakenOver(t *testing.T) {
 		t.Fatalf("link over a stale claim: %+v %v", got, err)
 	}
 }
+
+// An accept that crashed after claiming the invitation (status "accepting",
+// staff not yet written) is finished by the invitee's next accept, once.
+func TestAcceptLeftHalfwayIsFinishedByTheNextAccept(t *testing.T) {
+	ctx := context.Background()
+	s, p, as, _ := crashSetup(t)
+	a := s.accounts.(*auth.Service)
+	sess, err := a.Register(ctx, auth.Registration{Email: "bruno@example.org", Password: "correct horse battery", Name: "Bruno"}, "ip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bruno := auth.Principal{UserID: sess.Account.ID}
+	inv, err := s.InviteVolunteer(ctx, p, as.ID, "bruno@example.org", Volunteer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oid, _ := bson.ObjectIDFromHex(inv.ID)
+	if _, err := s.invites.UpdateOne(ctx, bson.M{"_id": oid}, bson.M{"$set": bson.M{"status": InvitationAccepting, "user_id": bruno.UserID}}); err != nil {
+		t.Fatal(err)
+	}
+	// Still the invitee's to finish, and still the one open invitation.
+	if mine, _, err := s.MyInvitations(ctx, bruno, "", 0); err != nil || len(mine) != 1 || mine[0].ID != inv.ID {
+		t.Fatalf("half-accepted invitation not listed: %+v %v", mine, err)
+	}
+	if again, err := s.InviteVolunteer(ctx, p, as.ID, "bruno@example.org", Volunteer); err != nil || again.ID != inv.ID {
+		t.Fatalf("send while half-accepted: %+v %v", again, err)
+	}
+	for range 2 {
+		if got, err := s.AcceptInvitation(ctx, bruno, inv.ID); err != nil || got.Status != InvitationAccepted {
+			t.Fatalf("finishing the accept: %+v %v", got, err)
+		}
+	}
+	staff, err := s.Staff(ctx, p, as.ID)
+	if err != nil || len(staff) != 2 || staff[1].UserID != bruno.UserID {
+		t.Fatalf("staff %+v %v", staff, err)
+	}
+}

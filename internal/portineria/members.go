@@ -71,23 +71,26 @@ func linkID(aid bson.ObjectID, userID string) string { return aid.Hex() + ":" + 
 
 // Member is a roster member as the staff sees it, with the card status for Year.
 type Member struct {
-	ID          string    `json:"id"`
-	Number      int64     `json:"number"`
-	FullName    string    `json:"full_name"`
-	Phone       string    `json:"phone"`
-	Email       string    `json:"email"`
-	Address     string    `json:"address"`
-	Skills      []string  `json:"skills"`
-	Notes       string    `json:"notes"`
-	UserID      string    `json:"user_id,omitempty"`
-	InDirectory bool      `json:"in_directory"`
-	JoinedOn    string    `json:"joined_on"`
-	Erased      bool      `json:"erased,omitempty"`
-	Year        int       `json:"year"`
-	Status      string    `json:"status"`
-	PaidCents   int64     `json:"paid_cents"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	ID          string   `json:"id"`
+	Number      int64    `json:"number"`
+	FullName    string   `json:"full_name"`
+	Phone       string   `json:"phone"`
+	Email       string   `json:"email"`
+	Address     string   `json:"address"`
+	Skills      []string `json:"skills"`
+	Notes       string   `json:"notes"`
+	UserID      string   `json:"user_id,omitempty"`
+	InDirectory bool     `json:"in_directory"`
+	JoinedOn    string   `json:"joined_on"`
+	Erased      bool     `json:"erased,omitempty"`
+	// Invitation is the card's open invitation to link an account, on the
+	// card itself and on the answers to adding or editing it (not in lists).
+	Invitation *Invitation `json:"invitation,omitempty"`
+	Year       int         `json:"year"`
+	Status     string      `json:"status"`
+	PaidCents  int64       `json:"paid_cents"`
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
 }
 
 func (a *association) status(m *member, year int, paid int64) string {
@@ -112,7 +115,9 @@ func (a *association) memberView(m *member, year int, paid int64) Member {
 }
 
 // NewMember is what adding a member takes. Contacts are optional and seen
-// only by the staff. UserID or AccountEmail links a Civico account.
+// only by the staff. AccountEmail, or UserID, invites that person to link
+// their Civico account to the card (see InviteMember); a staff member's
+// own UserID links their own account at once.
 type NewMember struct {
 	FullName     string
 	Phone        string
@@ -167,15 +172,18 @@ func (s *Service) AddMember(ctx context.Context, p auth.Principal, aid string, i
 	m.Notes = in.Notes
 	checkMultiline(f, "notes", m.Notes, MaxNotesLen)
 	m.JoinedOn = s.checkJoinedOn(f, &a, in.JoinedOn)
+	acct := checkAccount(f, p, in.UserID, in.AccountEmail)
 	if err := f.Err(); err != nil {
 		return Member{}, err
 	}
-	userID, err := s.resolveAccount(ctx, in.UserID, in.AccountEmail)
-	if err != nil {
-		return Member{}, err
+	if acct.invites() {
+		if err := s.allow(ctx, s.inviteLimit, p.UserID, ErrInviteRateLimited); err != nil {
+			return Member{}, err
+		}
 	}
+	userID := acct.self
 	if userID != "" {
-		if err := s.claimLink(ctx, a.ID, userID, m.ID); err != nil {
+		if _, err := s.claimLink(ctx, a.ID, userID, m.ID); err != nil {
 			return Member{}, err
 		}
 		m.UserID = userID
@@ -205,7 +213,16 @@ func (s *Service) AddMember(ctx context.Context, p auth.Principal, aid string, i
 			inserted = true
 			s.trail(ctx, a.ID, p.UserID, "member.created", auditRef{MemberID: m.ID.Hex(), Detail: "#" + strconv.FormatInt(m.Number, 10)})
 			y := a.year(s.clock.Now())
-			return a.memberView(&m, y, 0), nil
+			v := a.memberView(&m, y, 0)
+			if acct.invites() {
+				inv, err := s.inviteMember(ctx, p, &a, &m, acct.email, acct.userID)
+				if err != nil {
+					return Member{}, err
+				}
+				iv := inv.staffView(s.now())
+				v.Invitation = &iv
+			}
+			return v, nil
 		}
 		// A duplicate number can only come from a counter behind the roster
 		// (restored backup): take the next one.
@@ -216,71 +233,83 @@ func (s *Service) AddMember(ctx context.Context, p auth.Principal, aid string, i
 	return Member{}, ErrBusy
 }
 
-// resolveAccount turns a user id or an account email into a user id.
-func (s *Service) resolveAccount(ctx context.Context, userID, email string) (string, error) {
+// accountChoice is what a roster write asks about the card's account: link
+// the caller's own account at once (self), invite an address (email) or a
+// known account (userID), unlink (clear), or nothing.
+type accountChoice struct {
+	self   string
+	email  string
+	userID string
+	clear  bool
+}
+
+func (c accountChoice) invites() bool { return c.email != "" || c.userID != "" }
+
+// checkAccount validates a card's user_id / account_email pair without
+// asking anyone whether the account exists: whatever the answer, the
+// roster write answers the same.
+func checkAccount(f fault.Fields, p auth.Principal, userID, email string) accountChoice {
+	email = normalizeEmail(email)
 	switch {
 	case userID != "" && email != "":
-		return "", fault.Validation("account_email", "conflicts_with_user_id")
+		f.Add("account_email", "conflicts_with_user_id")
 	case userID != "":
 		if _, ok := store.ID(userID); !ok {
-			return "", fault.Validation("user_id", "invalid")
+			f.Add("user_id", "invalid")
+		} else if userID == p.UserID {
+			return accountChoice{self: userID}
 		}
-		acc, err := s.accounts.User(ctx, userID)
-		if err != nil {
-			return "", err
-		}
-		return acc.ID, nil
+		return accountChoice{userID: userID}
 	case email != "":
-		acc, err := s.accounts.UserByEmail(ctx, email)
-		if err != nil {
-			return "", err
-		}
-		return acc.ID, nil
+		checkEmail(f, "account_email", email)
+		return accountChoice{email: email}
 	}
-	return "", nil
+	return accountChoice{}
 }
 
 // claimLink reserves userID for memberID in the association. A claim left
 // by a link that no longer holds (a crash between two writes) is taken over.
-func (s *Service) claimLink(ctx context.Context, aid bson.ObjectID, userID string, memberID bson.ObjectID) error {
+// taken says this call made the claim (false: memberID held it already), so
+// only the caller that took it releases it when its own write fails.
+func (s *Service) claimLink(ctx context.Context, aid bson.ObjectID, userID string, memberID bson.ObjectID) (taken bool, err error) {
 	id := linkID(aid, userID)
 	for range 5 {
 		_, err := s.links.InsertOne(ctx, link{ID: id, AssociationID: aid, UserID: userID, MemberID: memberID, CreatedAt: s.now()})
 		if err == nil {
-			return nil
+			return true, nil
 		}
 		if !store.IsDuplicate(err) {
-			return err
+			return false, err
 		}
 		var l link
 		if err := s.links.FindOne(ctx, bson.M{"_id": id}, &l); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				continue
 			}
-			return err
+			return false, err
 		}
 		if l.MemberID == memberID {
-			return nil
+			return false, nil
 		}
 		var other member
 		err = s.members.FindOne(ctx, bson.M{"_id": l.MemberID}, &other)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
+			return false, err
 		}
 		if err == nil && other.UserID == userID {
-			return ErrAccountLinked
+			return false, ErrAccountLinked
 		}
 		// Stale claim: move it to this member, unless someone else just did.
 		r, err := s.links.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "member_id", Value: l.MemberID}},
 			bson.M{"$set": bson.M{"member_id": memberID, "created_at": s.now()}})
 		if err != nil {
-			return err
+			return false, err
 		}
 		if r.MatchedCount == 1 {
-			return nil
+			return true, nil
 		}
 	}
-	return ErrBusy
+	return false, ErrBusy
 }
 
 // releaseLink drops userID's claim if it is still memberID's.
@@ -327,11 +356,19 @@ func (s *Service) GetMember(ctx context.Context, p auth.Principal, aid, mid stri
 	if err != nil {
 		return Member{}, err
 	}
-	return a.memberView(&m, year, paid), nil
+	v := a.memberView(&m, year, paid)
+	if !m.Erased {
+		if v.Invitation, err = s.memberInvitation(ctx, a.ID, m.ID.Hex()); err != nil {
+			return Member{}, err
+		}
+	}
+	return v, nil
 }
 
 // MemberChanges is what editing a member may change; nil fields stay, ""
-// clears an optional field. UserID "" unlinks the account.
+// clears an optional field. UserID or AccountEmail "" unlinks the account
+// (and withdraws an open invitation); another value invites that person
+// to link their account (the caller's own UserID links it at once).
 type MemberChanges struct {
 	FullName     *string
 	Phone        *string
@@ -394,24 +431,42 @@ func (s *Service) UpdateMember(ctx context.Context, p auth.Principal, aid, mid s
 		m.InDirectory, set["in_directory"] = *ch.InDirectory, *ch.InDirectory
 		changed = append(changed, "in_directory")
 	}
-	if ch.UserID != nil && ch.AccountEmail != nil {
+	var acct accountChoice
+	switch {
+	case ch.UserID != nil && ch.AccountEmail != nil:
 		f.Add("account_email", "conflicts_with_user_id")
-	}
-	if err := f.Err(); err != nil {
-		return Member{}, err
-	}
-	if ch.UserID != nil || ch.AccountEmail != nil {
+	case ch.UserID != nil || ch.AccountEmail != nil:
 		var uid, email string
 		if ch.UserID != nil {
 			uid = *ch.UserID
 		} else {
 			email = *ch.AccountEmail
 		}
-		newUser, err := s.resolveAccount(ctx, uid, email)
-		if err != nil {
+		acct = checkAccount(f, p, uid, email)
+		acct.clear = uid == "" && normalizeEmail(email) == ""
+	}
+	if err := f.Err(); err != nil {
+		return Member{}, err
+	}
+	if acct.invites() {
+		if err := s.allow(ctx, s.inviteLimit, p.UserID, ErrInviteRateLimited); err != nil {
 			return Member{}, err
 		}
-		if err := s.relink(ctx, p, &a, &m, newUser); err != nil {
+	}
+	switch {
+	case acct.self != "":
+		if err := s.relink(ctx, p, &a, &m, acct.self); err != nil {
+			return Member{}, err
+		}
+	case acct.clear:
+		if err := s.withdrawMemberInvitation(ctx, p, a.ID, m.ID.Hex()); err != nil {
+			return Member{}, err
+		}
+		if err := s.relink(ctx, p, &a, &m, ""); err != nil {
+			return Member{}, err
+		}
+	case acct.invites() && (acct.userID == "" || acct.userID != m.UserID):
+		if _, err := s.inviteMember(ctx, p, &a, &m, acct.email, acct.userID); err != nil {
 			return Member{}, err
 		}
 	}
@@ -440,15 +495,17 @@ func (s *Service) relink(ctx context.Context, p auth.Principal, a *association, 
 	if newUser == old {
 		return nil
 	}
+	taken := false
 	if newUser != "" {
-		if err := s.claimLink(ctx, a.ID, newUser, m.ID); err != nil {
+		var err error
+		if taken, err = s.claimLink(ctx, a.ID, newUser, m.ID); err != nil {
 			return err
 		}
 	}
 	r, err := s.members.UpdateOne(ctx, bson.D{{Key: "_id", Value: m.ID}, {Key: "user_id", Value: old}, {Key: "erased", Value: false}},
 		bson.M{"$set": bson.M{"user_id": newUser, "updated_at": s.now(), "updated_by": p.UserID}})
 	if err != nil || r.MatchedCount == 0 {
-		if newUser != "" {
+		if taken {
 			s.releaseLink(context.WithoutCancel(ctx), a.ID, newUser, m.ID)
 		}
 		if err != nil {
@@ -482,6 +539,9 @@ func (s *Service) EraseMember(ctx context.Context, p auth.Principal, aid, mid st
 	}
 	if m.Erased {
 		return nil
+	}
+	if err := s.withdrawMemberInvitation(ctx, p, a.ID, m.ID.Hex()); err != nil {
+		return err
 	}
 	if m.UserID != "" {
 		if err := s.relink(ctx, p, &a, &m, ""); err != nil {

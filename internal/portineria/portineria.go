@@ -1,5 +1,5 @@
 // Package portineria is the Portinaio di rione: volunteer-run neighbourhood
-// desks (associations) with their staff, the member roster with sequential
+// desks (associations) with their staff (joined by invitation only), the member roster with sequential
 // membership numbers, the immutable fee ledger, the year reports and CSV
 // exports, the residents' skills directory, and posting on a member's behalf.
 //
@@ -21,6 +21,7 @@ import (
 	"civico/internal/auth"
 	"civico/internal/clock"
 	"civico/internal/fault"
+	"civico/internal/ratelimit"
 	"civico/internal/store"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -34,6 +35,7 @@ const (
 	collLedger       = "association_ledger"
 	collClaims       = "association_ledger_keys"
 	collAudit        = "association_audit"
+	collInvites      = "association_invitations"
 )
 
 // Errors of this package.
@@ -44,7 +46,6 @@ var (
 	ErrVolunteerNotFound   = fault.New(fault.NotFound, "volunteer_not_found", "this person is not a volunteer of the association")
 	ErrCoordinatorOnly     = fault.New(fault.Forbidden, "coordinator_only", "only a coordinator of the association may do this")
 	ErrLastCoordinator     = fault.New(fault.Conflict, "last_coordinator", "an association needs at least one coordinator")
-	ErrAlreadyVolunteer    = fault.New(fault.Conflict, "already_volunteer", "this person is already a volunteer of the association")
 	ErrIdempotencyConflict = fault.New(fault.Conflict, "idempotency_conflict", "this idempotency key was already used for a different entry")
 	ErrAlreadyReversed     = fault.New(fault.Conflict, "already_reversed", "this entry has already been reversed")
 	ErrReverseReversal     = fault.New(fault.Conflict, "cannot_reverse_reversal", "a reversal cannot be reversed; record a new entry instead")
@@ -54,6 +55,12 @@ var (
 	ErrBusy                = fault.New(fault.Conflict, "busy_try_again", "the association is being changed by someone else, try again")
 	ErrBadCursor           = fault.New(fault.BadRequest, "bad_cursor", "the cursor is not valid")
 	ErrPostingUnavailable  = fault.New(fault.NotFound, "posting_unavailable", "posting on behalf of a member is not available")
+	ErrStaffFull           = fault.New(fault.Conflict, "staff_full", "the association's staff has reached its maximum size")
+	ErrRateLimited         = fault.New(fault.RateLimited, "rate_limited", "too many associations created, try again later")
+	ErrInviteRateLimited   = fault.New(fault.RateLimited, "rate_limited", "too many invitations sent, try again later")
+	ErrInvitationNotFound  = fault.New(fault.NotFound, "invitation_not_found", "invitation not found")
+	ErrInvitationExpired   = fault.New(fault.Conflict, "invitation_expired", "this invitation has expired: ask for a new one")
+	ErrInvitationAnswered  = fault.New(fault.Conflict, "invitation_answered", "this invitation has already been answered")
 )
 
 // Limits of the inputs.
@@ -88,17 +95,48 @@ const (
 	Volunteer   Role = "volunteer"
 )
 
-// Accounts is what the package needs from accounts (auth.Service).
+// Accounts is what the package needs from accounts (auth.Service). There
+// is deliberately no lookup by email: staff and account links are
+// invitations addressed to an email, answered by whoever signs in with it,
+// so nothing here can tell a caller whether an address has an account.
 type Accounts interface {
 	User(ctx context.Context, id string) (auth.Account, error)
 	Users(ctx context.Context, ids []string) (map[string]auth.Account, error)
-	UserByEmail(ctx context.Context, email string) (auth.Account, error)
 }
+
+// Defaults of Options.
+const (
+	DefaultCreatePerDay   = 10
+	DefaultInvitesPerHour = 60
+	DefaultInvitationTTL  = 14 * 24 * time.Hour
+)
 
 // Options tune the service.
 type Options struct {
 	// Poster publishes posts on a member's behalf; nil disables assisted posting.
 	Poster Poster
+	// CreatePerDay bounds the associations one user creates in 24 hours
+	// (0: DefaultCreatePerDay, negative: no limit).
+	CreatePerDay int
+	// InvitesPerHour bounds the invitations one user sends in an hour, to
+	// the staff and to link roster cards (0: DefaultInvitesPerHour, negative: no limit).
+	InvitesPerHour int
+	// InvitationTTL is how long an invitation waits for its answer (0: DefaultInvitationTTL).
+	InvitationTTL time.Duration
+	// Mailer tells invitees about new invitations; nil sends nothing (the
+	// invitee finds them in the app under their pending invitations).
+	Mailer InvitationMailer
+}
+
+// limit turns an option into a limiter size: 0 takes def, negative none.
+func limit(n, def int) int {
+	switch {
+	case n == 0:
+		return def
+	case n < 0:
+		return 0
+	}
+	return n
 }
 
 // Service is the Portinaio di rione.
@@ -109,10 +147,17 @@ type Service struct {
 	ledger   *store.Collection
 	claims   *store.Collection
 	audit    *store.Collection
+	invites  *store.Collection
 	accounts Accounts
 	clock    clock.Clock
 	log      *slog.Logger
 	poster   Poster
+	mailer   InvitationMailer
+	ttl      time.Duration
+	// The limiters count per user, in the database (internal/ratelimit), so
+	// that N processes allow what one does.
+	createLimit *ratelimit.Limiter
+	inviteLimit *ratelimit.Limiter
 }
 
 // New returns the service over st.
@@ -120,11 +165,32 @@ func New(st *store.Store, accounts Accounts, c clock.Clock, log *slog.Logger, op
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	ttl := opts.InvitationTTL
+	if ttl <= 0 {
+		ttl = DefaultInvitationTTL
+	}
 	return &Service{
 		assocs: st.Collection(collAssociations), members: st.Collection(collMembers),
 		links: st.Collection(collLinks), ledger: st.Collection(collLedger), claims: st.Collection(collClaims),
-		audit: st.Collection(collAudit), accounts: accounts, clock: c, log: log, poster: opts.Poster,
+		audit: st.Collection(collAudit), invites: st.Collection(collInvites), accounts: accounts, clock: c, log: log,
+		poster: opts.Poster, mailer: opts.Mailer, ttl: ttl,
+		createLimit: ratelimit.New(st, "association_create", limit(opts.CreatePerDay, DefaultCreatePerDay), 24*time.Hour, c),
+		inviteLimit: ratelimit.New(st, "association_invite", limit(opts.InvitesPerHour, DefaultInvitesPerHour), time.Hour, c),
 	}
+}
+
+// allow counts one event of userID against l, refusing with refused (and
+// the wait) over the limit. A counter that fails does not refuse anyone
+// (ratelimit then decides per process); its error is logged.
+func (s *Service) allow(ctx context.Context, l *ratelimit.Limiter, userID string, refused *fault.Error) error {
+	ok, wait, err := l.Allow(ctx, userID)
+	if err != nil {
+		s.log.Warn("portineria: rate limit counter", "err", err)
+	}
+	if !ok {
+		return refused.WithRetry(wait)
+	}
+	return nil
 }
 
 // SetPoster wires assisted posting once the posts service exists.
@@ -140,6 +206,13 @@ func Indexes() []store.Index {
 		{Collection: collLedger, Name: "association_year", Keys: bson.D{{Key: "association_id", Value: 1}, {Key: "year", Value: 1}}},
 		{Collection: collLedger, Name: "association_member", Keys: bson.D{{Key: "association_id", Value: 1}, {Key: "member_id", Value: 1}}},
 		{Collection: collAudit, Name: "association", Keys: bson.D{{Key: "association_id", Value: 1}, {Key: "_id", Value: -1}}},
+		// An open invitation holds its key (association, kind, addressee);
+		// answering or withdrawing it frees the key for a new one.
+		{Collection: collInvites, Name: "key", Keys: bson.D{{Key: "key", Value: 1}}, Unique: true},
+		{Collection: collInvites, Name: "email", Keys: bson.D{{Key: "email", Value: 1}, {Key: "_id", Value: -1}}},
+		{Collection: collInvites, Name: "invitee", Keys: bson.D{{Key: "invitee_id", Value: 1}, {Key: "_id", Value: -1}}},
+		{Collection: collInvites, Name: "association", Keys: bson.D{{Key: "association_id", Value: 1}, {Key: "_id", Value: -1}}},
+		{Collection: collInvites, Name: "user", Keys: bson.D{{Key: "user_id", Value: 1}}},
 	}
 }
 

@@ -32,6 +32,12 @@ type env struct {
 // clock on 10 March 2026 at noon in Rome.
 func setup(t *testing.T) *env {
 	t.Helper()
+	return setupWith(t, portineria.Options{})
+}
+
+// setupWith is setup with the service's options.
+func setupWith(t *testing.T, opts portineria.Options) *env {
+	t.Helper()
 	st := testutil.Store(t)
 	if err := st.EnsureIndexes(ctx, append(auth.Indexes(), portineria.Indexes()...)...); err != nil {
 		t.Fatal(err)
@@ -41,7 +47,7 @@ func setup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{svc: portineria.New(st, a, c, nil, portineria.Options{}), auth: a, clock: c}
+	return &env{svc: portineria.New(st, a, c, nil, opts), auth: a, clock: c}
 }
 
 type person struct {
@@ -78,6 +84,19 @@ func (e *env) member(t *testing.T, who person, aid, name string, skills ...strin
 		t.Fatal(err)
 	}
 	return m
+}
+
+// volunteer puts who on the staff of aid the only way there is: coord
+// invites their email and they accept.
+func (e *env) volunteer(t *testing.T, coord person, aid string, who person, role portineria.Role) {
+	t.Helper()
+	inv, err := e.svc.InviteVolunteer(ctx, coord.p, aid, who.email, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.AcceptInvitation(ctx, who.p, inv.ID); err != nil {
+		t.Fatal(err)
+	}
 }
 
 var keys atomic.Int64
@@ -153,25 +172,40 @@ func TestCreatorIsCoordinatorAndInputIsChecked(t *testing.T) {
 	}
 }
 
-func TestVolunteersAreAddedByEmailAndTheLastCoordinatorStays(t *testing.T) {
+func TestVolunteersAreInvitedByEmailAndTheLastCoordinatorStays(t *testing.T) {
 	e := setup(t)
 	anna, bruno, carla := e.user(t, "Anna Rossi"), e.user(t, "Bruno Verdi"), e.user(t, "Carla Neri")
 	a := e.association(t, anna, 500)
 
-	v, err := e.svc.AddVolunteer(ctx, anna.p, a.ID, strings.ToUpper(bruno.email), "")
-	if err != nil || v.UserID != bruno.p.UserID || v.Role != portineria.Volunteer {
-		t.Fatalf("add volunteer %+v %v", v, err)
+	// The address is matched however it was typed; the role defaults to volunteer.
+	inv, err := e.svc.InviteVolunteer(ctx, anna.p, a.ID, strings.ToUpper(bruno.email), "")
+	if err != nil || inv.Email != bruno.email || inv.Role != portineria.Volunteer || inv.Status != portineria.InvitationPending {
+		t.Fatalf("invite volunteer %+v %v", inv, err)
 	}
-	_, err = e.svc.AddVolunteer(ctx, anna.p, a.ID, bruno.email, portineria.Volunteer)
-	wantErr(t, err, portineria.ErrAlreadyVolunteer)
-	_, err = e.svc.AddVolunteer(ctx, anna.p, a.ID, "nobody@example.org", portineria.Volunteer)
-	wantErr(t, err, auth.ErrUserNotFound)
-	_, err = e.svc.AddVolunteer(ctx, anna.p, a.ID, carla.email, "boss")
+	if _, err := e.svc.AcceptInvitation(ctx, bruno.p, inv.ID); err != nil {
+		t.Fatal(err)
+	}
+	staff, err := e.svc.Staff(ctx, anna.p, a.ID)
+	if err != nil || len(staff) != 2 || staff[1].UserID != bruno.p.UserID || staff[1].Name != "Bruno Verdi" || staff[1].Role != portineria.Volunteer {
+		t.Fatalf("staff after accepting %+v %v", staff, err)
+	}
+	// Inviting someone already on the staff changes nothing once accepted.
+	again, err := e.svc.InviteVolunteer(ctx, anna.p, a.ID, bruno.email, portineria.Coordinator)
+	if err != nil || again.ID == inv.ID {
+		t.Fatalf("second invitation %+v %v", again, err)
+	}
+	if _, err := e.svc.AcceptInvitation(ctx, bruno.p, again.ID); err != nil {
+		t.Fatal(err)
+	}
+	if staff, _ := e.svc.Staff(ctx, anna.p, a.ID); len(staff) != 2 || staff[1].Role != portineria.Volunteer {
+		t.Fatalf("staff after accepting twice %+v", staff)
+	}
+	_, err = e.svc.InviteVolunteer(ctx, anna.p, a.ID, carla.email, "boss")
 	wantField(t, err, "role", "invalid")
-	// A volunteer cannot add or remove others, an outsider does not see the association's staff.
-	_, err = e.svc.AddVolunteer(ctx, bruno.p, a.ID, carla.email, portineria.Volunteer)
+	// A volunteer cannot invite, an outsider does not see the association's staff.
+	_, err = e.svc.InviteVolunteer(ctx, bruno.p, a.ID, carla.email, portineria.Volunteer)
 	wantErr(t, err, portineria.ErrCoordinatorOnly)
-	_, err = e.svc.AddVolunteer(ctx, carla.p, a.ID, carla.email, portineria.Volunteer)
+	_, err = e.svc.InviteVolunteer(ctx, carla.p, a.ID, carla.email, portineria.Volunteer)
 	wantErr(t, err, portineria.ErrAssociationNotFound)
 	_, err = e.svc.Staff(ctx, carla.p, a.ID)
 	wantErr(t, err, portineria.ErrAssociationNotFound)
@@ -213,14 +247,12 @@ func TestVolunteersAreAddedByEmailAndTheLastCoordinatorStays(t *testing.T) {
 			left = who
 		}
 	}
-	staff, err := e.svc.Staff(ctx, left.p, a.ID)
+	staff, err = e.svc.Staff(ctx, left.p, a.ID)
 	if err != nil || len(staff) != 1 || staff[0].Role != portineria.Coordinator {
 		t.Fatalf("after the race: %+v %v", staff, err)
 	}
 	// A volunteer may leave on their own.
-	if _, err := e.svc.AddVolunteer(ctx, left.p, a.ID, carla.email, portineria.Volunteer); err != nil {
-		t.Fatal(err)
-	}
+	e.volunteer(t, left, a.ID, carla, portineria.Volunteer)
 	if err := e.svc.RemoveVolunteer(ctx, carla.p, a.ID, carla.p.UserID); err != nil {
 		t.Fatal(err)
 	}
@@ -272,9 +304,7 @@ func TestRosterAndLedgerAreHiddenOutsideTheStaff(t *testing.T) {
 	_, _, err = e.svc.Record(ctx, bruno.p, b.ID, portineria.NewEntry{MemberID: m.ID, Type: "fee", AmountCents: 700, Year: 2026, Method: "cash", IdempotencyKey: key()})
 	wantField(t, err, "member_id", "not_found")
 	// Only coordinators erase.
-	if _, err := e.svc.AddVolunteer(ctx, anna.p, a.ID, carla.email, portineria.Volunteer); err != nil {
-		t.Fatal(err)
-	}
+	e.volunteer(t, anna, a.ID, carla, portineria.Volunteer)
 	wantErr(t, e.svc.EraseMember(ctx, carla.p, a.ID, m.ID), portineria.ErrCoordinatorOnly)
 	if _, err := e.svc.GetMember(ctx, carla.p, a.ID, m.ID, 0); err != nil {
 		t.Fatalf("a volunteer reads the roster: %v", err)
@@ -687,9 +717,7 @@ func TestConcurrentPaymentsAddUpExactly(t *testing.T) {
 	e := setup(t)
 	anna, bruno := e.user(t, "Anna Rossi"), e.user(t, "Bruno Verdi")
 	a := e.association(t, anna, 500)
-	if _, err := e.svc.AddVolunteer(ctx, anna.p, a.ID, bruno.email, ""); err != nil {
-		t.Fatal(err)
-	}
+	e.volunteer(t, anna, a.ID, bruno, "")
 	var ms []portineria.Member
 	for i := range 8 {
 		ms = append(ms, e.member(t, anna, a.ID, fmt.Sprintf("Socio %d", i)))
@@ -963,7 +991,7 @@ func TestSkillsDirectoryShowsFirstNamesAndTheDeskOnly(t *testing.T) {
 
 func TestLinkingAMemberToAnAccount(t *testing.T) {
 	e := setup(t)
-	anna, maria, other := e.user(t, "Anna Rossi"), e.user(t, "Maria Bianchi"), e.user(t, "Ottavio Altri")
+	anna, maria := e.user(t, "Anna Rossi"), e.user(t, "Maria Bianchi")
 	a := e.association(t, anna, 500)
 	m := e.member(t, anna, a.ID, "Maria Bianchi")
 	m2 := e.member(t, anna, a.ID, "Omonima Bianchi")
@@ -973,19 +1001,55 @@ func TestLinkingAMemberToAnAccount(t *testing.T) {
 	if err != nil || len(mine) != 0 {
 		t.Fatalf("before linking %+v %v", mine, err)
 	}
+	// Linking by email is an invitation: the card is not linked until Maria says yes.
 	email := strings.ToUpper(maria.email)
 	got, err := e.svc.UpdateMember(ctx, anna.p, a.ID, m.ID, portineria.MemberChanges{AccountEmail: &email})
-	if err != nil || got.UserID != maria.p.UserID {
+	if err != nil || got.UserID != "" || got.Invitation == nil || got.Invitation.Email != maria.email ||
+		got.Invitation.Kind != portineria.KindMember || got.Invitation.MemberID != m.ID {
 		t.Fatalf("link %+v %v", got, err)
 	}
-	// One account, one member per association.
-	_, err = e.svc.UpdateMember(ctx, anna.p, a.ID, m2.ID, portineria.MemberChanges{UserID: &maria.p.UserID})
+	if mine, _ := e.svc.MyAssociations(ctx, maria.p.UserID); len(mine) != 0 {
+		t.Fatalf("linked before accepting: %+v", mine)
+	}
+	invs, _, err := e.svc.MyInvitations(ctx, maria.p, "", 0)
+	if err != nil || len(invs) != 1 || invs[0].Kind != portineria.KindMember || invs[0].MemberNumber != 1 ||
+		invs[0].Association.ID != a.ID || invs[0].InvitedByName != "Anna Rossi" {
+		t.Fatalf("maria's invitations %+v %v", invs, err)
+	}
+	if _, err := e.svc.AcceptInvitation(ctx, maria.p, invs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err = e.svc.GetMember(ctx, anna.p, a.ID, m.ID, 0)
+	if err != nil || got.UserID != maria.p.UserID || got.Invitation != nil {
+		t.Fatalf("after accepting %+v %v", got, err)
+	}
+	// One account, one member per association: the invitation to a second
+	// card is sent (the answer says nothing about the account) and refused
+	// when accepted, staying open for a decline.
+	inv2, err := e.svc.UpdateMember(ctx, anna.p, a.ID, m2.ID, portineria.MemberChanges{UserID: &maria.p.UserID})
+	if err != nil || inv2.UserID != "" || inv2.Invitation == nil || inv2.Invitation.Email != "" {
+		t.Fatalf("second card %+v %v", inv2, err)
+	}
+	_, err = e.svc.AcceptInvitation(ctx, maria.p, inv2.Invitation.ID)
 	wantErr(t, err, portineria.ErrAccountLinked)
-	_, err = e.svc.AddMember(ctx, anna.p, a.ID, portineria.NewMember{FullName: "Copia", UserID: maria.p.UserID})
-	wantErr(t, err, portineria.ErrAccountLinked)
+	if invs, _, _ := e.svc.MyInvitations(ctx, maria.p, "", 0); len(invs) != 1 || invs[0].ID != inv2.Invitation.ID || invs[0].Status != portineria.InvitationPending {
+		t.Fatalf("refused invitation should stay open: %+v", invs)
+	}
+	if _, err := e.svc.DeclineInvitation(ctx, maria.p, inv2.Invitation.ID); err != nil {
+		t.Fatal(err)
+	}
+	// An unknown account is invited like any other, and nobody can answer.
 	unknown := "0123456789abcdef01234567"
-	_, err = e.svc.UpdateMember(ctx, anna.p, a.ID, m2.ID, portineria.MemberChanges{UserID: &unknown})
-	wantErr(t, err, auth.ErrUserNotFound)
+	got, err = e.svc.UpdateMember(ctx, anna.p, a.ID, m2.ID, portineria.MemberChanges{UserID: &unknown})
+	if err != nil || got.Invitation == nil {
+		t.Fatalf("invitation to an unknown account %+v %v", got, err)
+	}
+	bad := "not-an-id"
+	_, err = e.svc.UpdateMember(ctx, anna.p, a.ID, m2.ID, portineria.MemberChanges{UserID: &bad})
+	wantField(t, err, "user_id", "invalid")
+	badEmail := "maria@"
+	_, err = e.svc.AddMember(ctx, anna.p, a.ID, portineria.NewMember{FullName: "Copia", AccountEmail: badEmail})
+	wantField(t, err, "account_email", "invalid")
 
 	// The member sees their card, not the staff's notes.
 	mine, err = e.svc.MyAssociations(ctx, maria.p.UserID)
@@ -997,13 +1061,19 @@ func TestLinkingAMemberToAnAccount(t *testing.T) {
 		t.Fatalf("coordinator's associations %+v", staffView)
 	}
 
-	// Unlinking frees the account for another member; the first no longer shows.
+	// Unlinking frees the account for another member; inviting Maria's
+	// address to the second card replaces its invitation to the unknown
+	// account; the first card no longer shows.
 	none := ""
 	if _, err := e.svc.UpdateMember(ctx, anna.p, a.ID, m.ID, portineria.MemberChanges{UserID: &none}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := e.svc.UpdateMember(ctx, anna.p, a.ID, m2.ID, portineria.MemberChanges{UserID: &maria.p.UserID}); err != nil || got.UserID != maria.p.UserID {
-		t.Fatalf("relink %+v %v", got, err)
+	got, err = e.svc.UpdateMember(ctx, anna.p, a.ID, m2.ID, portineria.MemberChanges{AccountEmail: &maria.email})
+	if err != nil || got.Invitation == nil || got.Invitation.Email != maria.email {
+		t.Fatalf("relink invitation %+v %v", got, err)
+	}
+	if _, err := e.svc.AcceptInvitation(ctx, maria.p, got.Invitation.ID); err != nil {
+		t.Fatal(err)
 	}
 	mine, _ = e.svc.MyAssociations(ctx, maria.p.UserID)
 	if len(mine) != 1 || mine[0].MemberNumber != 2 || *mine[0].CardActive {
@@ -1016,19 +1086,18 @@ func TestLinkingAMemberToAnAccount(t *testing.T) {
 	if mine, _ = e.svc.MyAssociations(ctx, maria.p.UserID); len(mine) != 0 {
 		t.Fatalf("after erasing %+v", mine)
 	}
-	if _, err := e.svc.AddMember(ctx, anna.p, a.ID, portineria.NewMember{FullName: "Maria di nuovo", UserID: maria.p.UserID}); err != nil {
-		t.Fatalf("the freed account cannot be linked again: %v", err)
+	// A staff member links their own account at once: it is their own yes.
+	own, err := e.svc.AddMember(ctx, anna.p, a.ID, portineria.NewMember{FullName: "Anna Rossi", UserID: anna.p.UserID})
+	if err != nil || own.UserID != anna.p.UserID || own.Invitation != nil {
+		t.Fatalf("own card %+v %v", own, err)
 	}
-	_ = other
 }
 
 func TestAuditKeepsWhoDidWhat(t *testing.T) {
 	e := setup(t)
 	anna, bruno := e.user(t, "Anna Rossi"), e.user(t, "Bruno Verdi")
 	a := e.association(t, anna, 500)
-	if _, err := e.svc.AddVolunteer(ctx, anna.p, a.ID, bruno.email, ""); err != nil {
-		t.Fatal(err)
-	}
+	e.volunteer(t, anna, a.ID, bruno, "")
 	m := e.member(t, bruno, a.ID, "Maria Bianchi")
 	en := e.pay(t, bruno, a.ID, m.ID, portineria.TypeFee, 500, 2026)
 	if _, err := e.svc.Reverse(ctx, anna.p, a.ID, en.ID, "duplicate"); err != nil {
@@ -1042,7 +1111,8 @@ func TestAuditKeepsWhoDidWhat(t *testing.T) {
 	for _, it := range items {
 		got = append(got, it.Action+" by "+it.ActorName)
 	}
-	want := "ledger.reversed by Anna Rossi,ledger.recorded by Bruno Verdi,member.created by Bruno Verdi,volunteer.added by Anna Rossi,association.created by Anna Rossi"
+	want := "ledger.reversed by Anna Rossi,ledger.recorded by Bruno Verdi,member.created by Bruno Verdi," +
+		"volunteer.added by Bruno Verdi,invitation.sent by Anna Rossi,association.created by Anna Rossi"
 	if strings.Join(got, ",") != want {
 		t.Fatalf("audit\n got %s\nwant %s", strings.Join(got, ","), want)
 	}

@@ -17,11 +17,18 @@ func (s *Server) Association(tb testing.TB, coord *User, name string, feeCents i
 	return out.ID
 }
 
-// Volunteer adds v to the association's staff with role (coordinator or volunteer).
+// Volunteer adds v to the association's staff with role (coordinator or
+// volunteer): coord invites v's email (202) and v accepts.
 func (s *Server) Volunteer(tb testing.TB, coord *User, aid string, v *User, role string) {
 	tb.Helper()
+	var out struct {
+		Invitation struct {
+			ID string `json:"id"`
+		} `json:"invitation"`
+	}
 	s.Do(tb, "POST", "/associations/"+aid+"/volunteers", map[string]string{"email": v.Email, "role": role},
-		coord.Token).Expect(tb, http.StatusCreated)
+		coord.Token).Expect(tb, http.StatusAccepted).JSON(tb, &out)
+	s.Do(tb, "POST", "/invitations/"+out.Invitation.ID+"/accept", nil, v.Token).Expect(tb, http.StatusOK)
 }
 
 // RosterMember is a member as the roster answers it.

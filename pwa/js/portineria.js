@@ -2,7 +2,9 @@
 // a member's card, recording a payment (one idempotency key per payment, so
 // a double tap or a retry after a lost answer records it once), reversing
 // an entry, the year's report and ledger, CSV exports, the renewals list,
-// posting in a street on a member's behalf, the staff, and "no wrong door":
+// posting in a street on a member's behalf, the staff (joined by invitation:
+// the invited person accepts from their own account, and until then the
+// desk sees "invitation sent", never a name), and "no wrong door":
 // the requests nobody answered in the linked streets (a volunteer takes one
 // on), the links with streets, and the desk's impact figures.
 import { h, mount } from './dom.js';
@@ -12,6 +14,7 @@ import * as session from './session.js';
 import { navigate } from './router.js';
 import * as links from './links.js';
 import { unansweredOf } from './impact.js';
+import * as invitations from './invitations.js';
 import { categories, kinds } from './posts.js';
 import { ask, badge, busy, check, empty, failure, field, heading, loading, more, radios, submitting, tabs, toast, values } from './ui.js';
 
@@ -46,8 +49,9 @@ function statusBadge(status) {
   return badge(t(`member.status.${status}`), status === 'active' ? 'ok' : 'warn');
 }
 
-/** list shows my associations and lets me start one. */
+/** list shows my associations and the invitations waiting for my answer, and lets me start one. */
 export async function list(ctx) {
+  const invited = h('div', { id: 'my-invitations' });
   const body = h('div', { id: 'associations' }, loading());
   const form = h('form', { class: 'stack card', id: 'association-form', novalidate: true },
     field({ label: t('assoc.name'), name: 'name', required: true, maxlength: 120 }),
@@ -65,7 +69,7 @@ export async function list(ctx) {
       await navigate(`/portineria/${a.id}`);
     });
   });
-  mount(ctx.main, heading(t('assoc.title'), h('p', { class: 'lead' }, t('assoc.lead'))), body,
+  mount(ctx.main, heading(t('assoc.title'), h('p', { class: 'lead' }, t('assoc.lead'))), invited, body,
     h('details', { class: 'card' }, h('summary', null, t('assoc.create')), form));
   try {
     await session.loadMe();
@@ -73,6 +77,14 @@ export async function list(ctx) {
     // The saved memberships will do.
   }
   if (!ctx.current()) return;
+  // An accepted invitation adds an association: draw the list again.
+  invitations.render(ctx, invited, async (verb) => {
+    if (verb === 'accept' && ctx.current()) drawMine(body);
+  });
+  drawMine(body);
+}
+
+function drawMine(body) {
   const mine = session.associations();
   if (!mine.length) {
     mount(body, empty(t('assoc.none')));
@@ -208,11 +220,19 @@ export async function member(ctx) {
       ['member.status', h('span', { id: 'member-status' }, statusBadge(m.status), ' ', t('member.paid', { paid: money(m.paid_cents), year: m.year || thisYear() }))],
       ['member.phone', m.phone], ['member.email', m.email], ['member.address', m.address],
       ['member.skills', (m.skills || []).join(', ')], ['member.joined', m.joined_on ? day(m.joined_on) : ''], ['member.notes', m.notes],
+      ['member.account', accountState(m)],
     ].filter(([, v]) => v);
     mount(card, h('h2', { id: 'member-name' }, m.full_name),
       h('dl', null, rows.map(([k, v]) => [h('dt', null, t(k)), h('dd', null, v)])));
   };
+  const account = h('section', { 'aria-labelledby': 'account-heading' });
+  const drawAccount = () => mount(account, h('h2', { id: 'account-heading' }, t('member.account')), accountSection(a, m, async () => {
+    m = await api.get(`/associations/${aid}/members/${mid}`, { year: thisYear() });
+    drawCard();
+    drawAccount();
+  }));
   drawCard();
+  drawAccount();
   const entries = h('div', { id: 'member-ledger' }, loading());
   const loadEntries = async () => {
     const res = await api.get(`/associations/${aid}/ledger`, { member_id: mid, limit: 50 }, { signal: ctx.signal });
@@ -233,9 +253,11 @@ export async function member(ctx) {
     h('section', { 'aria-labelledby': 'pay-heading' }, h('h2', { id: 'pay-heading' }, t('pay.title')), pay),
     h('section', { 'aria-labelledby': 'entries-heading' }, h('h2', { id: 'entries-heading' }, t('ledger.member')), entries),
     h('section', { 'aria-labelledby': 'assist-heading' }, h('h2', { id: 'assist-heading' }, t('assist.title', { name: m.full_name })), assistForm(a, m)),
+    m.erased ? null : account,
     h('details', { class: 'card' }, h('summary', null, t('member.edit')), editForm(a, m, async (next) => {
       m = next;
       drawCard();
+      drawAccount();
     })));
   try {
     await loadEntries();
@@ -243,6 +265,13 @@ export async function member(ctx) {
     if (err.name === 'AbortError' || !ctx.current()) return;
     mount(entries, failure(err, loadEntries));
   }
+}
+
+// accountState is the card's account in a word: linked, or "invitation sent".
+function accountState(m) {
+  if (m.user_id) return t('member.account.linked.short');
+  if (m.invitation) return badge(t('invite.sent'), 'info');
+  return '';
 }
 
 function editForm(a, m, done) {
@@ -395,30 +424,92 @@ function linkedStreets(ctx, a, body) {
   return links.render(ctx, body, { kind: 'association', id: a.id, edit: a.my_role === 'coordinator' });
 }
 
+// withdraw is the button that withdraws invitation inv of association aid.
+function withdraw(aid, inv, done) {
+  const b = h('button', { type: 'button', class: 'btn ghost small withdraw' }, t('invite.withdraw'));
+  b.addEventListener('click', () => busy(b, async () => {
+    await api.del(`/associations/${aid}/invitations/${inv.id}`);
+    toast(t('invite.withdrawn'));
+    await done();
+  }));
+  return b;
+}
+
 async function staff(ctx, a, body) {
   const ul = h('ul', { class: 'list cards', id: 'staff' });
+  const pending = h('ul', { class: 'list cards', id: 'staff-invitations' });
+  const pendingSection = h('section', { 'aria-labelledby': 'staff-pending' }, h('h3', { id: 'staff-pending' }, t('staff.pending')), pending);
   const form = h('form', { class: 'stack card', id: 'volunteer-form', novalidate: true },
     field({ label: t('staff.email'), name: 'email', type: 'email', required: true, hint: t('staff.email.hint') }),
     field({ label: t('staff.role'), name: 'role', type: 'select', value: 'volunteer', options: [['volunteer', t('assoc.role.volunteer')], ['coordinator', t('assoc.role.coordinator')]] }),
     h('button', { type: 'submit', class: 'btn primary' }, t('staff.add')));
   const load = async () => {
-    const res = await api.get(`/associations/${a.id}/volunteers`, undefined, { signal: ctx.signal });
+    const [res, inv] = await Promise.all([
+      api.get(`/associations/${a.id}/volunteers`, undefined, { signal: ctx.signal }),
+      api.get(`/associations/${a.id}/invitations`, { kind: 'staff', limit: 100 }, { signal: ctx.signal }),
+    ]);
     if (!ctx.current()) return;
     const items = Array.isArray(res) ? res : res.items || [];
     mount(ul, items.map((s) => h('li', { class: 'card' }, h('h3', null, s.name), h('p', { class: 'meta' }, t(`assoc.role.${s.role}`)))));
+    // Who was invited shows as the address typed and "invitation sent":
+    // the name appears above once they accept.
+    const open = inv.items || [];
+    pendingSection.hidden = !open.length;
+    mount(pending, open.map((i) => h('li', { class: 'card invitation', 'data-invitation-id': i.id },
+      h('h4', null, i.email),
+      h('p', { class: 'meta' }, [t(`assoc.role.${i.role}`), t('invite.until', { date: day(i.expires_at) })].join(' · '), ' ', badge(t('invite.sent'), 'info')),
+      h('div', { class: 'actions' }, withdraw(a.id, i, load)))));
   };
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     submitting(form, async () => {
       const v = values(form);
-      await api.post(`/associations/${a.id}/volunteers`, { email: v.email, role: v.role });
-      toast(t('staff.added'));
+      const res = await api.post(`/associations/${a.id}/volunteers`, { email: v.email, role: v.role });
+      toast(t('staff.invited', { email: (res && res.invitation && res.invitation.email) || v.email }));
       form.reset();
       await load();
     });
   });
-  mount(body, ul, form);
+  mount(body, ul, pendingSection, form);
   await load();
+}
+
+// accountSection is the member card's link to a Civico account: linked, an
+// invitation waiting for the member's answer, or the form to send one.
+function accountSection(a, m, refresh) {
+  const box = h('div', { class: 'card stack', id: 'member-account' });
+  if (m.user_id) {
+    const unlink = h('button', { type: 'button', class: 'btn ghost small', id: 'member-unlink' }, t('member.account.unlink'));
+    unlink.addEventListener('click', () => busy(unlink, async () => {
+      await api.patch(`/associations/${a.id}/members/${m.id}`, { user_id: '' });
+      toast(t('member.account.unlinked'));
+      await refresh();
+    }));
+    mount(box, h('p', null, t('member.account.linked')), h('div', { class: 'actions' }, unlink));
+    return box;
+  }
+  const inv = m.invitation;
+  if (inv) {
+    mount(box,
+      h('p', null, inv.email ? t('member.account.invited', { email: inv.email }) : t('member.account.invited.account')),
+      h('p', { class: 'meta' }, t('invite.until', { date: day(inv.expires_at) })),
+      h('div', { class: 'actions' }, withdraw(a.id, inv, refresh)));
+    return box;
+  }
+  const form = h('form', { class: 'stack', id: 'member-invite', novalidate: true },
+    field({ label: t('member.account.email'), name: 'email', type: 'email', required: true, maxlength: 254, value: m.email, autocomplete: 'off', hint: t('member.account.hint') }),
+    h('button', { type: 'submit', class: 'btn' }, t('member.account.invite')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    submitting(form, async () => {
+      const v = values(form);
+      await api.post(`/associations/${a.id}/members/${m.id}/invitations`, { email: v.email });
+      toast(t('member.account.sent', { email: v.email }));
+      await refresh();
+    });
+  });
+  mount(box, form);
+  return box;
 }
 
 // assistForm posts in one of my streets for a member with no smartphone.
