@@ -369,6 +369,9 @@ func TestConcurrentRequestsKeepTheirOwnValues(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if t.Failed() {
+		t.FailNow() // a registration failed: its user is nil
+	}
 	for i, u := range users {
 		var me struct{ Name, Email string }
 		s.Do(t, "GET", "/me", nil, u.Token).Expect(t, 200).JSON(t, &me)
