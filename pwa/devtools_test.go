@@ -38,17 +38,20 @@ func (tb *tab) setOffline(off bool) {
 		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
 			return err
 		}
-		var rules []*network.Conditions
+		rules := []*network.Conditions{}
 		if off {
 			rules = []*network.Conditions{{Offline: true, DownloadThroughput: -1, UploadThroughput: -1}}
 		}
-		if _, err := cdp.Call(ctx, tg, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
-			EmulateOfflineServiceWorker: ptr(off), MatchedNetworkConditions: rules}); err != nil {
-			return err
+		if _, err := cdp.Call(ctx, tg, emulateByRule, byRuleParams{Offline: off, EmulateOfflineServiceWorker: off,
+			MatchedNetworkConditions: rules}); err != nil {
+			return fmt.Errorf("emulateNetworkConditionsByRule: %w", err)
 		}
 		_, err := cdp.Call(ctx, tg, network.OverrideNetworkState, network.OverrideNetworkStateParams{
 			Offline: off, DownloadThroughput: -1, UploadThroughput: -1})
-		return err
+		if err != nil {
+			return fmt.Errorf("overrideNetworkState: %w", err)
+		}
+		return nil
 	}
 	wctx, cancel := context.WithTimeout(tb.worker(), deadline)
 	defer cancel()
@@ -56,6 +59,18 @@ func (tb *tab) setOffline(off bool) {
 		tb.fail("service worker offline=%v: %v", off, err)
 	}
 	tb.call(fmt.Sprintf("offline=%v", off), apply)
+}
+
+// emulateByRule is Network.emulateNetworkConditionsByRule with the
+// parameters of both protocol versions: Debian's chromium (148) wants
+// "offline" beside the rules, newer ones (cdproto's) inside each rule and
+// "emulateOfflineServiceWorker"; each ignores the fields it does not know.
+var emulateByRule = cdp.Command[byRuleParams, cdp.Empty]{Method: network.CommandEmulateNetworkConditionsByRule}
+
+type byRuleParams struct {
+	Offline                     bool                  `json:"offline"`
+	EmulateOfflineServiceWorker bool                  `json:"emulateOfflineServiceWorker"`
+	MatchedNetworkConditions    []*network.Conditions `json:"matchedNetworkConditions"`
 }
 
 // waitWorker waits until a service worker controls the page: from then on
