@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,7 +24,13 @@ type Config struct {
 	DataDir  string
 	MongoURI string
 	Database string
-	LogLevel slog.Level
+	// NATSURL is the NATS the processes share (several URLs comma
+	// separated for a cluster); empty embeds one in the process, which
+	// suits a single process. NATSListen, when set, opens the embedded
+	// one to TCP clients (empty: in-process only).
+	NATSURL    string
+	NATSListen string
+	LogLevel   slog.Level
 	// LogFormat is json (one object a line, for a log collector) or text.
 	LogFormat string
 	PublicURL string
@@ -82,6 +89,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.DataDir, "data", env("CIVICO_DATA", "./data"), "data directory (embedded database, socket, lock)")
 	fs.StringVar(&c.MongoURI, "mongodb-uri", env("MONGODB_URI", ""), "MongoDB URI; empty starts the embedded database")
 	fs.StringVar(&c.Database, "db", env("CIVICO_DB", "civico"), "database name")
+	fs.StringVar(&c.NATSURL, "nats-url", env("CIVICO_NATS_URL", ""), "NATS URL(s), comma separated; empty embeds NATS in the process")
+	fs.StringVar(&c.NATSListen, "nats-listen", env("CIVICO_NATS_LISTEN", ""), "embedded NATS's client address (host:port); empty: none")
 	fs.StringVar(&logLevel, "log-level", env("CIVICO_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", env("CIVICO_LOG_FORMAT", "json"), "json or text")
 	fs.StringVar(&c.PublicURL, "public-url", env("CIVICO_PUBLIC_URL", ""), "public origin, e.g. https://civico.example.org")
@@ -185,6 +194,28 @@ func (c *Config) validate() error {
 	if c.BackupKeep < 1 {
 		errs = append(errs, errors.New("CIVICO_BACKUP_KEEP must be 1 or more"))
 	}
+	if c.NATSURL == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("a data directory (-data) is needed for the embedded NATS (or set CIVICO_NATS_URL)"))
+	}
+	if c.NATSURL != "" && c.NATSListen != "" {
+		errs = append(errs, errors.New("CIVICO_NATS_LISTEN opens the embedded NATS; it has no use with CIVICO_NATS_URL"))
+	}
+	if c.NATSListen != "" {
+		if _, port, err := net.SplitHostPort(c.NATSListen); err != nil {
+			errs = append(errs, fmt.Errorf("CIVICO_NATS_LISTEN %q: host:port: %w", c.NATSListen, err))
+		} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			errs = append(errs, fmt.Errorf("CIVICO_NATS_LISTEN %q: bad port", c.NATSListen))
+		}
+	}
+	for _, u := range splitList(c.NATSURL) {
+		full := u
+		if !strings.Contains(u, "://") {
+			full = "nats://" + u // as the NATS client reads host:port
+		}
+		if p, err := url.Parse(full); err != nil || p.Host == "" {
+			errs = append(errs, fmt.Errorf("CIVICO_NATS_URL: %q is not a URL such as nats://host:4222", redactURL(u)))
+		}
+	}
 	if c.MaxConns < 0 || c.MaxConnsPerIP < 0 {
 		errs = append(errs, errors.New("connection caps must be 0 (none) or more"))
 	}
@@ -208,6 +239,14 @@ func secretEnv(getenv func(string) string, name string) (string, error) {
 		return "", fmt.Errorf("config: %s_FILE: %w", name, err)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// redactURL hides a password in a URL that is shown back.
+func redactURL(s string) string {
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		return "…" + s[i:]
+	}
+	return s
 }
 
 func splitList(s string) []string {

@@ -69,3 +69,47 @@ func TestInvalidSettingsAreRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestNATSSettings(t *testing.T) {
+	c, err := config.Load(nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NATSURL != "" || c.NATSListen != "" {
+		t.Fatalf("by default NATS is embedded and listens nowhere: %q %q", c.NATSURL, c.NATSListen)
+	}
+	c, err = config.Load([]string{"-nats-url", "nats://n1:4222, n2:4222"}, env(map[string]string{"CIVICO_NATS_URL": "nats://other:4222"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NATSURL != "nats://n1:4222, n2:4222" {
+		t.Fatalf("url %q", c.NATSURL)
+	}
+	c, err = config.Load(nil, env(map[string]string{"CIVICO_NATS_LISTEN": "127.0.0.1:4222"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NATSListen != "127.0.0.1:4222" {
+		t.Fatalf("listen %q", c.NATSListen)
+	}
+	for name, tc := range map[string]struct {
+		args []string
+		env  map[string]string
+	}{
+		"listen without port":   {env: map[string]string{"CIVICO_NATS_LISTEN": "127.0.0.1"}},
+		"listen bad port":       {env: map[string]string{"CIVICO_NATS_LISTEN": "127.0.0.1:http"}},
+		"listen with a url":     {env: map[string]string{"CIVICO_NATS_URL": "nats://n1:4222", "CIVICO_NATS_LISTEN": ":4222"}},
+		"url without host":      {env: map[string]string{"CIVICO_NATS_URL": "nats://"}},
+		"embedded without data": {args: []string{"-data", ""}, env: map[string]string{"MONGODB_URI": "mongodb://db"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := config.Load(tc.args, env(tc.env)); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+	// A data directory is not needed when NATS and MongoDB are elsewhere.
+	if _, err := config.Load([]string{"-data", ""}, env(map[string]string{"MONGODB_URI": "mongodb://db", "CIVICO_NATS_URL": "nats://n1"})); err != nil {
+		t.Fatal(err)
+	}
+}
