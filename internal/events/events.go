@@ -5,6 +5,10 @@
 // and age) so a client can resume after a restart, and hands them to the
 // subscribers (the realtime hub, the push outbox) in that order. Services do
 // not know who listens.
+//
+// Several processes may share the database: the log in it stays the record,
+// and a Wire (NATS) tells every process's live subscribers what any of them
+// published, each street in order with no gap and no duplicate (follow.go).
 package events
 
 import (

@@ -45,8 +45,19 @@ type Options struct {
 	// MaxAge is how long an event is kept (default 7 days).
 	MaxAge time.Duration
 	// Memory is how many recent events per street are also kept in memory
-	// for fast resume (default 256).
+	// for fast resume (default 256), on the embedded engine only.
 	Memory int
+	// Wire carries the live events between the processes sharing the
+	// database (internal/bus, over NATS). With it, live subscribers get
+	// every process's events through a per-street follower (see
+	// follow.go); nil: this process is alone and calls them directly.
+	Wire Wire
+	// Shared says other processes write this log too, even on the
+	// embedded engine: every number is final only once inserted, and
+	// Since and Last read the database, never this process's memory.
+	// MongoDB always is; tests set it to stand two Logs on one embedded
+	// store in for two processes.
+	Shared bool
 }
 
 // Log is the persisted per-street event log and the bus over it.
@@ -67,6 +78,13 @@ type Log struct {
 	streets map[string]*streetLog
 	live    []Subscriber
 	subs    []Subscriber
+
+	// The wire: what this process publishes goes out on it; what the
+	// others publish comes in, through the followers, to the live
+	// subscribers (see follow.go).
+	wire   Wire
+	origin string // this Log's mark on its messages, which it skips
+	wired  wired
 
 	// trimMu runs one Trim at a time; nextAge, under it, is when the
 	// oldest event kept expires (zero: unknown).
@@ -118,8 +136,9 @@ func New(st *store.Store, c clock.Clock, logger *slog.Logger, opts Options) *Log
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Log{st: st, c: st.Collection(collection), seqs: st.Collection(seqCollection), early: st.Embedded(),
-		clock: c, opts: opts, log: logger, streets: map[string]*streetLog{}}
+	return &Log{st: st, c: st.Collection(collection), seqs: st.Collection(seqCollection), early: st.Embedded() && !opts.Shared,
+		clock: c, opts: opts, log: logger, streets: map[string]*streetLog{},
+		wire: opts.Wire, origin: bson.NewObjectID().Hex(), wired: newWired()}
 }
 
 // Subscribe adds a durable subscriber: it gets each event once the event is
@@ -133,11 +152,19 @@ func (l *Log) Subscribe(fn Subscriber) {
 
 // SubscribeLive adds a live subscriber: it gets each event in each street's
 // order as soon as it has its number, possibly before it is persisted (the
-// realtime hub), and must only queue. Call it while wiring.
-func (l *Log) SubscribeLive(fn Subscriber) {
+// realtime hub), and must only queue. Call it while wiring, before serving.
+//
+// With a Wire it gets the events of every process sharing the database,
+// still in each street's order, with no gap and no duplicate: the first
+// call subscribes to the wire, and its error is the subscription's.
+func (l *Log) SubscribeLive(fn Subscriber) error {
 	l.mu.Lock()
 	l.live = append(l.live, fn)
 	l.mu.Unlock()
+	if l.wire == nil {
+		return nil
+	}
+	return l.listen()
 }
 
 func (l *Log) subscribers() (live, durable []Subscriber) {
@@ -309,6 +336,7 @@ func (l *Log) reserveAhead(ctx context.Context, s *streetLog, streetID string) {
 // from there. Call it after the last Publish; a later one only makes the
 // next start as careful as after a crash.
 func (l *Log) Close(ctx context.Context) error {
+	l.unlisten()
 	if !l.early {
 		return nil
 	}
@@ -369,9 +397,17 @@ func (l *Log) record(e Event) record {
 // again (reserve), and a client resuming across the hole gets a reset. On
 // MongoDB, where several processes may publish to one street, a number is
 // only final once its insert succeeded, so every subscriber waits for it.
+//
+// With a Wire, e also goes out to the other processes (after the insert
+// on MongoDB, before it on the early path, in the street's order either
+// way); their live subscribers get it through their followers. The
+// durable subscribers run only here, in the publishing process.
 func (l *Log) Publish(ctx context.Context, e Event) (Event, error) {
 	if e.StreetID == "" {
 		return e, errors.New("events: event without street")
+	}
+	if l.wire != nil && !validToken(e.StreetID) {
+		return e, fmt.Errorf("events: street id %q cannot name a wire subject", e.StreetID)
 	}
 	payload, err := json.Marshal(e.Data)
 	if err != nil {
@@ -393,26 +429,29 @@ func (l *Log) Publish(ctx context.Context, e Event) (Event, error) {
 		return e, err
 	}
 	// Another process may have taken the number (several servers on one
-	// MongoDB): the unique index refuses it, and we move past it.
-	for attempt := 0; ; attempt++ {
+	// MongoDB): the unique index refuses it, and we move past it. Each
+	// refusal moves past at least one number, so this ends unless the
+	// street is busier than it for as long as ctx lasts.
+	for {
 		e.Seq = s.last + 1
 		_, err = l.c.InsertOne(ctx, l.record(e))
 		if err == nil {
 			break
 		}
-		if !store.IsDuplicate(err) || attempt >= 10 {
+		if !store.IsDuplicate(err) {
 			return e, err
 		}
-		s.loaded = false
-		if err := l.load(ctx, s, e.StreetID); err != nil {
+		if err := ctx.Err(); err != nil {
+			return e, fmt.Errorf("events: no free number in %s: %w", e.StreetID, err)
+		}
+		last, err := l.lastStored(ctx, e.StreetID)
+		if err != nil {
 			return e, err
 		}
+		s.last = max(last, e.Seq)
 	}
-	l.remember(s, e)
 	s.last = e.Seq
-	for _, fn := range live {
-		fn(e)
-	}
+	l.handOut(e, live)
 	for _, fn := range durable {
 		fn(e)
 	}
@@ -437,9 +476,7 @@ func (l *Log) publishEarly(ctx context.Context, e Event, live, durable []Subscri
 	s.last = e.Seq
 	l.reserveAhead(context.WithoutCancel(livectx), s, e.StreetID)
 	l.remember(s, e)
-	for _, fn := range live {
-		fn(e)
-	}
+	l.handOut(e, live)
 	before, done := s.persisted, make(chan struct{})
 	s.persisted = done
 	s.mu.Unlock()
@@ -460,6 +497,10 @@ func (l *Log) publishEarly(ctx context.Context, e Event, live, durable []Subscri
 
 // Last returns the street's latest sequence number (0 for none).
 func (l *Log) Last(ctx context.Context, streetID string) (int64, error) {
+	if !l.early {
+		// Another process may have published since this one last did.
+		return l.lastStored(ctx, streetID)
+	}
 	s := l.street(streetID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -480,6 +521,9 @@ var ErrGap = errors.New("events: resume point no longer kept")
 func (l *Log) Since(ctx context.Context, streetID string, seq int64, limit int) ([]Event, error) {
 	if limit <= 0 {
 		limit = 1000
+	}
+	if !l.early {
+		return l.sinceStored(ctx, streetID, seq, limit)
 	}
 	s := l.street(streetID)
 	s.mu.Lock()
@@ -539,6 +583,55 @@ func (l *Log) Since(ctx context.Context, streetID string, seq int64, limit int) 
 	return append(out, s.recent[from:min(n, from+limit-len(out))]...), nil
 }
 
+// lastStored reads the street's highest number from the log (0: none).
+func (l *Log) lastStored(ctx context.Context, streetID string) (int64, error) {
+	var r record
+	err := l.c.FindOne(ctx, bson.M{"street_id": streetID}, &r,
+		options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}}).SetProjection(bson.M{"seq": 1}))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	}
+	return r.Seq, nil
+}
+
+// sinceStored is Since on the shared path, read from the log in one go:
+// other processes publish to the street too, so this one's memory does not
+// know its end. There a number is inserted before the next one is taken,
+// so the log has no hole but those a trim left in front: the read starts
+// at seq itself (or, when seq was trimmed, right after it) or the client
+// missed something.
+func (l *Log) sinceStored(ctx context.Context, streetID string, seq int64, limit int) ([]Event, error) {
+	if seq < 0 {
+		return nil, ErrGap
+	}
+	var recs []record
+	err := l.c.FindAll(ctx, bson.M{"street_id": streetID, "seq": bson.M{"$gte": seq}}, &recs,
+		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetLimit(int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) > 0 && recs[0].Seq == seq {
+		recs = recs[1:]
+	} else if seq > 0 && len(recs) == 0 {
+		return nil, ErrGap // ahead of the log, or all of it trimmed
+	}
+	if len(recs) > 0 && recs[0].Seq != seq+1 {
+		return nil, ErrGap
+	}
+	recs = recs[:min(len(recs), limit)]
+	out := make([]Event, 0, len(recs))
+	for i, r := range recs {
+		if i > 0 && r.Seq != recs[i-1].Seq+1 {
+			return nil, ErrGap // lost for good: a crash on the embedded engine
+		}
+		out = append(out, r.event())
+	}
+	return out, nil
+}
+
 // Trim drops events beyond the per-street count and older than the maximum
 // age. It is the log's own expiry sweep (no TTL indexes on the embedded
 // engine); run it periodically.
@@ -565,12 +658,13 @@ func (l *Log) Trim(ctx context.Context) error {
 	var due []dueStreet
 	var or bson.A
 	for id := range streets {
-		if _, err := l.Last(ctx, id); err != nil {
+		last, err := l.Last(ctx, id)
+		if err != nil {
 			return err
 		}
 		s := l.street(id)
 		s.mu.Lock()
-		floor := s.last - l.opts.KeepPerStreet
+		floor := last - l.opts.KeepPerStreet
 		if floor > 0 && floor-s.trimmed >= slack {
 			due = append(due, dueStreet{s, floor})
 			or = append(or, bson.M{"street_id": id, "seq": bson.M{"$lte": floor}})

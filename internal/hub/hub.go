@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"math/bits"
 	"sync"
@@ -189,11 +190,17 @@ type Hub struct {
 	log     *slog.Logger
 	opts    Options
 
-	mu     sync.RWMutex
-	rooms  map[string]*room
-	kicks  map[string]kick // streetID/userID → when their membership ended
-	gen    uint64          // counts membership endings, for Ticket.gen
+	mu    sync.RWMutex
+	rooms map[string]*room
+	kicks map[string]kick // streetID/userID → when their membership ended
+	// roles: streetID/userID → their last role change, for the sockets
+	// being admitted meanwhile (see admit).
+	roles  map[string]roleKick
+	gen    uint64 // counts membership endings and role changes, for Ticket.gen
 	closed bool
+
+	// seed keys the payload sums of the replay cache.
+	seed maphash.Seed
 
 	serving sync.WaitGroup
 	stop    chan struct{}
@@ -212,11 +219,25 @@ type kick struct {
 	at  time.Time
 }
 
+type roleKick struct {
+	kick
+	admin bool
+}
+
 // room is the sockets of one street and its last prepared frames.
 type room struct {
 	mu     sync.RWMutex
 	conns  map[*conn]struct{}
-	recent []prepared // ring, by seq % len
+	recent []cachedFrame // ring, by seq % len
+}
+
+// cachedFrame is a prepared frame kept for replays, with the sum of the
+// payload it encodes: an event rewritten since (events.Log.Forget, on this
+// process or any other) no longer matches and is encoded afresh, so a
+// replay never serves what was forgotten.
+type cachedFrame struct {
+	prepared
+	sum uint64
 }
 
 // prepared is an event frame encoded once for every socket of its street:
@@ -258,7 +279,7 @@ func New(src Source, members Members, log *slog.Logger, opts Options) *Hub {
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &Hub{src: src, members: members, log: log, opts: opts,
-		rooms: map[string]*room{}, kicks: map[string]kick{},
+		rooms: map[string]*room{}, kicks: map[string]kick{}, roles: map[string]roleKick{}, seed: maphash.MakeSeed(),
 		stop: make(chan struct{}), stopped: make(chan struct{}), reset: textFrame([]byte(`{"type":"reset"}`))}
 	size := opts.MaxFrame + 1
 	h.readBuf.New = func() any { b := make([]byte, size); return &b }
@@ -303,13 +324,21 @@ func (h *Hub) Authorize(ctx context.Context, streetID, userID string) (Ticket, e
 }
 
 // Publish fans e out to the sockets of its street. It is the events log's
-// subscriber: it runs on the publisher's goroutine, in street order, and
-// never blocks on a socket.
+// live subscriber: it runs on the publisher's goroutine (or, for another
+// process's events, the log's follower), in street order, and never blocks
+// on a socket. Bans, leaves and role changes take effect here on every
+// process, for the street's sockets and for those being admitted.
 func (h *Hub) Publish(e events.Event) {
 	h.events.Add(1)
 	h.lag[lagBucket(time.Since(e.At))].Add(1)
 	if e.Type == events.MemberBanned || e.Type == events.MemberLeft {
 		h.endMembership(e.StreetID, e.SubjectID)
+	}
+	var role roleChange
+	if e.Type == events.MemberRole && e.SubjectID != "" {
+		if role = parseRole(e); role.ok {
+			h.changeRole(e.StreetID, e.SubjectID, role.admin)
+		}
 	}
 	h.mu.RLock()
 	r := h.rooms[e.StreetID]
@@ -322,14 +351,11 @@ func (h *Hub) Publish(e events.Event) {
 		h.log.Error("hub: encode frame", "type", e.Type, "street", e.StreetID, "err", err)
 		return
 	}
+	sum := h.sum(e.Payload)
 	r.mu.Lock()
-	r.recent[int(p.seq%int64(len(r.recent)))] = p
+	r.recent[int(p.seq%int64(len(r.recent)))] = cachedFrame{p, sum}
 	r.mu.Unlock()
 	p.at = time.Now() // live frames only: replays leave it zero
-	var role roleChange
-	if e.Type == events.MemberRole && e.SubjectID != "" {
-		role = parseRole(e)
-	}
 	h.opts.Foreground.Begin()
 	defer h.opts.Foreground.End()
 	r.mu.RLock()
@@ -367,7 +393,10 @@ func prepare(e events.Event) (prepared, error) {
 	return prepared{seq: e.Seq, admins: e.Audience == events.Admins, frame: textFrame(b)}, nil
 }
 
-// cached returns the prepared frame of e when Publish kept it.
+func (h *Hub) sum(payload []byte) uint64 { return maphash.Bytes(h.seed, payload) }
+
+// cached returns the prepared frame of e when Publish kept it and e's
+// payload is still the one it encodes.
 func (h *Hub) cached(streetID string, e events.Event) (prepared, error) {
 	h.mu.RLock()
 	r := h.rooms[streetID]
@@ -376,11 +405,20 @@ func (h *Hub) cached(streetID string, e events.Event) (prepared, error) {
 		r.mu.RLock()
 		p := r.recent[int(e.Seq%int64(len(r.recent)))]
 		r.mu.RUnlock()
-		if p.seq == e.Seq && p.frame != nil {
-			return p, nil
+		if p.seq == e.Seq && p.frame != nil && p.sum == h.sum(e.Payload) {
+			return p.prepared, nil
 		}
 	}
 	return prepare(e)
+}
+
+// changeRole records userID's new role in streetID for the sockets being
+// admitted right now (see admit); Publish updates the open ones.
+func (h *Hub) changeRole(streetID, userID string, admin bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gen++
+	h.roles[streetID+"/"+userID] = roleKick{kick{gen: h.gen, at: time.Now()}, admin}
 }
 
 // endMembership closes userID's sockets in streetID at once, and remembers
@@ -408,19 +446,24 @@ func (h *Hub) endMembership(streetID, userID string) {
 }
 
 // admit registers c in its street. A membership that ended between
-// Authorize and now (a ban racing the handshake) refuses it.
+// Authorize and now (a ban racing the handshake) refuses it; a role that
+// changed meanwhile replaces the ticket's.
 func (h *Hub) admit(c *conn, t Ticket) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return errClosed
 	}
-	if k, ok := h.kicks[t.StreetID+"/"+t.UserID]; ok && k.gen > t.gen {
+	key := t.StreetID + "/" + t.UserID
+	if k, ok := h.kicks[key]; ok && k.gen > t.gen {
 		return ErrNotMember
+	}
+	if k, ok := h.roles[key]; ok && k.gen > t.gen {
+		c.admin.Store(k.admin)
 	}
 	r := h.rooms[t.StreetID]
 	if r == nil {
-		r = &room{conns: map[*conn]struct{}{}, recent: make([]prepared, h.opts.Recent)}
+		r = &room{conns: map[*conn]struct{}{}, recent: make([]cachedFrame, h.opts.Recent)}
 		h.rooms[t.StreetID] = r
 	}
 	r.mu.Lock()
@@ -562,6 +605,11 @@ func (h *Hub) pingLoop() {
 		for k, v := range h.kicks {
 			if now.Sub(v.at) > time.Minute {
 				delete(h.kicks, k)
+			}
+		}
+		for k, v := range h.roles {
+			if now.Sub(v.at) > time.Minute {
+				delete(h.roles, k)
 			}
 		}
 		h.mu.Unlock()

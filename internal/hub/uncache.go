@@ -2,7 +2,9 @@ package hub
 
 // Uncache drops the frames kept for replays in the streets, after their
 // kept events were rewritten (events.Log.Forget, when an account is
-// deleted): later replays encode the rewritten events from the log.
+// deleted). Replays are safe without it, here and on the other processes
+// (cached checks each frame against the payload it replays); this only
+// frees the stale frames at once.
 func (h *Hub) Uncache(streetIDs ...string) {
 	for _, sid := range streetIDs {
 		h.mu.RLock()

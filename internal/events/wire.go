@@ -1,0 +1,236 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// Wire carries messages between the processes sharing the database
+// (internal/bus over core NATS). The log does not keep its events there:
+// the database is the log of record (Forget rewrites it, which a stream
+// could not), the wire only tells the other processes at once.
+type Wire interface {
+	// Publish sends data on subject to every subscriber of any process.
+	Publish(subject string, data []byte) error
+	// Subscribe calls fn, one message at a time, for each message on
+	// subject (wildcards allowed). It returns once the subscription is
+	// in place, so nothing published afterwards is missed.
+	Subscribe(subject string, fn func(data []byte)) (stop func(), err error)
+}
+
+// wirePrefix is followed by the street's id: one subject per street.
+const wirePrefix = "civico.events."
+
+// wireAll subscribes to every street's events.
+const wireAll = wirePrefix + "*"
+
+// validToken says whether id can be one token of a subject: street ids are
+// hex object ids, tests use short words.
+func validToken(id string) bool {
+	return id != "" && !strings.ContainsAny(id, ".*> \t\r\n")
+}
+
+// wireEvent is an event on the wire: the stored record's fields, the
+// payload as is.
+type wireEvent struct {
+	// Origin is the publishing Log's mark: a process skips its own.
+	Origin    string          `json:"o"`
+	StreetID  string          `json:"s"`
+	Seq       int64           `json:"q"`
+	Type      Type            `json:"t"`
+	At        time.Time       `json:"at"`
+	Audience  Audience        `json:"a,omitempty"`
+	Payload   json.RawMessage `json:"p"`
+	ActorID   string          `json:"ac,omitempty"`
+	SubjectID string          `json:"su,omitempty"`
+}
+
+func (l *Log) encode(e Event) ([]byte, error) {
+	return json.Marshal(wireEvent{Origin: l.origin, StreetID: e.StreetID, Seq: e.Seq, Type: e.Type, At: e.At,
+		Audience: e.Audience, Payload: e.Payload, ActorID: e.ActorID, SubjectID: e.SubjectID})
+}
+
+func (w wireEvent) event() Event {
+	return Event{Seq: w.Seq, Type: w.Type, StreetID: w.StreetID, At: w.At, Audience: w.Audience, Payload: w.Payload,
+		ActorID: w.ActorID, SubjectID: w.SubjectID}
+}
+
+// wired is the state of the subscription to the other processes' events.
+type wired struct {
+	mu   sync.Mutex
+	stop func() // nil: not subscribed
+	// ready is closed once the followers know where each street stands
+	// (seed): messages wait for it.
+	ready     chan struct{}
+	readyOnce sync.Once
+
+	fmu       sync.RWMutex
+	followers map[string]*follower
+	// seeded: every street that had events when the subscription began
+	// has a follower, so an unknown street starts at its first event.
+	seeded bool
+	closed bool
+}
+
+func newWired() wired {
+	return wired{ready: make(chan struct{}), followers: map[string]*follower{}}
+}
+
+// handOut gives e, which has its number, to the live subscribers. Without
+// a wire it calls them. With one it publishes e to the other processes
+// and hands it to this process's own subscribers through the street's
+// follower, like the others' events: at once, without the wire's round
+// trip, and through an outage of the wire. The caller holds the street's
+// lock, so both see this process's events in order.
+func (l *Log) handOut(e Event, live []Subscriber) {
+	if l.wire == nil {
+		for _, fn := range live {
+			fn(e)
+		}
+		return
+	}
+	data, err := l.encode(e)
+	if err == nil {
+		err = l.wire.Publish(wirePrefix+e.StreetID, data)
+	}
+	if err != nil {
+		// The others read it from the log at their next event of the
+		// street, or when they resync.
+		l.log.Warn("events: publishing on the wire", "street", e.StreetID, "seq", e.Seq, "err", err)
+	}
+	l.offer(e)
+}
+
+// listen subscribes to every process's events once. On the shared path it
+// then seeds the followers from the log before any message is handled.
+func (l *Log) listen() error {
+	w := &l.wired
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stop != nil {
+		return nil
+	}
+	stop, err := l.wire.Subscribe(wireAll, l.receive)
+	if err != nil {
+		return fmt.Errorf("events: subscribe to the other processes' events: %w", err)
+	}
+	defer w.readyOnce.Do(func() { close(w.ready) })
+	if !l.early {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := l.seed(ctx); err != nil {
+			stop()
+			return err
+		}
+	}
+	w.stop = stop
+	return nil
+}
+
+// unlisten ends the subscription (Close).
+func (l *Log) unlisten() {
+	w := &l.wired
+	w.mu.Lock()
+	stop := w.stop
+	w.stop = nil
+	w.mu.Unlock()
+	w.fmu.Lock()
+	w.closed = true
+	w.fmu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// receive handles a message of the wire: another process's event.
+func (l *Log) receive(data []byte) {
+	<-l.wired.ready
+	var w wireEvent
+	if err := json.Unmarshal(data, &w); err != nil || w.StreetID == "" || w.Seq <= 0 {
+		l.log.Warn("events: unreadable message on the wire", "err", err)
+		return
+	}
+	if w.Origin == l.origin {
+		return // handed out when published
+	}
+	l.offer(w.event())
+}
+
+// streetLast is a street's highest sequence number in the log.
+type streetLast struct {
+	ID   string `bson:"_id"`
+	Last int64  `bson:"last"`
+}
+
+// lasts reads every street's highest number in one pass over the
+// street_seq index.
+func (l *Log) lasts(ctx context.Context) ([]streetLast, error) {
+	var rows []streetLast
+	err := l.c.Aggregate(ctx, bson.A{
+		bson.M{"$sort": bson.D{{Key: "street_id", Value: 1}, {Key: "seq", Value: -1}}},
+		bson.M{"$group": bson.M{"_id": "$street_id", "last": bson.M{"$first": "$seq"}}},
+	}, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("events: read each street's last event: %w", err)
+	}
+	return rows, nil
+}
+
+// seed starts each street's follower after the street's last event, read
+// once the subscription is in place: whatever the others publish from now
+// on comes after it, and what came before is in the log for the sockets'
+// replays. Sockets are only served once this has run.
+func (l *Log) seed(ctx context.Context) error {
+	rows, err := l.lasts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		f := l.follower(r.ID)
+		f.mu.Lock()
+		f.next = max(f.next, r.Last+1)
+		f.mu.Unlock()
+	}
+	w := &l.wired
+	w.fmu.Lock()
+	w.seeded = true
+	w.fmu.Unlock()
+	return nil
+}
+
+// Resync catches the live subscribers up with the log after the wire may
+// have lost messages (NATS reconnected, or reported this process a slow
+// consumer): each street's events this process has not handed out are read
+// from the log and handed out in order. Call it from the bus's reconnect
+// hook, on its own goroutine. The embedded engine is one process, whose
+// events are all handed out here: there is nothing to catch up.
+func (l *Log) Resync(ctx context.Context) error {
+	if l.wire == nil || l.early {
+		return nil
+	}
+	w := &l.wired
+	w.mu.Lock()
+	listening := w.stop != nil
+	w.mu.Unlock()
+	if !listening {
+		return nil
+	}
+	rows, err := l.lasts(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		f := l.follower(r.ID)
+		f.mu.Lock()
+		f.known = max(f.known, r.Last)
+		l.advanceLocked(r.ID, f)
+		f.mu.Unlock()
+	}
+	return nil
+}
