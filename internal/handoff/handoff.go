@@ -15,14 +15,21 @@
 // not online; a volunteer can take it on, and the author sees "the desk is
 // on it".
 //
-// The embedded engine scans a collection for any filter but _id, so the
-// sweep never looks for due posts in the posts collection: post events
-// schedule what will be due (one small document each, deleted once
-// handled), the pending ones are kept in memory, and each due post is read
-// by _id when its time comes. The cost follows the posts that fall due.
-// Once per process, the first sweep also reads the live requests (one scan
-// of the posts collection) and schedules any that never were: made before
-// this code ran, or while the database refused the schedule.
+// What falls due lives in the database, so that any process may act on
+// it: post events schedule each check as one small document of
+// handoff_due (by _id post:state, so a check is scheduled once), and the
+// sweep reads the ones whose time came (a scan of that collection on the
+// embedded engine, which holds only the checks of the last days' requests;
+// the "at" index on MongoDB). A sweep claims a check before acting by
+// moving its time forward by claimFor, in one conditional update that
+// only one sweep can win; once acted on, the check is deleted. A sweep
+// that fails, or whose process dies, leaves the check to fall due again
+// when the claim runs out: never lost, and the reminder claim and the
+// unanswered entry (both inserts by _id) keep the effects once.
+// The first sweep of a process, and one a day after, also reads the live
+// requests (one scan of the posts collection) and schedules any that never
+// were: made before this code ran, or while the database refused the
+// schedule.
 package handoff
 
 import (
@@ -45,6 +52,7 @@ import (
 	"civico/internal/streets"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // States of a request a reminder is about.
@@ -110,12 +118,25 @@ type Service struct {
 	clock      clock.Clock
 	log        *slog.Logger
 
-	mu      sync.Mutex
-	loaded  bool
-	pending map[string]dueDoc // by _id
-
-	sweepMu sync.Mutex
+	// backfillMu guards lastBackfill, when this process last scheduled
+	// the live requests that had no check: a pace, not shared state (the
+	// backfill inserts by _id and skips requests already reminded, so
+	// two processes doing it at once schedule each check once).
+	backfillMu   sync.Mutex
+	lastBackfill time.Time
 }
+
+// claimFor is how long a sweep holds a check it claimed. A check neither
+// done nor given back by then (acting failed, or the process died) falls
+// due again for any sweep. Acting takes a few reads and one insert.
+const claimFor = 2 * time.Minute
+
+// backfillEvery is how often a process's sweep schedules the requests
+// that have no check (see backfill).
+const backfillEvery = 24 * time.Hour
+
+// sweepBatch bounds the checks one read of the due collection returns.
+const sweepBatch = 200
 
 // dueDoc is a check to make on a post at a time.
 type dueDoc struct {
@@ -123,7 +144,8 @@ type dueDoc struct {
 	PostID   string    `bson:"post_id"`
 	StreetID string    `bson:"street_id"`
 	State    string    `bson:"state"`
-	At       time.Time `bson:"at"`
+	At       time.Time `bson:"at"` // when due; a claim moves it (claimFor)
+	Tries    int       `bson:"tries,omitempty"`
 }
 
 // reminderDoc is a reminder sent (or being sent), and its answer.
@@ -148,7 +170,6 @@ func New(st *store.Store, c clock.Clock, ps *posts.Service, sts *streets.Service
 		due: st.Collection(collDue), reminders: st.Collection(collReminders), unanswered: st.Collection(collUnanswered),
 		links: st.Collection(collLinks), takes: st.Collection(collTakes),
 		posts: ps, streets: sts, desks: desks, accounts: accounts, notifier: notifier, clock: c, log: log,
-		pending: map[string]dueDoc{},
 	}
 }
 
@@ -156,6 +177,7 @@ func New(st *store.Store, c clock.Clock, ps *posts.Service, sts *streets.Service
 // serve MongoDB deployments' list queries.
 func Indexes() []store.Index {
 	return []store.Index{
+		{Collection: collDue, Name: "at", Keys: bson.D{{Key: "at", Value: 1}}},
 		{Collection: collUnanswered, Name: "street", Keys: bson.D{{Key: "street_id", Value: 1}, {Key: "created_at", Value: 1}}},
 		{Collection: collLinks, Name: "street", Keys: bson.D{{Key: "street_id", Value: 1}}},
 		{Collection: collLinks, Name: "association", Keys: bson.D{{Key: "association_id", Value: 1}}},
@@ -166,7 +188,8 @@ func dueKey(postID, state string) string { return postID + ":" + state }
 
 // OnEvent is the event-bus subscriber: a new request schedules its "open"
 // check, a request becoming matched its "matched" check. It runs on the
-// publisher's goroutine, so it does one insert and returns.
+// publisher's goroutine, in the publishing process, so it does one insert
+// and returns; any process's sweep then finds the check in the database.
 func (s *Service) OnEvent(e events.Event) {
 	if e.Type != events.PostCreated && e.Type != events.PostUpdated {
 		return
@@ -184,95 +207,111 @@ func (s *Service) OnEvent(e events.Event) {
 	default:
 		return
 	}
-	it.ID, it.PostID, it.StreetID, it.At = dueKey(d.ID, it.State), d.ID, e.StreetID, it.At.UTC()
-	s.mu.Lock()
-	_, known := s.pending[it.ID]
-	s.mu.Unlock()
-	if known {
-		return // an edit of a matched post: the first match decides
-	}
+	it.ID, it.PostID, it.StreetID, it.At = dueKey(d.ID, it.State), d.ID, e.StreetID, it.At.UTC().Truncate(time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if _, err := s.due.InsertOne(ctx, it); err != nil {
-		if store.IsDuplicate(err) {
-			return
-		}
-		// Kept in memory: only a restart before it is due would lose it.
-		s.log.Error("handoff: schedule not persisted", "post", d.ID, "state", it.State, "err", err)
+	// A duplicate is an edit of a matched post: the first match decides.
+	if _, err := s.due.InsertOne(ctx, it); err != nil && !store.IsDuplicate(err) {
+		s.log.Error("handoff: schedule not persisted; the next backfill schedules it", "post", d.ID, "state", it.State, "err", err)
 	}
-	s.mu.Lock()
-	s.pending[it.ID] = it
-	s.mu.Unlock()
 }
 
 // Sweep handles the checks that fell due: reminders to authors, and
-// requests without replies onto the unanswered lists. Run it every minute.
+// requests without replies onto the unanswered lists. Run it every minute,
+// on one process or several: each check is acted on by the sweep that
+// claimed it.
 func (s *Service) Sweep(ctx context.Context) error {
-	s.sweepMu.Lock()
-	defer s.sweepMu.Unlock()
-	if err := s.load(ctx); err != nil {
-		return err
-	}
-	now := s.clock.Now()
-	s.mu.Lock()
-	var ready []dueDoc
-	for _, it := range s.pending {
-		if !it.At.After(now) {
-			ready = append(ready, it)
-		}
-	}
-	s.mu.Unlock()
-	sort.Slice(ready, func(i, j int) bool { return ready[i].At.Before(ready[j].At) })
 	var errs []error
-	for _, it := range ready {
-		if err := s.handle(ctx, it); err != nil {
-			errs = append(errs, err) // kept: the next sweep tries again
-			continue
-		}
-		if _, err := s.due.DeleteOne(ctx, bson.M{"_id": it.ID}); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		s.mu.Lock()
-		delete(s.pending, it.ID)
-		s.mu.Unlock()
+	if err := s.maybeBackfill(ctx); err != nil {
+		errs = append(errs, err) // the due checks still go
 	}
-	return errors.Join(errs...)
+	now := s.clock.Now().UTC()
+	for {
+		var docs []dueDoc
+		if err := s.due.FindAll(ctx, bson.M{"at": bson.M{"$lte": now}}, &docs,
+			options.Find().SetSort(bson.D{{Key: "at", Value: 1}}).SetLimit(sweepBatch)); err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		sort.SliceStable(docs, func(i, j int) bool { return docs[i].At.Before(docs[j].At) })
+		for _, it := range docs {
+			until, ok, err := s.claim(ctx, it.ID, now)
+			if err != nil {
+				// Unclaimed, it would be found again: stop here, the next
+				// sweep goes on.
+				return errors.Join(append(errs, err)...)
+			}
+			if !ok {
+				continue // another sweep has it, or it is done
+			}
+			if err := s.handle(ctx, it); err != nil {
+				errs = append(errs, err) // due again once the claim runs out
+				continue
+			}
+			// Guarded by the claim: a sweep that took the check over after
+			// a claim ran out deletes it itself.
+			if _, err := s.due.DeleteOne(ctx, bson.M{"_id": it.ID, "at": until}); err != nil {
+				errs = append(errs, err) // acted on: a second go changes nothing
+			}
+		}
+		// Every check read was claimed or taken by someone else, so none of
+		// them is found again.
+		if len(docs) < sweepBatch {
+			return errors.Join(errs...)
+		}
+	}
 }
 
-// load reads the pending checks once per process, then backfills.
-func (s *Service) load(ctx context.Context) error {
-	s.mu.Lock()
-	loaded := s.loaded
-	s.mu.Unlock()
-	if loaded {
+// claim takes a due check for this sweep: its time moves claimFor past now,
+// out of every other sweep's reach, if it still was due. It returns the
+// new time, which is the claim's token.
+func (s *Service) claim(ctx context.Context, id string, now time.Time) (time.Time, bool, error) {
+	until := now.Add(claimFor).Truncate(time.Millisecond)
+	r, err := s.due.UpdateOne(ctx, bson.M{"_id": id, "at": bson.M{"$lte": now}},
+		bson.M{"$set": bson.M{"at": until}, "$inc": bson.M{"tries": 1}})
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return until, r.MatchedCount == 1, nil
+}
+
+// maybeBackfill runs the backfill on this process's first sweep and once
+// every backfillEvery after.
+func (s *Service) maybeBackfill(ctx context.Context) error {
+	now := s.clock.Now()
+	s.backfillMu.Lock()
+	if !s.lastBackfill.IsZero() && now.Sub(s.lastBackfill) < backfillEvery {
+		s.backfillMu.Unlock()
 		return nil
 	}
-	var docs []dueDoc
-	if err := s.due.FindAll(ctx, bson.M{}, &docs); err != nil {
+	prev := s.lastBackfill
+	s.lastBackfill = now
+	s.backfillMu.Unlock()
+	if err := s.backfill(ctx); err != nil {
+		s.backfillMu.Lock()
+		if s.lastBackfill.Equal(now) {
+			s.lastBackfill = prev // the next sweep tries again
+		}
+		s.backfillMu.Unlock()
 		return err
 	}
-	s.mu.Lock()
-	for _, d := range docs {
-		d.At = d.At.UTC()
-		s.pending[d.ID] = d
-	}
-	s.mu.Unlock()
-	if err := s.backfill(ctx); err != nil {
-		return err // loaded stays false: the next sweep tries again
-	}
-	s.mu.Lock()
-	s.loaded = true
-	s.mu.Unlock()
 	return nil
 }
 
 // backfill gives every request still waiting its check: requests made
-// before this code ran, or whose event found the database unwritable and
-// the process restarted, were never scheduled. One scan of the live
-// requests per process; a request already checked (its reminder claimed)
-// costs one read by _id.
+// before this code ran, or whose event found the database unwritable,
+// were never scheduled. One scan of the live requests; a request whose
+// check is done (its reminder claimed) costs one read by _id.
 func (s *Service) backfill(ctx context.Context) error {
+	var ids []struct {
+		ID string `bson:"_id"`
+	}
+	if err := s.due.FindAll(ctx, bson.M{}, &ids, options.Find().SetProjection(bson.M{"_id": 1})); err != nil {
+		return err
+	}
+	scheduled := make(map[string]bool, len(ids))
+	for _, d := range ids {
+		scheduled[d.ID] = true
+	}
 	added := 0
 	err := s.posts.EachLiveRequest(ctx, func(rec posts.PostRecord) error {
 		it := dueDoc{PostID: rec.ID, StreetID: rec.StreetID}
@@ -288,28 +327,25 @@ func (s *Service) backfill(ctx context.Context) error {
 		default:
 			return nil
 		}
-		it.ID, it.At = dueKey(rec.ID, it.State), it.At.UTC()
-		s.mu.Lock()
-		_, known := s.pending[it.ID]
-		s.mu.Unlock()
-		if known {
+		it.ID, it.At = dueKey(rec.ID, it.State), it.At.UTC().Truncate(time.Millisecond)
+		if scheduled[it.ID] {
 			return nil
 		}
 		r, err := s.reminderOf(ctx, rec.ID, it.State)
 		if err != nil || r != nil {
 			return err
 		}
-		if _, err := s.due.InsertOne(ctx, it); err != nil && !store.IsDuplicate(err) {
+		if _, err := s.due.InsertOne(ctx, it); err != nil {
+			if store.IsDuplicate(err) {
+				return nil
+			}
 			return err
 		}
-		s.mu.Lock()
-		s.pending[it.ID] = it
-		s.mu.Unlock()
 		added++
 		return nil
 	})
 	if added > 0 {
-		s.log.Info("handoff: requests scheduled on start", "count", added)
+		s.log.Info("handoff: unscheduled requests scheduled", "count", added)
 	}
 	return err
 }

@@ -1,0 +1,4 @@
+package handoff
+
+// ClaimFor is how long a sweep holds a check it claimed, for tests.
+const ClaimFor = claimFor
