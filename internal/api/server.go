@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"civico/internal/auth"
+	"civico/internal/fault"
 	"civico/internal/handoff"
 	"civico/internal/hub"
 	"civico/internal/idle"
@@ -46,7 +47,9 @@ type Config struct {
 
 // Deps are the services the handlers call.
 type Deps struct {
-	Log   *slog.Logger
+	Log *slog.Logger
+	// Ready is nil when the server can answer; else /readyz is 503 with
+	// the message of the *fault.Error it returns (which part is down).
 	Ready func() error
 	Auth  *auth.Service
 	// Static serves the PWA for everything outside /api.
@@ -153,7 +156,11 @@ func (h *handlers) readyz(c *fiber.Ctx) error {
 	if h.d.Ready != nil {
 		if err := h.d.Ready(); err != nil {
 			h.d.Log.Warn("not ready", "err", err)
-			return c.Status(http.StatusServiceUnavailable).JSON(errorBody{Error: errorDetail{Code: "not_ready", Message: "the database does not answer"}})
+			msg := "not ready"
+			if f, ok := fault.As(err); ok {
+				msg = f.Message
+			}
+			return c.Status(http.StatusServiceUnavailable).JSON(errorBody{Error: errorDetail{Code: "not_ready", Message: msg}})
 		}
 	}
 	return c.JSON(fiber.Map{"status": "ready"})

@@ -17,10 +17,12 @@ import (
 
 	"civico/internal/api"
 	"civico/internal/auth"
+	"civico/internal/bus"
 	"civico/internal/clock"
 	"civico/internal/config"
 	"civico/internal/diag"
 	"civico/internal/events"
+	"civico/internal/fault"
 	"civico/internal/handoff"
 	"civico/internal/hub"
 	"civico/internal/idle"
@@ -47,6 +49,9 @@ type App struct {
 	store *store.Store
 	fiber *fiber.App
 
+	// Bus connects this process to the others (NATS): their messages, who
+	// is alive, who leads the periodic work.
+	Bus *bus.Bus
 	// Services, exposed for tests that drive them directly.
 	Auth   *auth.Service
 	Events *events.Log
@@ -111,6 +116,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	}
 	a := &App{cfg: cfg, log: log, clock: opts.Clock, store: st, pwa: opts.PWA, Foreground: foreground, fanout: fanout, metrics: m}
 	if err := a.build(ctx); err != nil {
+		if a.Bus != nil {
+			a.Bus.Close()
+		}
 		_ = st.Close(context.Background())
 		return nil, err
 	}
@@ -119,12 +127,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 
 func (a *App) build(ctx context.Context) error {
 	cfg, c, log := a.cfg, a.clock, a.log
+	// Before the services, which subscribe to it. Without a NATS URL it
+	// is embedded: enough for one process, whatever the database.
+	var err error
+	a.Bus, err = bus.Start(ctx, bus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen,
+		Logger: log.With("component", "bus")})
+	if err != nil {
+		return err
+	}
 	idx := slices.Concat(events.Indexes(), auth.Indexes(), ratelimit.Indexes())
 	if err := a.store.EnsureIndexes(ctx, idx...); err != nil {
 		return err
 	}
 	a.Events = events.New(a.store, c, log, events.Options{})
-	var err error
 	a.Auth, err = auth.New(ctx, a.store, c, log, auth.Options{Secret: cfg.JWTSecret,
 		LoginPerAccount: cfg.LoginPerAccount, LoginPerIP: cfg.LoginPerIP, RegisterPerIP: cfg.RegisterPerIP})
 	if err != nil {
@@ -165,7 +180,7 @@ func (a *App) build(ctx context.Context) error {
 		SecureCookies: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
 	}, api.Deps{
 		Log:         log,
-		Ready:       func() error { return a.store.Ping(context.Background()) },
+		Ready:       a.ready,
 		Auth:        a.Auth,
 		Hub:         a.Hub,
 		Portineria:  a.Portineria,
@@ -256,7 +271,27 @@ func parsePrefixes(list []string) []netip.Prefix {
 	return out
 }
 
-// sweepLoop runs the expiry sweeps the embedded engine cannot (no TTL indexes).
+// What /readyz answers with (503, their message) when a part is down.
+var (
+	errDatabaseNotReady = fault.New(fault.Unavailable, "not_ready", "the database does not answer")
+	errNATSNotReady     = fault.New(fault.Unavailable, "not_ready", "NATS does not answer")
+)
+
+// ready says whether the database and NATS answer.
+func (a *App) ready() error {
+	if err := a.store.Ping(context.Background()); err != nil {
+		return errDatabaseNotReady.Wrap(err)
+	}
+	if err := a.Bus.Ready(); err != nil {
+		return errNATSNotReady.Wrap(err)
+	}
+	return nil
+}
+
+// sweepLoop runs the expiry sweeps the embedded engine cannot (no TTL
+// indexes), on the leader only: every process sweeping the same shared
+// data would expire a post twice, send a reminder twice, and scan it all
+// N times. A process that leads later starts sweeping at its next tick.
 func (a *App) sweepLoop(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -266,6 +301,9 @@ func (a *App) sweepLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if !a.Bus.IsLeader() {
+				continue
+			}
 			for _, sweep := range a.sweeps {
 				if err := sweep(ctx); err != nil && !errors.Is(err, context.Canceled) {
 					a.log.Warn("sweep failed", "err", err)
@@ -298,10 +336,13 @@ func (a *App) Shutdown(ctx context.Context) error {
 	// After the sweeps (which may publish) and before the store: sends in
 	// flight are abandoned to the next start, finished ones recorded.
 	a.Push.Close()
-	// Last before the store: the next start goes on with the numbering.
+	// Last of the services: the next start goes on with the numbering.
 	if cerr := a.Events.Close(ctx); cerr != nil && err == nil {
 		err = cerr
 	}
+	// After everything that publishes, before the store: a clean stop
+	// hands the leadership over at once.
+	a.Bus.Close()
 	if cerr := a.store.Close(ctx); cerr != nil && err == nil {
 		err = cerr
 	}
