@@ -135,13 +135,20 @@ func (s *Service) requireCoordinator(ctx context.Context, p auth.Principal, aid 
 }
 
 // agree records one side's (or both sides') consent. Each side sets only
-// its own flag, so two sides agreeing at once both count.
+// its own flag, in one update that returns the link as it was, so that of
+// agreements made at once (on any processes) exactly one sees the link
+// become active, sets its active_since and writes "accept" in the logs.
 func (s *Service) agree(ctx context.Context, p auth.Principal, streetID, aid string, streetSide, assocSide bool) (Link, error) {
 	key := linkKey(streetID, aid)
 	var cur linkDoc
 	err := s.links.FindOne(ctx, bson.M{"_id": key}, &cur)
-	before := cur
 	if errors.Is(err, store.ErrNotFound) {
+		// MaxLinks is a soft bound: counting and then writing are two
+		// steps, so new links racing on one street or association may pass
+		// it by as many as race. It keeps the link lists and the scans of
+		// an abusive street small, and that holds; an exact bound would need
+		// a counter kept in step with every link and unlink (a process dying
+		// between the two leaves it wrong for good) for nobody's benefit.
 		n, err := s.countLinks(ctx, streetID, aid)
 		if err != nil {
 			return Link{}, err
@@ -160,27 +167,40 @@ func (s *Service) agree(ctx context.Context, p auth.Principal, streetID, aid str
 	if assocSide {
 		set["association_ok"], set["association_by"] = true, p.UserID
 	}
-	if _, err := s.links.UpdateOne(ctx, bson.M{"_id": key}, bson.M{"$set": set, "$setOnInsert": bson.M{"created_at": now}},
-		options.UpdateOne().SetUpsert(true)); err != nil && !store.IsDuplicate(err) {
+	update := bson.M{"$set": set, "$setOnInsert": bson.M{"created_at": now}}
+	var before linkDoc
+	err = s.links.FindOneAndUpdate(ctx, bson.M{"_id": key}, update, &before,
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.Before))
+	if store.IsDuplicate(err) { // two first agreements racing to insert: the loser updates
+		err = s.links.FindOneAndUpdate(ctx, bson.M{"_id": key}, update, &before,
+			options.FindOneAndUpdate().SetReturnDocument(options.Before))
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		before, err = linkDoc{}, nil // this agreement made the link
+	}
+	if err != nil {
 		return Link{}, err
 	}
-	if err := s.links.FindOne(ctx, bson.M{"_id": key}, &cur); err != nil {
-		return Link{}, err
-	}
-	if cur.status() == LinkActive && cur.ActiveSince == nil {
-		if _, err := s.links.UpdateOne(ctx, bson.M{"_id": key}, bson.M{"$set": bson.M{"active_since": now}}); err != nil {
+	becameActive := before.status() != LinkActive &&
+		(before.StreetOK || streetSide) && (before.AssociationOK || assocSide)
+	// A link active without its time (its accept's process died before
+	// setting it) gets it from the next agreement.
+	if becameActive || before.status() == LinkActive && before.ActiveSince == nil {
+		if _, err := s.links.UpdateOne(ctx, bson.M{"_id": key, "active_since": nil}, bson.M{"$set": bson.M{"active_since": now}}); err != nil {
 			return Link{}, err
 		}
-		cur.ActiveSince = &now
 	}
 	// Only a side's first agreement is a line in the logs: asking again
 	// changes nothing.
 	if streetSide && !before.StreetOK || assocSide && !before.AssociationOK {
 		action := ActionLinkRequest
-		if cur.status() == LinkActive {
+		if becameActive {
 			action = ActionLinkAccept
 		}
 		s.auditLink(ctx, p, streetID, aid, action, sideOf(streetSide, assocSide))
+	}
+	if err := s.links.FindOne(ctx, bson.M{"_id": key}, &cur); err != nil {
+		return Link{}, err
 	}
 	return s.linkView(ctx, cur), nil
 }

@@ -205,3 +205,46 @@ func TestFailedCheckFallsDueAgainForAnotherProcess(t *testing.T) {
 		t.Fatalf("%d checks left", n)
 	}
 }
+
+// Both sides agreeing to a link at once, through two processes: the link
+// is active with its time, and the logs say once that it was asked for and
+// once that it was accepted.
+func TestConcurrentAgreementsAcceptOnce(t *testing.T) {
+	e := newEnv(t, time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	s := e.s
+	a, b := s.App.Handoff, e.otherProcess(nil)
+	ctx := context.Background()
+	coord := s.Register(t, "Clara")
+	aid := s.Association(t, coord, "Portinaio Bolognina", 500)
+	for round := range 5 {
+		admin := s.Register(t, "Anna")
+		sid := s.CreateStreet(t, admin, "Via Tibaldi "+string(rune('A'+round)))
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, errs[0] = a.LinkFromStreet(ctx, me(admin), sid, aid)
+		}()
+		go func() {
+			defer wg.Done()
+			_, errs[1] = b.LinkFromAssociation(ctx, me(coord), aid, sid)
+		}()
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		links, err := a.StreetLinks(ctx, me(admin), sid)
+		if err != nil || len(links) != 1 || links[0].Status != handoff.LinkActive || links[0].ActiveSince == nil {
+			t.Fatalf("round %d: links %+v %v, want one active with its time", round, links, err)
+		}
+		street, _ := linkLines(t, s, admin, coord, sid, aid)
+		actions := map[string]int{}
+		for _, l := range street {
+			actions[l.action]++
+		}
+		if len(street) != 2 || actions[handoff.ActionLinkRequest] != 1 || actions[handoff.ActionLinkAccept] != 1 {
+			t.Fatalf("round %d: the street's audit log %+v, want one request and one accept", round, street)
+		}
+	}
+}
