@@ -173,7 +173,9 @@ func (b *baseline) stop() {
 
 func (b *baseline) name() string { return "bare fasthttp/websocket" }
 
-func (b *baseline) wsURL(street int, since int64) string {
+func (b *baseline) nodes() int { return 1 }
+
+func (b *baseline) wsURL(_, street int, since int64) string {
 	return "ws://" + b.addr + "/ws?street=" + strconv.Itoa(street)
 }
 
@@ -181,16 +183,16 @@ func (b *baseline) dialer(*member) *websocket.Dialer {
 	return &websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 256, HandshakeTimeout: 30 * time.Second}
 }
 
-func (b *baseline) header() http.Header { return nil }
+func (b *baseline) header(int) http.Header { return nil }
 
 func (b *baseline) streets() int { return b.nstreet }
 
 func (b *baseline) memberOf(int, int) *member { return &member{} }
 
-func (b *baseline) pid() int { return b.cmd.Process.Pid }
+func (b *baseline) pids() []int { return []int{b.cmd.Process.Pid} }
 
 // publish sends a payload of the size of a Civico post event.
-func (b *baseline) publish(ctx context.Context, street int, title string) error {
+func (b *baseline) publish(ctx context.Context, _, street int, title string) error {
 	data, _ := json.Marshal(map[string]any{"id": "000000000000000000000000", "kind": "offer", "category": "other",
 		"title": title, "body": postBody, "status": "open", "pinned": false, "author_id": "000000000000000000000000",
 		"author_name": "Load Test", "created_at": time.Now().UTC()})

@@ -24,31 +24,40 @@ import (
 )
 
 // civico is the server under test, reached only through its HTTP API and
-// its debug endpoint, as any client would.
+// its debug endpoint, as any client would. It may be several processes
+// (nodes) serving the same streets; setup goes through the first.
 type civico struct {
-	base, debug string
-	client      *http.Client
+	bases, debugs []string // per node
+	client        *http.Client
 
 	streetIDs []string
 	members   [][]*member // per street; members[i][0] created the street
 	users     []*member
 	refresh   map[*member]string
 	tokensAt  time.Time
-	// serverPid is the server process when this load test started it.
-	serverPid int
+	// serverPids are the server's processes (and the database and NATS
+	// they share) when this load test started them.
+	serverPids []int
 }
 
-func (c *civico) pid() int { return c.serverPid }
+func (c *civico) pids() []int { return c.serverPids }
 
-func newCivico(base, debug string) *civico {
-	return &civico{base: base, debug: debug, refresh: map[*member]string{},
+func newCivico(bases, debugs []string) *civico {
+	return &civico{bases: bases, debugs: debugs, refresh: map[*member]string{},
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 }
 
-func (c *civico) name() string { return "civico" }
+func (c *civico) name() string {
+	if len(c.bases) > 1 {
+		return fmt.Sprintf("civico (%d nodes)", len(c.bases))
+	}
+	return "civico"
+}
 
-func (c *civico) wsURL(street int, since int64) string {
-	u := "ws" + c.base[len("http"):] + "/api/v1/streets/" + c.streetIDs[street] + "/ws"
+func (c *civico) nodes() int { return len(c.bases) }
+
+func (c *civico) wsURL(node, street int, since int64) string {
+	u := "ws" + c.bases[node][len("http"):] + "/api/v1/streets/" + c.streetIDs[street] + "/ws"
 	if since >= 0 {
 		u += "?since=" + strconv.FormatInt(since, 10)
 	}
@@ -61,7 +70,7 @@ func (c *civico) dialer(m *member) *websocket.Dialer {
 		Subprotocols: []string{"civico", "access_token." + m.token}}
 }
 
-func (c *civico) header() http.Header { return http.Header{"Origin": {c.base}} }
+func (c *civico) header(node int) http.Header { return http.Header{"Origin": {c.bases[node]}} }
 
 func (c *civico) streets() int { return len(c.streetIDs) }
 
@@ -70,8 +79,14 @@ func (c *civico) memberOf(street, j int) *member {
 	return ms[j%len(ms)]
 }
 
-// call sends a JSON request and decodes a JSON answer with status want.
+// call sends a JSON request to the first node and decodes a JSON answer
+// with status want.
 func (c *civico) call(ctx context.Context, method, path, token string, body, out any, want int) error {
+	return c.callNode(ctx, 0, method, path, token, body, out, want)
+}
+
+// callNode is call through the given node.
+func (c *civico) callNode(ctx context.Context, node int, method, path, token string, body, out any, want int) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -80,7 +95,7 @@ func (c *civico) call(ctx context.Context, method, path, token string, body, out
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api/v1"+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.bases[node]+"/api/v1"+path, rd)
 	if err != nil {
 		return err
 	}
@@ -209,30 +224,67 @@ func (c *civico) freshTokens(ctx context.Context) error {
 
 var postSeq atomic.Int64
 
-// publish posts an offer as the next member of the street.
-func (c *civico) publish(ctx context.Context, street int, title string) error {
+// publish posts an offer as the next member of the street, through node.
+func (c *civico) publish(ctx context.Context, node, street int, title string) error {
 	m := c.memberOf(street, int(postSeq.Add(1)))
-	return c.call(ctx, "POST", "/streets/"+c.streetIDs[street]+"/posts", m.token, map[string]string{
+	return c.callNode(ctx, node, "POST", "/streets/"+c.streetIDs[street]+"/posts", m.token, map[string]string{
 		"kind": "offer", "category": "other", "title": title, "body": postBody}, nil, http.StatusCreated)
 }
 
-// vars reads the server's debug endpoint.
+// vars reads the server's debug endpoints, summed over the nodes.
 func (c *civico) vars(gc bool) (diag.Mem, hub.Stats, error) {
-	url := c.debug + "/debug/vars"
-	if gc {
-		url += "?gc=1"
+	mems, stats, err := c.nodeVars(gc)
+	var m diag.Mem
+	var st hub.Stats
+	for i := range mems {
+		m = addMem(m, mems[i])
+		st = addStats(st, stats[i])
 	}
-	res, err := c.client.Get(url)
-	if err != nil {
-		return diag.Mem{}, hub.Stats{}, err
+	return m, st, err
+}
+
+// nodeVars reads each node's debug endpoint.
+func (c *civico) nodeVars(gc bool) ([]diag.Mem, []hub.Stats, error) {
+	mems, stats := make([]diag.Mem, len(c.debugs)), make([]hub.Stats, len(c.debugs))
+	for i, d := range c.debugs {
+		url := d + "/debug/vars"
+		if gc {
+			url += "?gc=1"
+		}
+		res, err := c.client.Get(url)
+		if err != nil {
+			return nil, nil, err
+		}
+		var v struct {
+			Mem diag.Mem  `json:"mem"`
+			Hub hub.Stats `json:"hub"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&v)
+		res.Body.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", url, err)
+		}
+		mems[i], stats[i] = v.Mem, v.Hub
 	}
-	defer res.Body.Close()
-	var v struct {
-		Mem diag.Mem  `json:"mem"`
-		Hub hub.Stats `json:"hub"`
+	return mems, stats, nil
+}
+
+func addMem(a, b diag.Mem) diag.Mem {
+	return diag.Mem{HeapInuse: a.HeapInuse + b.HeapInuse, StackInuse: a.StackInuse + b.StackInuse,
+		HeapObjects: a.HeapObjects + b.HeapObjects, Sys: a.Sys + b.Sys, Go: a.Go + b.Go, RSS: a.RSS + b.RSS,
+		Goroutines: a.Goroutines + b.Goroutines, OpenFiles: a.OpenFiles + b.OpenFiles, NumGC: a.NumGC + b.NumGC}
+}
+
+func addStats(a, b hub.Stats) hub.Stats {
+	s := hub.Stats{Conns: a.Conns + b.Conns, Streets: a.Streets + b.Streets, Accepted: a.Accepted + b.Accepted,
+		Events: a.Events + b.Events, Deliveries: a.Deliveries + b.Deliveries, Replayed: a.Replayed + b.Replayed,
+		Resets: a.Resets + b.Resets, TooSlow: a.TooSlow + b.TooSlow, Removed: a.Removed + b.Removed, Dead: a.Dead + b.Dead,
+		Abusive: a.Abusive + b.Abusive, Writers: a.Writers + b.Writers}
+	for i := range s.Lag {
+		s.Lag[i] = a.Lag[i] + b.Lag[i]
+		s.WriteLag[i] = a.WriteLag[i] + b.WriteLag[i]
 	}
-	err = json.NewDecoder(res.Body).Decode(&v)
-	return v.Mem, v.Hub, err
+	return s
 }
 
 // parallel runs fn(0..n-1), par at a time, and returns the first error.
@@ -274,8 +326,9 @@ type server struct {
 }
 
 // startServer runs bin on free loopback ports with a fresh data directory
-// and the limits a load test needs (registration and posting per IP).
-func startServer(bin, dataDir string, pingInterval time.Duration) (*server, error) {
+// and the limits a load test needs (registration and posting per IP), and
+// env added (a shared database and NATS).
+func startServer(bin, dataDir string, pingInterval time.Duration, env ...string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -297,6 +350,7 @@ func startServer(bin, dataDir string, pingInterval time.Duration) (*server, erro
 		"CIVICO_POSTS_PER_HOUR=1000000",
 		"CIVICO_WS_PING_INTERVAL="+pingInterval.String(),
 	)
+	s.cmd.Env = append(s.cmd.Env, env...)
 	s.cmd.Stdout, s.cmd.Stderr = os.Stderr, os.Stderr
 	if err := s.cmd.Start(); err != nil {
 		return nil, err

@@ -39,23 +39,32 @@ func cpuTime(pid int) time.Duration {
 	return time.Duration(ut+st) * clockTick
 }
 
-// cpuMeter measures how many cores two processes used over a window.
+// cpuMeter measures how many cores the server's processes together, and
+// this load generator, used over a window.
 type cpuMeter struct {
-	pid         int
+	pids        []int
 	at          time.Time
 	server, gen time.Duration
 }
 
-func startCPU(pid int) cpuMeter {
-	return cpuMeter{pid: pid, at: time.Now(), server: cpuTime(pid), gen: cpuTime(os.Getpid())}
+func startCPU(pids []int) cpuMeter {
+	return cpuMeter{pids: pids, at: time.Now(), server: cpuTimes(pids), gen: cpuTime(os.Getpid())}
+}
+
+func cpuTimes(pids []int) time.Duration {
+	var t time.Duration
+	for _, p := range pids {
+		t += cpuTime(p)
+	}
+	return t
 }
 
 // cores returns the cores the server and this load generator used since
 // the start (the server's is 0 when unknown).
 func (m cpuMeter) cores() (server, gen float64) {
 	d := time.Since(m.at).Seconds()
-	if m.pid > 0 {
-		server = (cpuTime(m.pid) - m.server).Seconds() / d
+	if len(m.pids) > 0 {
+		server = (cpuTimes(m.pids) - m.server).Seconds() / d
 	}
 	return server, (cpuTime(os.Getpid()) - m.gen).Seconds() / d
 }

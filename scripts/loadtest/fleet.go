@@ -23,20 +23,32 @@ import (
 // target is a server under test: Civico, or the bare baseline.
 type target interface {
 	name() string
-	// wsURL is the channel of street i, resuming after since when ≥ 0.
-	wsURL(street int, since int64) string
-	// header is what a socket of member m sends with its handshake.
+	// nodes is how many server processes serve the same streets; the
+	// methods below taking a node address one of them (0 ≤ node < nodes).
+	nodes() int
+	// wsURL is the channel of street i on node, resuming after since when ≥ 0.
+	wsURL(node, street int, since int64) string
+	// dialer is what a socket of member m offers with its handshake, and
+	// header what it sends to node.
 	dialer(m *member) *websocket.Dialer
-	header() http.Header
-	// publish posts to street i with the title carrying the send time.
-	publish(ctx context.Context, street int, title string) error
+	header(node int) http.Header
+	// publish posts to street i through node, with the title carrying the
+	// send time and the node.
+	publish(ctx context.Context, node, street int, title string) error
 	// streets is how many streets there are; memberOf the member holding
 	// the j-th socket of a street.
 	streets() int
 	memberOf(street, j int) *member
-	// pid is the server's process, 0 when it runs elsewhere.
-	pid() int
+	// pids are the server's processes (with whatever they share), none
+	// when they run elsewhere.
+	pids() []int
 }
+
+// nodeOf spreads the j-th socket (or post) of a street over the nodes,
+// round robin, shifted by the street: consecutive sockets and posts go to
+// different nodes, and each street has sockets and posts on every node
+// even when the number of streets is a multiple of the nodes'.
+func nodeOf(street, j, nodes int) int { return (street + j) % nodes }
 
 // member is a user of a street, with the token its sockets use.
 type member struct {
@@ -47,12 +59,14 @@ type member struct {
 // done is closed.
 type sock struct {
 	street int
+	node   int // the server process it is connected to
 	m      *member
 	ws     *websocket.Conn
 	done   chan struct{}
 
-	first, last    int64 // event ids: first and last received
-	posts          int64 // post frames received
+	first, last    int64   // event ids: first and last received
+	posts          int64   // post frames received
+	from           []int64 // of which posted through each node (several nodes only)
 	gaps, dups     int64
 	resets         int64
 	closeCode      int
@@ -71,16 +85,26 @@ type fleet struct {
 	live   atomic.Bool // latency is recorded only while true
 	ips    []net.IP
 	next   atomic.Uint32
+	// With several nodes, lat again split by whether the post went
+	// through the socket's own node or another one (nil with one node).
+	latLocal, latCross *hist
 }
 
 func newFleet(t target, n int, localIPs int) *fleet {
 	f := &fleet{t: t, lat: newHist(), e2e: newHist()}
+	if t.nodes() > 1 {
+		f.latLocal, f.latCross = newHist(), newHist()
+	}
 	for i := range localIPs {
 		f.ips = append(f.ips, net.IPv4(127, 0, 0, byte(1+i)))
 	}
 	for i := range n {
-		street := i % t.streets()
-		f.socks = append(f.socks, &sock{street: street, m: t.memberOf(street, i/t.streets())})
+		street, j := i%t.streets(), i/t.streets()
+		s := &sock{street: street, node: nodeOf(street, j, t.nodes()), m: t.memberOf(street, j)}
+		if t.nodes() > 1 {
+			s.from = make([]int64, t.nodes())
+		}
+		f.socks = append(f.socks, s)
 	}
 	return f
 }
@@ -98,7 +122,7 @@ func (f *fleet) netDial(ctx context.Context, network, addr string) (net.Conn, er
 func (f *fleet) dial(ctx context.Context, s *sock, since int64) error {
 	d := f.t.dialer(s.m)
 	d.NetDialContext = f.netDial
-	ws, res, err := d.DialContext(ctx, f.t.wsURL(s.street, since), f.t.header())
+	ws, res, err := d.DialContext(ctx, f.t.wsURL(s.node, s.street, since), f.t.header(s.node))
 	if err != nil {
 		if res != nil {
 			return fmt.Errorf("handshake: %d: %w", res.StatusCode, err)
@@ -205,8 +229,18 @@ func (f *fleet) read(s *sock) {
 		f.frames.Add(1)
 		if fr.typ == typePost {
 			s.posts++
+			local := true
+			if s.from != nil && fr.node >= 0 && fr.node < len(s.from) {
+				s.from[fr.node]++
+				local = fr.node == s.node
+			}
 			if f.live.Load() {
 				f.lat.add(now.Sub(fr.at))
+				if f.latLocal != nil && local {
+					f.latLocal.add(now.Sub(fr.at))
+				} else if f.latCross != nil {
+					f.latCross.add(now.Sub(fr.at))
+				}
 				if tl := f.tl; tl != nil {
 					tl.add(now, now.Sub(fr.at))
 				}
@@ -279,6 +313,7 @@ type frame struct {
 	typ  frameType
 	at   time.Time
 	sent int64
+	node int // the node the post went through, -1 when the title does not say
 }
 
 type frameType int
@@ -318,8 +353,17 @@ func scan(b []byte) frame {
 		fr.typ = typeReset
 	}
 	fr.at = stamp(str(keyAt))
+	// A load test's title is "lt <send time in ns> <node>".
+	fr.node = -1
 	if t := str(keyTitle); t != nil {
-		fr.sent = digits(t)
+		if sp := bytes.IndexByte(t, ' '); sp >= 0 {
+			fr.sent = digits(t[:sp])
+			if n := digits(t[sp+1:]); sp+1 < len(t) && (n > 0 || t[sp+1] == '0') {
+				fr.node = int(n)
+			}
+		} else {
+			fr.sent = digits(t)
+		}
 	}
 	return fr
 }
@@ -358,7 +402,11 @@ func stamp(b []byte) time.Time {
 type poster struct {
 	accepted, failed atomic.Int64
 	perStreet        []atomic.Int64
-	done             chan struct{} // closed when the last request returned
+	// perStreetNode counts the accepted posts of street i through node n
+	// at i*nodes+n.
+	perStreetNode []atomic.Int64
+	nodes         int
+	done          chan struct{} // closed when the last request returned
 
 	mu     sync.Mutex
 	errors map[string]int // why posts failed, by message
@@ -404,17 +452,21 @@ func (p *poster) errs() string {
 }
 
 func post(ctx context.Context, t target, rate float64, workers int) *poster {
-	p := &poster{perStreet: make([]atomic.Int64, t.streets()), done: make(chan struct{}), errors: map[string]int{}}
-	jobs := make(chan int, workers*4)
+	nodes := t.nodes()
+	p := &poster{perStreet: make([]atomic.Int64, t.streets()), perStreetNode: make([]atomic.Int64, t.streets()*nodes),
+		nodes: nodes, done: make(chan struct{}), errors: map[string]int{}}
+	type job struct{ street, node int }
+	jobs := make(chan job, workers*4)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for street := range jobs {
-				title := "lt " + strconv.FormatInt(time.Now().UnixNano(), 10)
+			for j := range jobs {
+				street := j.street
+				title := "lt " + strconv.FormatInt(time.Now().UnixNano(), 10) + " " + strconv.Itoa(j.node)
 				pctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				err := t.publish(pctx, street, title)
+				err := t.publish(pctx, j.node, street, title)
 				cancel()
 				if err != nil {
 					p.failed.Add(1)
@@ -423,6 +475,7 @@ func post(ctx context.Context, t target, rate float64, workers int) *poster {
 				}
 				p.accepted.Add(1)
 				p.perStreet[street].Add(1)
+				p.perStreetNode[street*nodes+j.node].Add(1)
 			}
 		}()
 	}
@@ -437,7 +490,7 @@ func post(ctx context.Context, t target, rate float64, workers int) *poster {
 			case <-time.After(time.Until(at)):
 			}
 			select {
-			case jobs <- i % t.streets():
+			case jobs <- job{i % t.streets(), nodeOf(i%t.streets(), i/t.streets(), nodes)}:
 			case <-ctx.Done():
 				return
 			}

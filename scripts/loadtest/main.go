@@ -15,6 +15,13 @@
 // Scenarios: fanout (10 000 sockets, 100 streets, 200 posts/s), idle
 // (17 000 idle sockets, memory per connection), storm (10 000 clients
 // dropped at once, reconnecting with since while posts go on).
+//
+// With -nodes N the server is N processes sharing one database and one
+// NATS server (a child process of the load test): each street's sockets
+// and posts are spread over the nodes, and the fan-out figures come with
+// the frames each node's sockets missed of the posts sent through each
+// node, and the latency split by the post going through the socket's own
+// node or another.
 package main
 
 import (
@@ -34,6 +41,7 @@ import (
 
 type options struct {
 	scenario           string
+	nodes              int
 	serverBin, dataDir string
 	url, debug         string
 	streets, perStreet int
@@ -57,13 +65,15 @@ type options struct {
 
 func main() {
 	var o options
-	var serveBaselineAddr string
+	var serveBaselineAddr, serveSharedDir string
 	flag.StringVar(&serveBaselineAddr, "baseline-serve", "", "internal: run the bare baseline server on this address")
+	flag.StringVar(&serveSharedDir, "shared-serve", "", "internal: run the nodes' shared database and NATS in this directory")
 	flag.StringVar(&o.scenario, "scenario", "all", "fanout, idle, storm or all (comma separated)")
 	flag.StringVar(&o.serverBin, "server-bin", "", "start this Civico binary (built from ./server) on loopback")
 	flag.StringVar(&o.dataDir, "data", "", "data directory for the started server (default: a new temp dir)")
-	flag.StringVar(&o.url, "url", "", "or: the base URL of a running Civico (with raised limits)")
-	flag.StringVar(&o.debug, "debug", "", "and its debug endpoint, e.g. http://127.0.0.1:6060")
+	flag.IntVar(&o.nodes, "nodes", 1, "Civico processes (with -server-bin), sharing one database and one NATS when more than one")
+	flag.StringVar(&o.url, "url", "", "or: the base URL of a running Civico (with raised limits); several nodes' comma separated")
+	flag.StringVar(&o.debug, "debug", "", "and its debug endpoint, e.g. http://127.0.0.1:6060; several nodes' comma separated, in the same order")
 	flag.IntVar(&o.streets, "streets", 100, "streets")
 	flag.IntVar(&o.perStreet, "members", 10, "members per street")
 	flag.IntVar(&o.perUser, "streets-per-user", 5, "streets each user is a member of")
@@ -87,6 +97,13 @@ func main() {
 	if serveBaselineAddr != "" {
 		if err := serveBaseline(serveBaselineAddr); err != nil {
 			fmt.Fprintln(os.Stderr, "baseline:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if serveSharedDir != "" {
+		if err := serveShared(serveSharedDir); err != nil {
+			fmt.Fprintln(os.Stderr, "shared:", err)
 			os.Exit(1)
 		}
 		return
@@ -116,31 +133,30 @@ func run(o options) error {
 	}
 	fmt.Printf("loadtest on %d CPUs (%s), GOMAXPROCS %d, started %s\n", runtime.NumCPU(), runtime.GOARCH,
 		runtime.GOMAXPROCS(0), time.Now().UTC().Format(time.RFC3339))
-	base, debug := o.url, o.debug
-	serverPid := 0
+	if o.nodes < 1 {
+		return fmt.Errorf("-nodes %d: at least 1", o.nodes)
+	}
+	bases, debugs := splitList(o.url), splitList(o.debug)
+	var pids []int
 	if o.serverBin != "" {
-		dir := o.dataDir
-		if dir == "" {
-			var err error
-			if dir, err = os.MkdirTemp("", "civico-loadtest-"); err != nil {
-				return err
-			}
-			defer os.RemoveAll(dir)
-		}
-		srv, err := startServer(o.serverBin, dir, o.ping)
+		cl, err := startCluster(o)
 		if err != nil {
 			return err
 		}
-		defer srv.stop()
-		base, debug = srv.base, srv.debug
-		serverPid = srv.cmd.Process.Pid
-		fmt.Printf("started %s on %s (debug %s, ping every %s)\n", o.serverBin, base, debug, o.ping)
+		defer cl.stop()
+		bases, debugs, pids = cl.bases(), cl.debugs(), cl.pids()
 	}
-	if base == "" || debug == "" {
+	if len(bases) == 0 || len(debugs) == 0 {
 		return fmt.Errorf("give -server-bin, or -url and -debug")
 	}
-	c := newCivico(base, debug)
-	c.serverPid = serverPid
+	if len(bases) != len(debugs) {
+		return fmt.Errorf("%d base URLs but %d debug endpoints", len(bases), len(debugs))
+	}
+	if o.serverBin == "" && o.nodes > 1 && o.nodes != len(bases) {
+		return fmt.Errorf("-nodes %d but %d base URLs", o.nodes, len(bases))
+	}
+	c := newCivico(bases, debugs)
+	c.serverPids = pids
 	t0 := time.Now()
 	if err := c.setup(ctx, o.streets, o.perStreet, o.perUser); err != nil {
 		return err
@@ -174,6 +190,17 @@ func run(o options) error {
 	return nil
 }
 
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // result is one fan-out run.
 type result struct {
 	name                 string
@@ -190,6 +217,14 @@ type result struct {
 	tl                   *timeline
 	// cores used while posting, by the server and by this load generator
 	serverCores, genCores float64
+	// With several nodes: the latency of posts through the socket's own
+	// node and through another, and per socket node k and post node j
+	// the frames expected (want[k][j]) and missing (missing[k][j]); and
+	// the sockets each node held.
+	nodes              int
+	latLocal, latCross *hist
+	want, missing      [][]int64
+	heldOn             []int
 }
 
 func (r result) print() {
@@ -204,8 +239,50 @@ func (r result) print() {
 	fmt.Printf("  %-26s end to end (post sent → frame received):       %s\n", "", r.e2e)
 	fmt.Printf("  %-26s fan-out p99 per second (ms, power-of-two buckets):%s\n", "", r.tl)
 	if r.genCores > 0 {
-		fmt.Printf("  %-26s CPU while posting: server %.2f cores, load generator %.2f cores\n", "", r.serverCores, r.genCores)
+		who := "server"
+		if r.nodes > 1 {
+			who = "servers, database and NATS"
+		}
+		fmt.Printf("  %-26s CPU while posting: %s %.2f cores, load generator %.2f cores\n", "", who, r.serverCores, r.genCores)
 	}
+	if r.nodes > 1 {
+		r.printNodes()
+	}
+}
+
+// printNodes tells the figures of several nodes apart: the latency of a
+// post's frames on its own node and on the others, and which node's
+// sockets missed the frames of which node's posts.
+func (r result) printNodes() {
+	fmt.Printf("  %-26s sockets held per node:%s\n", "", intList(r.heldOn))
+	fmt.Printf("  %-26s fan-out latency, post through the socket's node: %s\n", "", r.latLocal)
+	fmt.Printf("  %-26s fan-out latency, post through another node:      %s\n", "", r.latCross)
+	for k := range r.want {
+		var want, miss int64
+		var parts []string
+		for j := range r.want[k] {
+			want += r.want[k][j]
+			miss += r.missing[k][j]
+			parts = append(parts, fmt.Sprintf("posted through node %d: %d of %d", j, r.missing[k][j], r.want[k][j]))
+		}
+		fmt.Printf("  %-26s node %d's sockets missed %d of %d frames (%s)\n", "", k, miss, want, strings.Join(parts, ", "))
+	}
+}
+
+func int64List(v []int64) string {
+	var sb strings.Builder
+	for _, n := range v {
+		fmt.Fprintf(&sb, " %d", n)
+	}
+	return sb.String()
+}
+
+func intList(v []int) string {
+	var sb strings.Builder
+	for _, n := range v {
+		fmt.Fprintf(&sb, " %d", n)
+	}
+	return sb.String()
 }
 
 // measure connects n sockets to t, posts at rate for d, and counts.
@@ -213,14 +290,27 @@ func measure(ctx context.Context, o options, t target, n int, rate float64, d ti
 	f := newFleet(t, n, o.ips)
 	start := time.Now()
 	fa, fl := f.connect(ctx, f.socks, o.dialPar, false, 0)
-	r := result{name: t.name(), sockets: n, failedAttempts: fa, failed: fl, lat: f.lat, e2e: f.e2e}
+	r := result{name: t.name(), sockets: n, failedAttempts: fa, failed: fl, lat: f.lat, e2e: f.e2e,
+		nodes: t.nodes(), latLocal: f.latLocal, latCross: f.latCross}
 	r.handshakes = float64(n-int(fl)) / time.Since(start).Seconds()
 	r.held = f.open()
 	pstart := time.Now()
 	f.tl = newTimeline(pstart, d+5*time.Second)
 	r.tl = f.tl
 	f.live.Store(true)
-	cpu := startCPU(t.pid())
+	if r.nodes > 1 {
+		r.heldOn = make([]int, r.nodes)
+		for _, s := range f.socks {
+			if s.done != nil {
+				select {
+				case <-s.done:
+				default:
+					r.heldOn[s.node]++
+				}
+			}
+		}
+	}
+	cpu := startCPU(t.pids())
 	pctx, cancel := context.WithTimeout(ctx, d)
 	p := post(pctx, t, rate, o.workers)
 	<-pctx.Done()
@@ -235,6 +325,8 @@ func measure(ctx context.Context, o options, t target, n int, rate float64, d ti
 			want += p.perStreet[s.street].Load()
 		}
 	}
+	// Bounded: frames that never come (a node the event did not reach)
+	// end the wait after 3 s without any, and are counted as lost.
 	settle(f, want)
 	f.live.Store(false)
 	r.held = min(r.held, f.open())
@@ -254,6 +346,22 @@ func measure(ctx context.Context, o options, t target, n int, rate float64, d ti
 		}
 	}
 	r.deliveries = float64(got) / posting.Seconds()
+	if r.nodes > 1 {
+		r.want, r.missing = make([][]int64, r.nodes), make([][]int64, r.nodes)
+		for k := range r.nodes {
+			r.want[k], r.missing[k] = make([]int64, r.nodes), make([]int64, r.nodes)
+		}
+		for _, s := range f.socks {
+			if s.done == nil {
+				continue
+			}
+			for j := range r.nodes {
+				w := p.perStreetNode[s.street*p.nodes+j].Load()
+				r.want[s.node][j] += w
+				r.missing[s.node][j] += max(0, w-s.from[j])
+			}
+		}
+	}
 	return r, f
 }
 
@@ -315,18 +423,28 @@ func fanoutRound(ctx context.Context, o options, c *civico) (*result, result, er
 		r.print()
 		base = &r
 	}
-	m0, st0, err := c.vars(true)
+	mems0, nodeStats0, err := c.nodeVars(true)
 	if err != nil {
 		return nil, result{}, err
 	}
 	r, _ := measure(ctx, o, c, o.sockets, o.rate, o.duration)
-	m1, st, err := c.vars(false)
+	mems, nodeStats, err := c.nodeVars(false)
 	if err != nil {
 		return nil, result{}, err
 	}
+	m0, st0 := sumVars(mems0, nodeStats0)
+	m1, st := sumVars(mems, nodeStats)
 	r.print()
 	fmt.Printf("  %-26s hub: %d events, %d deliveries, %d too slow, %d dead; server goroutines before %d, GCs while measured %d\n", "",
 		st.Events-st0.Events, st.Deliveries-st0.Deliveries, st.TooSlow-st0.TooSlow, st.Dead-st0.Dead, m0.Goroutines, m1.NumGC-m0.NumGC)
+	if c.nodes() > 1 {
+		// Per node, to see each hub get every event (the others' too).
+		for i := range c.nodes() {
+			a, b := nodeStats0[i], nodeStats[i]
+			fmt.Printf("  %-26s hub of node %d: %d events, %d deliveries, %d too slow, %d dead\n", "", i,
+				b.Events-a.Events, b.Deliveries-a.Deliveries, b.TooSlow-a.TooSlow, b.Dead-a.Dead)
+		}
+	}
 	fmt.Printf("  %-26s of which before the hub (event time → hub, server side): %s\n", "", lagQuantiles(st0.Lag, st.Lag, "events"))
 	fmt.Printf("  %-26s and in the hub (hub → frame written to its socket):      %s\n", "", lagQuantiles(st0.WriteLag, st.WriteLag, "frames"))
 	ratio(r, base)
@@ -346,6 +464,15 @@ func fanoutRound(ctx context.Context, o options, c *civico) (*result, result, er
 		base = &br
 	}
 	return base, r, nil
+}
+
+func sumVars(mems []diag.Mem, stats []hub.Stats) (diag.Mem, hub.Stats) {
+	var m diag.Mem
+	var st hub.Stats
+	for i := range mems {
+		m, st = addMem(m, mems[i]), addStats(st, stats[i])
+	}
+	return m, st
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -502,8 +629,10 @@ func storm(ctx context.Context, o options, c *civico) error {
 		resets += s.resets
 	}
 	var short int64
+	lostOn := make([]int64, c.nodes())
 	for _, s := range f.socks {
 		behind += lastID[s.street] - s.last
+		lostOn[s.node] += s.gaps + lastID[s.street] - s.last
 	}
 	for i := range c.streets() {
 		if n := lastID[i] - first[i] + 1; first[i] > 0 && n < p.perStreet[i].Load() {
@@ -516,6 +645,9 @@ func storm(ctx context.Context, o options, c *civico) error {
 		"duplicated %d, resets %d\n", p.accepted.Load(), p.failed.Load(), gaps+behind+short, gaps, behind, short, dups, resets)
 	if e := p.errs(); e != "" {
 		fmt.Printf("  posts failed with:\n%s", e)
+	}
+	if c.nodes() > 1 {
+		fmt.Printf("  frames lost by the sockets of each node (gaps and behind):%s\n", int64List(lostOn))
 	}
 	fmt.Printf("  hub: %d replayed, %d resets, %d accepted sockets during the storm\n\n", st1.Replayed-st0.Replayed,
 		st1.Resets-st0.Resets, st1.Accepted-st0.Accepted)
