@@ -268,7 +268,27 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (Sessio
 	if !ok {
 		return Session{}, ErrInvalidCredentials
 	}
-	return s.newSession(ctx, u, randomToken(12))
+	family := randomToken(12)
+	sess, err := s.newSession(ctx, u, family)
+	if err != nil {
+		return Session{}, err
+	}
+	// A password change (on any process) sets the new hash, then ends every
+	// session. A session made after that end with the old password would
+	// survive it, so the account is read again once the session exists: if
+	// the hash changed, this session ends; if it did not, any change comes
+	// later and its end takes this session too.
+	now, err := s.userByID(ctx, u.ID.Hex())
+	if err == nil && now.PasswordHash == u.PasswordHash {
+		return sess, nil
+	}
+	if rerr := s.revokeFamily(context.WithoutCancel(ctx), family); rerr != nil {
+		return Session{}, errors.Join(err, rerr)
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Session{}, err
+	}
+	return Session{}, ErrInvalidCredentials
 }
 
 // allowed follows a limiter's decision; a database failure, which never
@@ -613,10 +633,26 @@ func (s *Service) Update(ctx context.Context, p Principal, ch Changes) (Account,
 		return u.account(), nil
 	}
 	set["updated_at"] = s.clock.Now().Truncate(time.Millisecond)
-	_, err = s.users.UpdateOne(ctx, bson.M{"_id": u.ID}, bson.M{"$set": set})
+	// The account as it was read: a deletion meanwhile (on any process)
+	// must not get its name back, and of two password changes at once
+	// only the first counts; the other's current password is no longer
+	// current.
+	filter := bson.D{{Key: "_id", Value: u.ID}, {Key: "deleted", Value: bson.M{"$ne": true}}}
+	if ch.Password != nil {
+		filter = append(filter, bson.E{Key: "password_hash", Value: u.PasswordHash})
+	}
+	r, err := s.users.UpdateOne(ctx, filter, bson.M{"$set": set})
 	s.accountChanged(context.WithoutCancel(ctx), u.ID)
 	if err != nil {
 		return Account{}, err
+	}
+	if r.MatchedCount == 0 {
+		if _, err := s.userByID(ctx, p.UserID); errors.Is(err, store.ErrNotFound) {
+			return Account{}, ErrUserNotFound
+		} else if err != nil {
+			return Account{}, err
+		}
+		return Account{}, ErrWrongPassword
 	}
 	if ch.Password != nil {
 		if err := s.RevokeAll(ctx, p.UserID); err != nil {
