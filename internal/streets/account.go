@@ -3,6 +3,8 @@ package streets
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -55,24 +57,19 @@ type AccountData struct {
 	Memberships []MyMembership `json:"memberships"`
 }
 
-// Export gathers the user's memberships for GET /me/export, from memory.
+// Export gathers the user's memberships for GET /me/export.
 func (s *Service) Export(ctx context.Context, userID string) (any, error) {
-	if err := s.ensure(ctx); err != nil {
+	ms, err := s.memberships(ctx, userID)
+	if err != nil {
 		return nil, err
 	}
 	out := AccountData{Memberships: []MyMembership{}}
-	s.mu.RLock()
-	for sid := range s.byUser[userID] {
-		m, ok := s.roster[sid][userID]
-		st := s.byID[sid]
-		if !ok || st == nil {
-			continue
-		}
-		out.Memberships = append(out.Memberships, MyMembership{StreetID: sid, StreetName: st.Name, City: st.City, Role: m.Role,
+	for _, um := range ms {
+		m, st := um.member, um.street
+		out.Memberships = append(out.Memberships, MyMembership{StreetID: m.StreetID, StreetName: st.Name, City: st.City, Role: m.Role,
 			Status: m.Status, Name: m.Name, Message: m.Message, Reason: m.Reason, RequestedAt: utcPtr(m.RequestedAt),
 			JoinedAt: utcPtr(m.JoinedAt), UpdatedAt: m.UpdatedAt.UTC()})
 	}
-	s.mu.RUnlock()
 	sort.Slice(out.Memberships, func(i, j int) bool {
 		a, b := out.Memberships[i], out.Memberships[j]
 		if a.UpdatedAt.Equal(b.UpdatedAt) {
@@ -98,15 +95,11 @@ func (s *Service) Erase(ctx context.Context, userID, alias string) error {
 	if userID == "" || alias == "" || userID == alias {
 		return nil
 	}
-	if err := s.ensure(ctx); err != nil {
+	sids, err := s.userStreets(ctx, userID)
+	if err != nil {
 		return err
 	}
-	s.mu.RLock()
-	sids := make([]string, 0, len(s.byUser[userID]))
-	for sid := range s.byUser[userID] {
-		sids = append(sids, sid)
-	}
-	s.mu.RUnlock()
+	sids = slices.Clone(sids)
 	sort.Strings(sids)
 	for _, sid := range sids {
 		if err := s.eraseFrom(ctx, sid, userID, alias); err != nil {
@@ -120,38 +113,61 @@ func (s *Service) Erase(ctx context.Context, userID, alias string) error {
 	if _, err := s.invites.UpdateMany(ctx, bson.M{"created_by": userID}, bson.M{"$set": bson.M{"created_by": alias}}); err != nil {
 		return err
 	}
-	return nil
+	_, err = s.userIndex.DeleteOne(ctx, bson.M{"_id": userID})
+	return err
 }
 
-// eraseFrom takes the user out of one street under its lock: a new admin
-// if they were the last, the membership gone, the street archived if
-// nobody is left, the audit log rewritten.
+// eraseFrom takes the user out of one street: a new admin if they were
+// the last, the membership gone, the street archived if nobody is left,
+// the audit log rewritten. Each step is a conditional write, as in
+// members.go: a change made meanwhile by another process makes it start
+// over from what is there now.
 func (s *Service) eraseFrom(ctx context.Context, streetID, userID, alias string) error {
-	unlock := s.lock(streetID)
-	defer unlock()
 	deleted := Member{UserID: alias}
-	if m, ok := s.member(streetID, userID); ok {
-		archive := false
-		if m.Status == StatusActive && m.Role == RoleAdmin && s.adminCount(streetID) <= 1 {
-			heir, found := s.firstJoined(streetID, userID)
-			if found {
-				heir.Role, heir.UpdatedAt = RoleAdmin, s.now()
-				if err := s.save(ctx, heir, alias); err != nil {
+	for attempt := 0; ; attempt++ {
+		if attempt == 10 {
+			return fmt.Errorf("streets: erase %s from %s: %w", userID, streetID, ErrMemberChanged)
+		}
+		m, ok, err := s.lookup(ctx, streetID, userID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		_, admins := delta(m, Member{})
+		released, archive := false, false
+		if admins < 0 {
+			if released, err = s.releaseAdmin(ctx, streetID); err != nil {
+				return err
+			}
+			if !released {
+				heir, found, err := s.firstJoined(ctx, streetID, userID)
+				if err != nil {
 					return err
 				}
-				s.record(ctx, streetID, deleted, auditRecord{Action: ActionMemberRole, TargetType: "member", TargetID: heir.UserID,
-					TargetName: heir.Name, Reason: ReasonAccountDeleted, Detail: RoleAdmin})
-				s.publish(ctx, events.MemberRole, heir, alias, events.Members)
-			} else {
+				if found {
+					// Name the heir, then try again: the street has two admins.
+					if err := s.promoteHeir(ctx, heir, alias, deleted); err != nil {
+						return err
+					}
+					continue
+				}
 				archive = true
 			}
 		}
-		if _, err := s.members.DeleteOne(ctx, bson.M{"_id": memberKey(streetID, userID)}); err != nil {
-			return err
+		n, err := s.members.DeleteOne(ctx, stateFilter(m))
+		if err != nil || n == 0 {
+			if released {
+				s.bump(ctx, streetID, 0, 1)
+			}
+			if err != nil {
+				return err
+			}
+			continue
 		}
-		s.mu.Lock()
-		s.dropLocked(streetID, userID)
-		s.mu.Unlock()
+		members, _ := delta(m, Member{})
+		s.bump(ctx, streetID, members, 0)
 		if m.Status == StatusActive || m.Status == StatusPending {
 			// SubjectID closes the person's sockets in the street; members
 			// see someone left, with no name.
@@ -163,6 +179,7 @@ func (s *Service) eraseFrom(ctx context.Context, streetID, userID, alias string)
 				return err
 			}
 		}
+		break
 	}
 	_, err := s.audit.Rewrite(ctx, auditKey(streetID), func(r *auditRecord) bool {
 		changed := false
@@ -182,11 +199,28 @@ func (s *Service) eraseFrom(ctx context.Context, streetID, userID, alias string)
 	return err
 }
 
+// promoteHeir makes heir an admin in place of a deleted account's last
+// admin; if heir changed meanwhile, nothing is done and the caller picks again.
+func (s *Service) promoteHeir(ctx context.Context, heir Member, alias string, deleted Member) error {
+	to := heir
+	to.Role, to.UpdatedAt = RoleAdmin, s.now()
+	done, err := s.apply(ctx, heir, to, alias)
+	if err != nil || !done {
+		return err
+	}
+	s.record(ctx, heir.StreetID, deleted, auditRecord{Action: ActionMemberRole, TargetType: "member", TargetID: heir.UserID,
+		TargetName: heir.Name, Reason: ReasonAccountDeleted, Detail: RoleAdmin})
+	s.publish(ctx, events.MemberRole, to, alias, events.Members)
+	return nil
+}
+
 // firstJoined is the street's active member, other than userID, who joined
 // first (by id on a tie).
-func (s *Service) firstJoined(streetID, userID string) (Member, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+func (s *Service) firstJoined(ctx context.Context, streetID, userID string) (Member, bool, error) {
+	r, err := s.roster(ctx, streetID)
+	if err != nil {
+		return Member{}, false, err
+	}
 	var best Member
 	found := false
 	since := func(m Member) time.Time {
@@ -195,68 +229,28 @@ func (s *Service) firstJoined(streetID, userID string) (Member, bool) {
 		}
 		return m.UpdatedAt
 	}
-	for id, m := range s.roster[streetID] {
-		if id == userID || m.Status != StatusActive {
+	for _, m := range r {
+		if m.UserID == userID || m.Status != StatusActive {
 			continue
 		}
 		if !found || since(m).Before(since(best)) || (since(m).Equal(since(best)) && m.UserID < best.UserID) {
 			best, found = m, true
 		}
 	}
-	return best, found
-}
-
-// dropLocked forgets a membership and refreshes the member count; s.mu is held.
-func (s *Service) dropLocked(streetID, userID string) {
-	prev, had := s.roster[streetID][userID]
-	if !had {
-		return
-	}
-	delete(s.roster[streetID], userID)
-	if st := s.byID[streetID]; st != nil && prev.Status == StatusActive {
-		st.MemberCount--
-	}
-	if u := s.byUser[userID]; u != nil {
-		delete(u, streetID)
-		if len(u) == 0 {
-			delete(s.byUser, userID)
-		}
-	}
+	return best, found, nil
 }
 
 // archive hides a street nobody is left in: out of the directory, and
-// NotFound to everyone (its posts and logs stay in the database). The
-// street's lock is held.
+// NotFound to everyone (its posts and logs stay in the database).
 func (s *Service) archive(ctx context.Context, streetID string, actor Member) error {
 	oid, ok := store.ID(streetID)
 	if !ok {
 		return errors.New("streets: archive: bad id " + streetID)
 	}
-	if _, err := s.streets.UpdateOne(ctx, bson.M{"_id": oid}, bson.M{"$set": bson.M{"archived_at": s.now()}}); err != nil {
+	if _, err := s.streets.UpdateOne(ctx, bson.M{"_id": oid}, bson.M{"$set": bson.M{"archived_at": s.now()}, "$inc": bson.M{"roster_gen": 1}}); err != nil {
 		return err
 	}
 	s.record(ctx, streetID, actor, auditRecord{Action: ActionStreetArchive, TargetType: "street", TargetID: streetID,
 		Reason: ReasonAccountDeleted})
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st := s.byID[streetID]; st != nil {
-		for i, d := range s.dir {
-			if d == st {
-				s.dir = append(s.dir[:i:i], s.dir[i+1:]...)
-				break
-			}
-		}
-	}
-	delete(s.byID, streetID)
-	delete(s.keys, streetID)
-	for uid := range s.roster[streetID] {
-		if u := s.byUser[uid]; u != nil {
-			delete(u, streetID)
-			if len(u) == 0 {
-				delete(s.byUser, uid)
-			}
-		}
-	}
-	delete(s.roster, streetID)
 	return nil
 }

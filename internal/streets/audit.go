@@ -67,7 +67,11 @@ func (s *Service) Record(ctx context.Context, streetID string, e AuditEntry) err
 		r.At = s.now()
 	}
 	if r.ActorName == "" {
-		if m, ok := s.member(streetID, e.ActorID); ok {
+		m, ok, err := s.lookup(ctx, streetID, e.ActorID)
+		if err != nil {
+			return err
+		}
+		if ok {
 			r.ActorName = m.Name
 		}
 	}

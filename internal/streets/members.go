@@ -10,9 +10,9 @@ import (
 	"civico/internal/auth"
 	"civico/internal/events"
 	"civico/internal/fault"
+	"civico/internal/store"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // JoinRequest is what a user sends to join a street.
@@ -21,9 +21,15 @@ type JoinRequest struct {
 	InviteCode string
 }
 
+// maxAttempts bounds how often a user's own change (joining, leaving) is
+// decided again when another change to the membership came first.
+const maxAttempts = 3
+
 // Join asks to join a street: with a valid invite the caller is an active
 // member at once (member.joined), otherwise the request waits for an admin
 // (member.requested, for admins). Asking again while pending changes nothing.
+// A banned member's document is never overwritten: the write requires the
+// state it was decided on.
 func (s *Service) Join(ctx context.Context, p auth.Principal, streetID string, in JoinRequest) (Member, error) {
 	in.Message, in.InviteCode = strings.TrimSpace(in.Message), strings.TrimSpace(in.InviteCode)
 	f := fault.Fields{}
@@ -39,69 +45,184 @@ func (s *Service) Join(ctx context.Context, p auth.Principal, streetID string, i
 	if err != nil {
 		return Member{}, err
 	}
-	unlock := s.lock(streetID)
-	defer unlock()
-	cur, had := s.member(streetID, p.UserID)
-	if had {
-		switch cur.Status {
-		case StatusActive:
-			return Member{}, ErrAlreadyMember
-		case StatusBanned:
-			return Member{}, ErrBanned
-		case StatusPending:
-			if in.InviteCode == "" {
-				return cur, nil
-			}
-		}
-	}
-	now := s.now()
-	m := Member{StreetID: streetID, UserID: p.UserID, Name: acc.Name, Role: RoleMember, UpdatedAt: now}
-	typ, audience := events.MemberRequested, events.Admins
-	if in.InviteCode != "" {
-		if err := s.useInvite(ctx, streetID, in.InviteCode); err != nil {
+	invited := false // the invite's use is counted once, whatever the attempts
+	for range maxAttempts {
+		cur, had, err := s.lookup(ctx, streetID, p.UserID)
+		if err != nil {
 			return Member{}, err
 		}
-		m.Status, m.JoinedAt = StatusActive, &now
-		typ, audience = events.MemberJoined, events.Members
-	} else {
-		m.Status, m.Message, m.RequestedAt = StatusPending, in.Message, &now
+		if had {
+			switch cur.Status {
+			case StatusActive:
+				return Member{}, ErrAlreadyMember
+			case StatusBanned:
+				return Member{}, ErrBanned
+			case StatusPending:
+				if in.InviteCode == "" {
+					return cur, nil
+				}
+			}
+		}
+		now := s.now()
+		m := Member{StreetID: streetID, UserID: p.UserID, Name: acc.Name, Role: RoleMember, UpdatedAt: now}
+		typ, audience := events.MemberRequested, events.Admins
+		if in.InviteCode != "" {
+			if !invited {
+				if err := s.useInvite(ctx, streetID, in.InviteCode); err != nil {
+					return Member{}, err
+				}
+				invited = true
+			}
+			m.Status, m.JoinedAt = StatusActive, &now
+			typ, audience = events.MemberJoined, events.Members
+		} else {
+			m.Status, m.Message, m.RequestedAt = StatusPending, in.Message, &now
+		}
+		var done bool
+		if had {
+			done, err = s.apply(ctx, cur, m, p.UserID)
+		} else {
+			done, err = s.insert(ctx, m, p.UserID)
+		}
+		if err != nil {
+			return Member{}, err
+		}
+		if done {
+			s.publish(ctx, typ, m, p.UserID, audience)
+			return m, nil
+		}
 	}
-	if err := s.save(ctx, m, p.UserID); err != nil {
-		return Member{}, err
-	}
-	s.publish(ctx, typ, m, p.UserID, audience)
-	return m, nil
+	return Member{}, ErrMemberChanged
 }
 
-// save writes m and updates memory; the street's lock is held.
-func (s *Service) save(ctx context.Context, m Member, by string) error {
-	d := toDoc(m, by)
-	if _, err := s.members.ReplaceOne(ctx, bson.M{"_id": d.ID}, d, options.Replace().SetUpsert(true)); err != nil {
-		return err
+// delta is how a change of a membership moves the street's counts of
+// active members and active admins.
+func delta(from, to Member) (members, admins int) {
+	active := func(m Member) int {
+		if m.Status == StatusActive {
+			return 1
+		}
+		return 0
 	}
-	s.mu.Lock()
-	s.putLocked(m)
-	s.mu.Unlock()
-	return nil
+	admin := func(m Member) int {
+		if m.Status == StatusActive && m.Role == RoleAdmin {
+			return 1
+		}
+		return 0
+	}
+	return active(to) - active(from), admin(to) - admin(from)
+}
+
+// stateFilter matches the membership only while it is as m says: the
+// filter of every change, so the first of two changes decided on the same
+// state wins and the second matches nothing.
+func stateFilter(m Member) bson.M {
+	return bson.M{"_id": memberKey(m.StreetID, m.UserID), "status": m.Status, "role": m.Role, "updated_at": m.UpdatedAt}
+}
+
+// changeOf is the update that makes a membership m.
+func changeOf(m Member, by string) bson.M {
+	set := bson.M{"name": m.Name, "role": m.Role, "status": m.Status, "updated_at": m.UpdatedAt, "updated_by": by}
+	unset := bson.M{}
+	opt := func(key string, v any, empty bool) {
+		if empty {
+			unset[key] = ""
+		} else {
+			set[key] = v
+		}
+	}
+	opt("message", m.Message, m.Message == "")
+	opt("reason", m.Reason, m.Reason == "")
+	opt("requested_at", m.RequestedAt, m.RequestedAt == nil)
+	opt("joined_at", m.JoinedAt, m.JoinedAt == nil)
+	u := bson.M{"$set": set}
+	if len(unset) > 0 { // an empty operator is an error on some engines
+		u["$unset"] = unset
+	}
+	return u
+}
+
+// apply changes a membership from from to to, if it is still as from
+// says; false when another change came first. Taking away an admin first
+// takes one from the street's admin_count, only while it is above one
+// (ErrLastAdmin otherwise), and gives it back if the membership had
+// changed: the street's last admin stays whatever runs at once. Adding one
+// counts it after the write. Either way roster_gen moves before and after.
+func (s *Service) apply(ctx context.Context, from, to Member, by string) (bool, error) {
+	members, admins := delta(from, to)
+	if admins < 0 {
+		ok, err := s.releaseAdmin(ctx, from.StreetID)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			return false, ErrLastAdmin
+		}
+	} else {
+		s.bump(ctx, from.StreetID, 0, 0)
+	}
+	r, err := s.members.UpdateOne(ctx, stateFilter(from), changeOf(to, by))
+	if err != nil || r.MatchedCount == 0 {
+		if admins < 0 {
+			s.bump(ctx, from.StreetID, 0, 1)
+		}
+		return false, err
+	}
+	s.bump(ctx, from.StreetID, members, max(admins, 0))
+	return true, nil
+}
+
+// releaseAdmin takes one admin from the street's count if it has more
+// than one; false when it has not.
+func (s *Service) releaseAdmin(ctx context.Context, streetID string) (bool, error) {
+	oid, ok := store.ID(streetID)
+	if !ok {
+		return false, ErrStreetNotFound
+	}
+	r, err := s.streets.UpdateOne(ctx, bson.M{"_id": oid, "admin_count": bson.M{"$gt": 1}},
+		bson.M{"$inc": bson.M{"admin_count": -1, "roster_gen": 1}})
+	if err != nil {
+		return false, err
+	}
+	return r.MatchedCount == 1, nil
+}
+
+// insert writes a user's first membership of a street; false when one was
+// written meanwhile (a unique _id decides).
+func (s *Service) insert(ctx context.Context, m Member, by string) (bool, error) {
+	if err := s.indexUser(ctx, m.UserID, m.StreetID); err != nil {
+		return false, err
+	}
+	s.bump(ctx, m.StreetID, 0, 0)
+	if _, err := s.members.InsertOne(ctx, toDoc(m, by)); err != nil {
+		if store.IsDuplicate(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	members, admins := delta(Member{}, m)
+	s.bump(ctx, m.StreetID, members, admins)
+	return true, nil
 }
 
 // change is one admin decision about a member: it returns the new
 // membership or an error, given the acting admin and the target.
 type change func(admin, target Member, now time.Time) (Member, error)
 
-// decide runs an admin decision on a member under the street's lock,
-// writes it, logs it and publishes typ.
+// decide runs an admin decision on a member, writes it if the member is
+// still as read, logs it and publishes typ. When another change came
+// first the decision is made again on what is there now, only to say why
+// it no longer holds (ErrMemberChanged if it still would): of two admins
+// deciding at once, one wins.
 func (s *Service) decide(ctx context.Context, p auth.Principal, streetID, userID, action, reason string, typ events.Type, fn change) (Member, error) {
-	if _, err := s.RequireAdmin(ctx, streetID, p.UserID); err != nil {
-		return Member{}, err
-	}
-	unlock := s.lock(streetID)
-	defer unlock()
-	admin, err := s.RequireAdmin(ctx, streetID, p.UserID) // again: it may have changed while we waited
+	admin, err := s.RequireAdmin(ctx, streetID, p.UserID)
 	if err != nil {
 		return Member{}, err
 	}
-	target, ok := s.member(streetID, userID)
+	target, ok, err := s.lookup(ctx, streetID, userID)
+	if err != nil {
+		return Member{}, err
+	}
 	if !ok {
 		return Member{}, ErrMemberNotFound
 	}
@@ -114,8 +235,12 @@ func (s *Service) decide(ctx context.Context, p auth.Principal, streetID, userID
 		return Member{}, err
 	}
 	m.UpdatedAt = now
-	if err := s.save(ctx, m, p.UserID); err != nil {
+	done, err := s.apply(ctx, target, m, p.UserID)
+	if err != nil {
 		return Member{}, err
+	}
+	if !done {
+		return s.overtaken(ctx, admin, streetID, userID, now, fn)
 	}
 	detail := ""
 	if action == ActionMemberRole {
@@ -124,6 +249,25 @@ func (s *Service) decide(ctx context.Context, p auth.Principal, streetID, userID
 	s.record(ctx, streetID, admin, auditRecord{Action: action, TargetType: "member", TargetID: userID, TargetName: m.Name, Reason: reason, Detail: detail})
 	s.publish(ctx, typ, m, p.UserID, events.Members)
 	return m, nil
+}
+
+// overtaken says why a decision whose write matched nothing no longer
+// holds, from the membership as it is now.
+func (s *Service) overtaken(ctx context.Context, admin Member, streetID, userID string, now time.Time, fn change) (Member, error) {
+	cur, ok, err := s.lookup(ctx, streetID, userID)
+	if err != nil {
+		return Member{}, err
+	}
+	if !ok {
+		return Member{}, ErrMemberNotFound
+	}
+	if _, err := fn(admin, cur, now); err != nil {
+		if errors.Is(err, errUnchanged) {
+			return cur, nil
+		}
+		return Member{}, err
+	}
+	return Member{}, ErrMemberChanged
 }
 
 func checkReason(reason string, required bool) (string, error) {
@@ -200,7 +344,8 @@ func (s *Service) Unban(ctx context.Context, p auth.Principal, streetID, userID,
 	})
 }
 
-// SetRole promotes or demotes an active member; the last admin stays.
+// SetRole promotes or demotes an active member; the last admin stays
+// (admin_count, see apply).
 func (s *Service) SetRole(ctx context.Context, p auth.Principal, streetID, userID, role string) (Member, error) {
 	if role != RoleAdmin && role != RoleMember {
 		return Member{}, fault.Validation("role", "invalid")
@@ -212,9 +357,6 @@ func (s *Service) SetRole(ctx context.Context, p auth.Principal, streetID, userI
 		if t.Role == role {
 			return Member{}, errUnchanged
 		}
-		if t.Role == RoleAdmin && s.adminCount(streetID) <= 1 {
-			return Member{}, ErrLastAdmin
-		}
 		t.Role = role
 		return t, nil
 	})
@@ -223,37 +365,30 @@ func (s *Service) SetRole(ctx context.Context, p auth.Principal, streetID, userI
 // errUnchanged tells decide's callers that nothing was to be done.
 var errUnchanged = fault.New(fault.Conflict, "unchanged", "nothing to change")
 
-func (s *Service) adminCount(streetID string) int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	n := 0
-	for _, m := range s.roster[streetID] {
-		if m.Status == StatusActive && m.Role == RoleAdmin {
-			n++
-		}
-	}
-	return n
-}
-
 // Leave ends the caller's membership or withdraws their request; the last
 // admin cannot leave. Anyone else learns nothing (NotFound).
 func (s *Service) Leave(ctx context.Context, p auth.Principal, streetID string) error {
 	if _, err := s.street(ctx, streetID); err != nil {
 		return err
 	}
-	unlock := s.lock(streetID)
-	defer unlock()
-	m, ok := s.member(streetID, p.UserID)
-	if !ok || (m.Status != StatusActive && m.Status != StatusPending) {
-		return ErrStreetNotFound
+	for range maxAttempts {
+		m, ok, err := s.lookup(ctx, streetID, p.UserID)
+		if err != nil {
+			return err
+		}
+		if !ok || (m.Status != StatusActive && m.Status != StatusPending) {
+			return ErrStreetNotFound
+		}
+		to := m
+		to.Status, to.Role, to.UpdatedAt = StatusLeft, RoleMember, s.now()
+		done, err := s.apply(ctx, m, to, p.UserID)
+		if err != nil {
+			return err
+		}
+		if done {
+			s.publish(ctx, events.MemberLeft, to, p.UserID, events.Members)
+			return nil
+		}
 	}
-	if m.Status == StatusActive && m.Role == RoleAdmin && s.adminCount(streetID) <= 1 {
-		return ErrLastAdmin
-	}
-	m.Status, m.Role, m.UpdatedAt = StatusLeft, RoleMember, s.now()
-	if err := s.save(ctx, m, p.UserID); err != nil {
-		return err
-	}
-	s.publish(ctx, events.MemberLeft, m, p.UserID, events.Members)
-	return nil
+	return ErrMemberChanged
 }

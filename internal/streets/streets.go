@@ -2,26 +2,26 @@
 // directory, membership (join requests, invites, approval), roles, bans and
 // the street's moderation audit log.
 //
-// Streets and memberships are small next to posts, so the service
-// reads them all into memory once (two or three collection scans, at the
-// first use) and keeps that copy current on every write: every membership
-// check, roster, directory page and fan-out list is then answered without
-// touching the database. A membership's document has the natural key
-// streetID+":"+userID as _id, so a check before the load is one _id lookup.
-// Writes to a street are serialised by a per-street lock held across the
-// database write, the in-memory update and the event, so events come out in
-// the order the changes were made. One server process per database is
-// assumed, as with the embedded engine.
+// Several server processes share the database, so no process keeps its
+// own copy of who belongs where: every access check reads the membership
+// by _id (streetID+":"+userID), a street is read by _id, and every change
+// is one conditional single-document update whose filter is the state the
+// decision was made on (the database settles races; an event goes out
+// only when the update matched). The street document counts its admins
+// (admin_count), changed with $inc under {admin_count: {$gt: 1}}, so a
+// street keeps one admin whatever the processes do at once. Lists of a
+// street's members are answered from a copy that is checked against the
+// street's roster_gen, read by _id on every use (roster.go); a user's
+// streets are listed from their user_streets document.
 package streets
 
 import (
 	"context"
 	"errors"
 	"log/slog"
+	"regexp"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -31,12 +31,12 @@ import (
 	"civico/internal/events"
 	"civico/internal/fault"
 	"civico/internal/journal"
-	"civico/internal/keylock"
 	"civico/internal/ratelimit"
 	"civico/internal/store"
 	"civico/internal/wording"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // Roles of a member.
@@ -82,6 +82,10 @@ var (
 	ErrTooManyInvites = fault.New(fault.Conflict, "too_many_invites", "this street has too many open invites: revoke some first")
 	ErrBadCursor      = cursor.ErrInvalid
 	ErrRateLimited    = fault.New(fault.RateLimited, "rate_limited", "too many streets created, try again later")
+	// ErrMemberChanged refuses a decision made on a membership that another
+	// decision changed meanwhile (two admins at once): the second sees the
+	// new state and decides again.
+	ErrMemberChanged = fault.New(fault.Conflict, "member_changed", "this membership changed meanwhile: reload and decide again")
 )
 
 // Street is a street's public card.
@@ -144,39 +148,44 @@ type Options struct {
 
 // Service is streets and their membership.
 type Service struct {
-	streets *store.Collection
-	members *store.Collection
-	invites *store.Collection
-	lists   *store.Collection // each street's open invites (invites.go)
-	audit   *journal.Journal[auditRecord]
-	bus     events.Bus
-	clock   clock.Clock
-	users   *auth.Service
-	cursors *cursor.Signer
-	log     *slog.Logger
-	opts    Options
-	create  *ratelimit.Limiter
-
-	loadMu sync.Mutex
-	loaded atomic.Bool
-
-	mu     sync.RWMutex
-	byID   map[string]*Street
-	dir    []*Street // sorted by (nameKey, id)
-	keys   map[string]string
-	roster map[string]map[string]Member // street → user → membership
-	byUser map[string]map[string]bool   // user → streets with a membership
-	locks  keylock.Map
+	streets   *store.Collection
+	members   *store.Collection
+	userIndex *store.Collection // user_streets: the streets each user has a membership in
+	meta      *store.Collection // streets_migrations: which one-off migrations ran
+	invites   *store.Collection
+	lists     *store.Collection // each street's open invites (invites.go)
+	audit     *journal.Journal[auditRecord]
+	bus       events.Bus
+	clock     clock.Clock
+	users     *auth.Service
+	cursors   *cursor.Signer
+	log       *slog.Logger
+	opts      Options
+	create    *ratelimit.Limiter
+	rosters   rosterCache // roster.go
 }
 
 type streetDoc struct {
 	ID          bson.ObjectID `bson:"_id"`
 	Name        string        `bson:"name"`
+	NameKey     string        `bson:"name_key"` // foldKey(Name): the directory's order and search
 	City        string        `bson:"city"`
+	CityKey     string        `bson:"city_key"` // foldKey(City)
 	Description string        `bson:"description"`
 	CreatedBy   string        `bson:"created_by"`
 	CreatedAt   time.Time     `bson:"created_at"`
 	ArchivedAt  *time.Time    `bson:"archived_at,omitempty"` // see account.go
+	// Active members and active admins, kept with $inc after each change
+	// (admins before a change that takes one away: members.go).
+	MemberCount int `bson:"member_count"`
+	AdminCount  int `bson:"admin_count"`
+	// RosterGen grows with every change to the street's memberships: what
+	// a process's copy of the roster is checked against (roster.go).
+	RosterGen int64 `bson:"roster_gen"`
+}
+
+func (d streetDoc) card() Street {
+	return Street{ID: d.ID.Hex(), Name: d.Name, City: d.City, Description: d.Description, MemberCount: d.MemberCount, CreatedAt: d.CreatedAt.UTC()}
 }
 
 type memberDoc struct {
@@ -207,15 +216,27 @@ func toDoc(m Member, by string) memberDoc {
 
 func memberKey(streetID, userID string) string { return streetID + ":" + userID }
 
-// Indexes are this package's indexes. Memberships and invites are reached
-// by _id; the street_id index serves MongoDB deployments' ad-hoc queries.
+// userStreetsDoc lists the streets a user has (or had) a membership in.
+// A street is added before its membership is written and never taken out
+// (but with the account), so the list holds every membership, and perhaps
+// a street whose membership was never written: readers skip those.
+type userStreetsDoc struct {
+	ID      string   `bson:"_id"` // the user's id
+	Streets []string `bson:"streets"`
+}
+
+// Indexes are this package's indexes. Memberships are reached by _id; the
+// street_id index serves the roster (roster.go), the others the directory.
 func Indexes() []store.Index {
 	return []store.Index{
 		{Collection: "memberships", Name: "street", Keys: bson.D{{Key: "street_id", Value: 1}}},
+		{Collection: "streets", Name: "directory", Keys: bson.D{{Key: "name_key", Value: 1}, {Key: "_id", Value: 1}}},
+		{Collection: "streets", Name: "directory_city", Keys: bson.D{{Key: "city_key", Value: 1}, {Key: "name_key", Value: 1}, {Key: "_id", Value: 1}}},
 	}
 }
 
-// New returns the service.
+// New returns the service, after completing the street documents written
+// before they counted their admins (migrate.go).
 func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, users *auth.Service, log *slog.Logger, opts Options) (*Service, error) {
 	if opts.CreatePerDay <= 0 {
 		opts.CreatePerDay = 10
@@ -230,13 +251,17 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, us
 	if err != nil {
 		return nil, err
 	}
-	return &Service{
-		streets: st.Collection("streets"), members: st.Collection("memberships"), invites: st.Collection("invites"),
-		lists: st.Collection("invite_lists"),
+	s := &Service{
+		streets: st.Collection("streets"), members: st.Collection("memberships"), userIndex: st.Collection("user_streets"),
+		meta: st.Collection("streets_migrations"), invites: st.Collection("invites"), lists: st.Collection("invite_lists"),
 		audit: journal.New[auditRecord](st, "street_journals", 128),
 		bus:   bus, clock: c, users: users, cursors: cs, log: log, opts: opts,
 		create: ratelimit.New(st, "street_create", opts.CreatePerDay, 24*time.Hour, c),
-	}, nil
+	}
+	if err := s.migrate(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // allowed follows a limiter's decision; a database failure, which never
@@ -248,116 +273,46 @@ func (s *Service) allowed(ok bool, wait time.Duration, err error) (bool, time.Du
 	return ok, wait
 }
 
-// ensure reads streets and memberships into memory once. Invites are read
-// from the database (invites.go).
-func (s *Service) ensure(ctx context.Context) error {
-	if s.loaded.Load() {
-		return nil
+// Warm has nothing left to load: streets and memberships are read when
+// asked for. It stays for callers that warm services at start.
+func (s *Service) Warm(context.Context) error { return nil }
+
+// streetDoc reads a street that is not archived, or returns ErrStreetNotFound.
+// The filter names only _id: the embedded engine looks up nothing else
+// without reading the whole collection.
+func (s *Service) streetDoc(ctx context.Context, id string) (streetDoc, error) {
+	oid, ok := store.ID(id)
+	if !ok {
+		return streetDoc{}, ErrStreetNotFound
 	}
-	s.loadMu.Lock()
-	defer s.loadMu.Unlock()
-	if s.loaded.Load() {
-		return nil
+	var d streetDoc
+	err := s.streets.FindOne(ctx, bson.M{"_id": oid}, &d)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && d.ArchivedAt != nil) {
+		return streetDoc{}, ErrStreetNotFound
 	}
-	byID := map[string]*Street{}
-	keys := map[string]string{}
-	err := s.streets.Each(ctx, bson.M{}, func(raw bson.Raw) error {
-		var d streetDoc
-		if err := bson.Unmarshal(raw, &d); err != nil {
-			return err
-		}
-		if d.ArchivedAt != nil {
-			return nil
-		}
-		id := d.ID.Hex()
-		byID[id] = &Street{ID: id, Name: d.Name, City: d.City, Description: d.Description, CreatedAt: d.CreatedAt.UTC()}
-		keys[id] = foldKey(d.Name)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	roster := map[string]map[string]Member{}
-	byUser := map[string]map[string]bool{}
-	err = s.members.Each(ctx, bson.M{}, func(raw bson.Raw) error {
-		var d memberDoc
-		if err := bson.Unmarshal(raw, &d); err != nil {
-			return err
-		}
-		if byID[d.StreetID] == nil {
-			return nil
-		}
-		m := d.member()
-		if roster[m.StreetID] == nil {
-			roster[m.StreetID] = map[string]Member{}
-		}
-		roster[m.StreetID][m.UserID] = m
-		if byUser[m.UserID] == nil {
-			byUser[m.UserID] = map[string]bool{}
-		}
-		byUser[m.UserID][m.StreetID] = true
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.byID, s.keys, s.roster, s.byUser = byID, keys, roster, byUser
-	s.dir = make([]*Street, 0, len(byID))
-	for id, st := range byID {
-		st.MemberCount = countActive(roster[id])
-		s.dir = append(s.dir, st)
-	}
-	sort.Slice(s.dir, func(i, j int) bool { return s.less(s.dir[i], s.dir[j]) })
-	s.loaded.Store(true)
-	return nil
+	return d, err
 }
 
-// Warm loads the streets into memory, so the first request does not wait.
-func (s *Service) Warm(ctx context.Context) error { return s.ensure(ctx) }
-
-func countActive(r map[string]Member) int {
-	n := 0
-	for _, m := range r {
-		if m.Status == StatusActive {
-			n++
-		}
-	}
-	return n
-}
-
-// less orders the directory by folded name, then id; s.mu is held.
-func (s *Service) less(a, b *Street) bool {
-	ka, kb := s.keys[a.ID], s.keys[b.ID]
-	if ka != kb {
-		return ka < kb
-	}
-	return a.ID < b.ID
-}
-
-// lock serialises writes to one street.
-func (s *Service) lock(streetID string) func() { return s.locks.Lock(streetID) }
-
-// street returns a copy of the street, or ErrStreetNotFound.
+// street returns the street's card, or ErrStreetNotFound.
 func (s *Service) street(ctx context.Context, id string) (Street, error) {
-	if err := s.ensure(ctx); err != nil {
+	d, err := s.streetDoc(ctx, id)
+	if err != nil {
 		return Street{}, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	st := s.byID[id]
-	if st == nil {
-		return Street{}, ErrStreetNotFound
-	}
-	return *st, nil
+	return d.card(), nil
 }
 
-func (s *Service) member(streetID, userID string) (Member, bool) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	m, ok := s.roster[streetID][userID]
-	return m, ok
+// lookup reads userID's membership of streetID by _id; false when there is none.
+func (s *Service) lookup(ctx context.Context, streetID, userID string) (Member, bool, error) {
+	var d memberDoc
+	err := s.members.FindOne(ctx, bson.M{"_id": memberKey(streetID, userID)}, &d)
+	if errors.Is(err, store.ErrNotFound) {
+		return Member{}, false, nil
+	}
+	if err != nil {
+		return Member{}, false, err
+	}
+	return d.member(), true, nil
 }
 
 // NewStreet is what a user gives to create a street.
@@ -379,62 +334,80 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewStreet) (S
 	if err != nil {
 		return Street{}, err
 	}
-	if err := s.ensure(ctx); err != nil {
-		return Street{}, err
-	}
 	if ok, wait := s.allowed(s.create.Allow(ctx, p.UserID)); !ok {
 		return Street{}, ErrRateLimited.WithRetry(wait)
 	}
 	now := s.now()
-	d := streetDoc{ID: bson.NewObjectID(), Name: in.Name, City: in.City, Description: in.Description, CreatedBy: p.UserID, CreatedAt: now}
-	if _, err := s.streets.InsertOne(ctx, d); err != nil {
+	d := streetDoc{ID: bson.NewObjectID(), Name: in.Name, NameKey: foldKey(in.Name), City: in.City, CityKey: foldKey(in.City),
+		Description: in.Description, CreatedBy: p.UserID, CreatedAt: now, MemberCount: 1, AdminCount: 1}
+	id := d.ID.Hex()
+	// The admin's membership first: a street never exists without its
+	// admin, and a membership of a street never written is never reached.
+	m := Member{StreetID: id, UserID: p.UserID, Name: acc.Name, Role: RoleAdmin, Status: StatusActive, JoinedAt: &now, UpdatedAt: now}
+	if err := s.indexUser(ctx, p.UserID, id); err != nil {
 		return Street{}, err
 	}
-	id := d.ID.Hex()
-	unlock := s.lock(id)
-	defer unlock()
-	m := Member{StreetID: id, UserID: p.UserID, Name: acc.Name, Role: RoleAdmin, Status: StatusActive, JoinedAt: &now, UpdatedAt: now}
 	if _, err := s.members.InsertOne(ctx, toDoc(m, p.UserID)); err != nil {
 		return Street{}, err
 	}
-	st := &Street{ID: id, Name: d.Name, City: d.City, Description: d.Description, CreatedAt: now}
-	s.mu.Lock()
-	s.byID[id] = st
-	s.keys[id] = foldKey(st.Name)
-	i := sort.Search(len(s.dir), func(i int) bool { return !s.less(s.dir[i], st) })
-	s.dir = append(s.dir, nil)
-	copy(s.dir[i+1:], s.dir[i:])
-	s.dir[i] = st
-	s.putLocked(m)
-	out := *st
-	s.mu.Unlock()
-	s.record(ctx, id, m, auditRecord{Action: ActionStreetCreate, TargetType: "street", TargetID: id, TargetName: st.Name})
-	return out, nil
+	if _, err := s.streets.InsertOne(ctx, d); err != nil {
+		return Street{}, err
+	}
+	s.record(ctx, id, m, auditRecord{Action: ActionStreetCreate, TargetType: "street", TargetID: id, TargetName: d.Name})
+	return d.card(), nil
 }
 
-// putLocked stores m in memory and refreshes the street's member count; s.mu is held.
-func (s *Service) putLocked(m Member) {
-	r := s.roster[m.StreetID]
-	if r == nil {
-		r = map[string]Member{}
-		s.roster[m.StreetID] = r
+// indexUser adds streetID to the user's list of streets, before a
+// membership is first written.
+func (s *Service) indexUser(ctx context.Context, userID, streetID string) error {
+	_, err := s.userIndex.UpdateOne(ctx, bson.M{"_id": userID}, bson.M{"$addToSet": bson.M{"streets": streetID}},
+		options.UpdateOne().SetUpsert(true))
+	return err
+}
+
+// userStreets lists the streets the user has a membership document in (or
+// perhaps had: see userStreetsDoc).
+func (s *Service) userStreets(ctx context.Context, userID string) ([]string, error) {
+	var d userStreetsDoc
+	err := s.userIndex.FindOne(ctx, bson.M{"_id": userID}, &d)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
 	}
-	prev, had := r[m.UserID]
-	r[m.UserID] = m
-	if st := s.byID[m.StreetID]; st != nil {
-		if had && prev.Status == StatusActive {
-			st.MemberCount--
+	return d.Streets, err
+}
+
+// userMembership is one of a user's memberships with its street.
+type userMembership struct {
+	street streetDoc
+	member Member
+}
+
+// memberships reads the user's memberships of streets that are not
+// archived: a few _id lookups.
+func (s *Service) memberships(ctx context.Context, userID string) ([]userMembership, error) {
+	sids, err := s.userStreets(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]userMembership, 0, len(sids))
+	for _, sid := range sids {
+		m, ok, err := s.lookup(ctx, sid, userID)
+		if err != nil {
+			return nil, err
 		}
-		if m.Status == StatusActive {
-			st.MemberCount++
+		if !ok {
+			continue
 		}
+		st, err := s.streetDoc(ctx, sid)
+		if errors.Is(err, ErrStreetNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, userMembership{street: st, member: m})
 	}
-	u := s.byUser[m.UserID]
-	if u == nil {
-		u = map[string]bool{}
-		s.byUser[m.UserID] = u
-	}
-	u[m.StreetID] = true
+	return out, nil
 }
 
 // Get returns a street's public card and the caller's membership.
@@ -444,7 +417,11 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, streetID string) (V
 		return View{}, err
 	}
 	v := View{Street: st}
-	if m, ok := s.member(streetID, p.UserID); ok {
+	m, ok, err := s.lookup(ctx, streetID, p.UserID)
+	if err != nil {
+		return View{}, err
+	}
+	if ok {
 		v.Membership = &m
 	}
 	return v, nil
@@ -458,8 +435,7 @@ func (s *Service) StreetName(ctx context.Context, streetID string) (string, erro
 
 // Membership returns userID's membership of streetID, in whatever status;
 // NotFound when there is none or an id is malformed. It is called on every
-// websocket handshake: an in-memory lookup, or one _id lookup before the
-// streets are loaded.
+// websocket handshake: one _id lookup.
 func (s *Service) Membership(ctx context.Context, streetID, userID string) (Member, error) {
 	if _, ok := store.ID(streetID); !ok {
 		return Member{}, ErrMemberNotFound
@@ -467,30 +443,23 @@ func (s *Service) Membership(ctx context.Context, streetID, userID string) (Memb
 	if _, ok := store.ID(userID); !ok {
 		return Member{}, ErrMemberNotFound
 	}
-	if s.loaded.Load() {
-		if m, ok := s.member(streetID, userID); ok {
-			return m, nil
-		}
-		return Member{}, ErrMemberNotFound
-	}
-	var d memberDoc
-	err := s.members.FindOne(ctx, bson.M{"_id": memberKey(streetID, userID)}, &d)
-	if errors.Is(err, store.ErrNotFound) {
-		return Member{}, ErrMemberNotFound
-	}
+	m, ok, err := s.lookup(ctx, streetID, userID)
 	if err != nil {
 		return Member{}, err
 	}
-	return d.member(), nil
+	if !ok {
+		return Member{}, ErrMemberNotFound
+	}
+	return m, nil
 }
 
-// RequireActive returns the caller's active membership; anyone else learns
-// nothing about the street's inside (NotFound).
+// RequireActive returns the caller's active membership, read from the
+// database; anyone else learns nothing about the street's inside (NotFound).
 func (s *Service) RequireActive(ctx context.Context, streetID, userID string) (Member, error) {
-	if err := s.ensure(ctx); err != nil {
+	m, ok, err := s.lookup(ctx, streetID, userID)
+	if err != nil {
 		return Member{}, err
 	}
-	m, ok := s.member(streetID, userID)
 	if !ok || m.Status != StatusActive {
 		return Member{}, ErrStreetNotFound
 	}
@@ -521,15 +490,14 @@ func (s *Service) AdminIDs(ctx context.Context, streetID string) ([]string, erro
 }
 
 func (s *Service) ids(ctx context.Context, streetID string, keep func(Member) bool) ([]string, error) {
-	if _, err := s.street(ctx, streetID); err != nil {
+	r, err := s.roster(ctx, streetID)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	out := []string{}
-	for id, m := range s.roster[streetID] {
+	for _, m := range r {
 		if keep(m) {
-			out = append(out, id)
+			out = append(out, m.UserID)
 		}
 	}
 	sort.Strings(out)
@@ -539,19 +507,17 @@ func (s *Service) ids(ctx context.Context, streetID string, keep func(Member) bo
 // UserStreets lists the streets userID belongs to or asked to join (not
 // those left), for GET /me.
 func (s *Service) UserStreets(ctx context.Context, userID string) ([]MyStreet, error) {
-	if err := s.ensure(ctx); err != nil {
+	ms, err := s.memberships(ctx, userID)
+	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	out := []MyStreet{}
-	for sid := range s.byUser[userID] {
-		m, ok := s.roster[sid][userID]
-		st := s.byID[sid]
-		if !ok || st == nil || m.Status == StatusLeft {
+	for _, um := range ms {
+		m, st := um.member, um.street
+		if m.Status == StatusLeft {
 			continue
 		}
-		out = append(out, MyStreet{StreetID: sid, Name: st.Name, City: st.City, Role: m.Role, Status: m.Status})
+		out = append(out, MyStreet{StreetID: m.StreetID, Name: st.Name, City: st.City, Role: m.Role, Status: m.Status})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if a, b := foldKey(out[i].Name), foldKey(out[j].Name); a != b {
@@ -563,7 +529,8 @@ func (s *Service) UserStreets(ctx context.Context, userID string) ([]MyStreet, e
 }
 
 // Directory lists streets by name, filtered by a text in the name and a
-// city. It shows name, city and member count only.
+// city. It shows name, city and member count only. One query on the
+// folded name (name_key, _id), from the cursor on.
 func (s *Service) Directory(ctx context.Context, q, city, after string, limit int) ([]Listing, string, error) {
 	q, city = foldKey(q), foldKey(city)
 	f := fault.Fields{}
@@ -572,43 +539,44 @@ func (s *Service) Directory(ctx context.Context, q, city, after string, limit in
 	if err := f.Err(); err != nil {
 		return nil, "", err
 	}
-	if err := s.ensure(ctx); err != nil {
-		return nil, "", err
-	}
 	limit = cursor.Limit(limit, 20)
-	var fromKey, fromID string
+	filter := bson.M{"archived_at": nil}
+	if q != "" {
+		filter["name_key"] = bson.M{"$regex": regexp.QuoteMeta(q)}
+	}
+	if city != "" {
+		filter["city_key"] = city
+	}
 	if after != "" {
 		c, ok := s.cursors.Decode(after, 3)
 		if !ok || c[0] != "dir" {
 			return nil, "", ErrBadCursor
 		}
-		fromKey, fromID = c[1], c[2]
+		fromID, ok := store.ID(c[2])
+		if !ok {
+			return nil, "", ErrBadCursor
+		}
+		filter["$or"] = bson.A{
+			bson.M{"name_key": bson.M{"$gt": c[1]}},
+			bson.M{"name_key": c[1], "_id": bson.M{"$gt": fromID}},
+		}
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	i := 0
-	if after != "" {
-		i = sort.Search(len(s.dir), func(i int) bool {
-			k := s.keys[s.dir[i].ID]
-			return k > fromKey || (k == fromKey && s.dir[i].ID > fromID)
-		})
+	var docs []streetDoc
+	err := s.streets.FindAll(ctx, filter, &docs, options.Find().
+		SetSort(bson.D{{Key: "name_key", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)+1).
+		SetProjection(bson.M{"name": 1, "name_key": 1, "city": 1, "member_count": 1}))
+	if err != nil {
+		return nil, "", err
 	}
-	out := []Listing{}
+	out := make([]Listing, 0, min(len(docs), limit))
 	next := ""
-	for ; i < len(s.dir); i++ {
-		st := s.dir[i]
-		if q != "" && !strings.Contains(s.keys[st.ID], q) {
-			continue
-		}
-		if city != "" && foldKey(st.City) != city {
-			continue
-		}
-		if len(out) == limit {
-			last := out[len(out)-1]
-			next = s.cursors.Encode("dir", s.keys[last.ID], last.ID)
+	for i, d := range docs {
+		if i == limit {
+			last := docs[i-1]
+			next = s.cursors.Encode("dir", last.NameKey, last.ID.Hex())
 			break
 		}
-		out = append(out, Listing{ID: st.ID, Name: st.Name, City: st.City, MemberCount: st.MemberCount})
+		out = append(out, Listing{ID: d.ID.Hex(), Name: d.Name, City: d.City, MemberCount: d.MemberCount})
 	}
 	return out, next, nil
 }
@@ -639,14 +607,16 @@ func (s *Service) Members(ctx context.Context, p auth.Principal, streetID, statu
 		}
 		fromKey, fromID = c[3], c[4]
 	}
-	s.mu.RLock()
-	all := make([]Member, 0, len(s.roster[streetID]))
-	for _, m := range s.roster[streetID] {
+	r, err := s.roster(ctx, streetID)
+	if err != nil {
+		return nil, "", err
+	}
+	all := make([]Member, 0, len(r))
+	for _, m := range r {
 		if m.Status == status {
 			all = append(all, m)
 		}
 	}
-	s.mu.RUnlock()
 	key := func(m Member) string { return foldKey(m.Name) }
 	sort.Slice(all, func(i, j int) bool {
 		if a, b := key(all[i]), key(all[j]); a != b {
