@@ -280,7 +280,9 @@ func TestStreetsWrittenBeforeTheCountsAreCounted(t *testing.T) {
 	procs := make([]*streets.Service, 3)
 	errs := make([]error, len(procs))
 	for i := range procs {
-		wg.Go(func() { procs[i], errs[i] = streets.New(e.Ctx, e.Store, e.Log, e.Clock, e.Auth, nil, streets.Options{}) })
+		wg.Go(func() {
+			procs[i], errs[i] = streets.New(e.Ctx, e.Store, e.Log, e.Clock, e.Auth, nil, streets.Options{})
+		})
 	}
 	wg.Wait()
 	for _, err := range errs {
