@@ -79,21 +79,23 @@ func (s *Service) Notify(ctx context.Context, n Note) error {
 	}
 	now := s.clock.Now().Truncate(time.Millisecond)
 	j := jobDoc{ID: "note:" + n.Key, Type: string(typeDirect), StreetID: n.StreetID, Payload: string(payload),
-		SubjectID: n.UserID, At: now, CreatedAt: now}
+		SubjectID: n.UserID, At: now, CreatedAt: now, Owner: s.owners.Self()}
 	s.mu.Lock()
 	if _, ok := s.jobs[j.ID]; ok {
 		s.mu.Unlock()
 		return nil
 	}
 	j.Bucket = s.buckets.pinNew(now)
-	st := &jobState{bucket: j.Bucket}
+	st := &jobState{doc: j, bucket: j.Bucket}
 	s.jobs[j.ID] = st
 	s.mu.Unlock()
-	if _, err := s.jobColl.InsertOne(ctx, j); err != nil && !store.IsDuplicate(err) {
-		s.mu.Lock()
-		delete(s.jobs, j.ID)
-		s.buckets.unpin(j.Bucket)
-		s.mu.Unlock()
+	if _, err := s.jobColl.InsertOne(ctx, j); err != nil {
+		s.forgetJob(j.ID)
+		if store.IsDuplicate(err) {
+			// Already in the outbox (queued by another process, or left
+			// by a previous run): its owner sends it.
+			return nil
+		}
 		return err
 	}
 	if s.started.Load() && !s.closed.Load() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -16,28 +17,39 @@ import (
 
 // jobDoc is an event waiting to be turned into deliveries.
 type jobDoc struct {
-	ID        string    `bson:"_id"` // street:seq:time, one per event
-	Type      string    `bson:"type"`
-	StreetID  string    `bson:"street_id"`
-	Seq       int64     `bson:"seq"`
-	Payload   string    `bson:"payload"`
-	ActorID   string    `bson:"actor_id,omitempty"`
-	SubjectID string    `bson:"subject_id,omitempty"`
-	Bucket    string    `bson:"bucket"`
+	ID        string `bson:"_id"` // street:seq:time, one per event
+	Type      string `bson:"type"`
+	StreetID  string `bson:"street_id"`
+	Seq       int64  `bson:"seq"`
+	Payload   string `bson:"payload"`
+	ActorID   string `bson:"actor_id,omitempty"`
+	SubjectID string `bson:"subject_id,omitempty"`
+	Bucket    string `bson:"bucket"`
+	// Owner is the process holding the job's deliveries (Owners.Self);
+	// missing on jobs written before there were several.
+	Owner     string    `bson:"owner"`
 	At        time.Time `bson:"at"`
 	CreatedAt time.Time `bson:"created_at"`
 }
 
-// jobState is what this process knows of a job. A job stays on disk until
-// every delivery it made has its done-marker: the deliveries themselves
-// live only in memory, and a restart expands the job again, skipping what
-// the markers say is done (see outbox.go).
+// jobState is what this process knows of a job it owns. A job stays on
+// disk until every delivery it made has its done-marker: the deliveries
+// themselves live only in memory, and whoever takes the job over (a
+// restart, or another process once this one is gone) expands it again,
+// skipping what the markers say is done (see outbox.go).
+//
+// Nothing else of a held delivery needs persisting for a takeover: its
+// due time (quiet hours) and expiry count from the job's created_at, so
+// expanding the job again holds it until the same time. Only a backoff is
+// lost: the new owner tries at once.
 type jobState struct {
+	doc      jobDoc // to queue it again when its expansion failed
 	bucket   string
-	queued   bool // in the expand queue or being expanded
-	expanded bool // its deliveries are queued
-	fromDisk bool // left by a previous run: some deliveries may be done
-	pending  int  // deliveries queued and not yet marked done
+	queued   bool  // in the expand queue or being expanded
+	expanded bool  // its deliveries are queued
+	fromDisk bool  // claimed from disk: some deliveries may be done
+	claim    int64 // when it was claimed from disk (Service.claims)
+	pending  int   // deliveries queued and not yet marked done
 	retiring bool
 }
 
@@ -68,7 +80,7 @@ func (s *Service) OnEvent(e events.Event) {
 	// The event's time joins street and sequence: a street whose log was
 	// trimmed empty starts its sequence again.
 	j := jobDoc{ID: e.StreetID + ":" + e.ID() + ":" + strconv.FormatInt(e.At.UnixMilli(), 36), Type: string(e.Type), StreetID: e.StreetID, Seq: e.Seq,
-		Payload: string(e.Payload), ActorID: e.ActorID, SubjectID: e.SubjectID, At: e.At, CreatedAt: now}
+		Payload: string(e.Payload), ActorID: e.ActorID, SubjectID: e.SubjectID, At: e.At, CreatedAt: now, Owner: s.owners.Self()}
 	if s.nobodyToNotify(j) {
 		s.stats.skipped.Add(1)
 		return
@@ -79,13 +91,19 @@ func (s *Service) OnEvent(e events.Event) {
 		return
 	}
 	j.Bucket = s.buckets.pinNew(now)
-	st := &jobState{bucket: j.Bucket}
+	st := &jobState{doc: j, bucket: j.Bucket}
 	s.jobs[j.ID] = st
 	s.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), jobInsertTimeout)
 	_, err := s.jobColl.InsertOne(ctx, j)
 	cancel()
+	if store.IsDuplicate(err) {
+		// Another process (or a previous run) queued this event: its
+		// owner sends it.
+		s.forgetJob(j.ID)
+		return
+	}
 	if err != nil {
 		// Still sent from memory; only a crash before then would lose it.
 		s.log.Error("push: job not persisted", "job", j.ID, "err", err)
@@ -146,41 +164,137 @@ func (s *Service) queueJob(j jobDoc, st *jobState) {
 	}
 }
 
-// requeueJobs queues the jobs on disk that are not expanded: left by a
-// previous run, or whose expansion failed. The jobs collection holds only
-// the jobs with deliveries still to make or to finish, so reading it whole
-// stays cheap.
-func (s *Service) requeueJobs(ctx context.Context) error {
-	if !s.recovered.Load() {
-		return s.recover(ctx)
+// forgetJob undoes the registration of a job this process did not write
+// after all.
+func (s *Service) forgetJob(id string) {
+	s.mu.Lock()
+	if st, ok := s.jobs[id]; ok {
+		delete(s.jobs, id)
+		s.buckets.unpin(st.bucket)
 	}
+	s.mu.Unlock()
+}
+
+// readJobs reads the outbox's jobs, oldest first. The jobs collection
+// holds only the jobs with deliveries still to make or to finish, so
+// reading it whole stays cheap.
+func (s *Service) readJobs(ctx context.Context) ([]jobDoc, error) {
 	var docs []jobDoc
 	if err := s.jobColl.FindAll(ctx, bson.M{}, &docs); err != nil {
-		return err
+		return nil, err
 	}
 	slices.SortFunc(docs, func(a, b jobDoc) int { return a.CreatedAt.Compare(b.CreatedAt) })
-	cutoff := s.clock.Now().Add(-maxJobAge)
+	return docs, nil
+}
+
+// claimJobs takes over, and queues for expansion, the jobs of docs that
+// this process does not hold and no live process does: left by a previous
+// run, by a process that is gone, or written before jobs had owners. A
+// claim is a conditional update on the owner the job was read with, so of
+// several processes sweeping at once one gets each job. The jobs of live
+// owners are left alone: their deliveries are in those processes' memory.
+func (s *Service) claimJobs(ctx context.Context, docs []jobDoc) error {
+	self := s.owners.Self()
+	alive := map[string]bool{"": false}
+	var errs []error
+	var claimed []*jobState
 	for _, j := range docs {
 		s.mu.Lock()
-		st, ok := s.jobs[j.ID]
-		if !ok {
-			st = &jobState{bucket: j.Bucket, fromDisk: true}
+		_, known := s.jobs[j.ID]
+		s.mu.Unlock()
+		if known {
+			continue // ours: tidy queues it again if its expansion failed
+		}
+		if j.Owner != self { // self: left by a previous run under the same id
+			live, asked := alive[j.Owner]
+			if !asked {
+				var err error
+				if live, err = s.owners.Alive(ctx, j.Owner); err != nil {
+					errs = append(errs, fmt.Errorf("push: is %s alive: %w", j.Owner, err))
+					live = true // unknown: leave its jobs until the next sweep
+				}
+				alive[j.Owner] = live
+			}
+			if live {
+				continue
+			}
+			ok, err := s.claim(ctx, j)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if !ok {
+				continue // another process claimed it, or it is finished
+			}
+			j.Owner = self
+		}
+		st := &jobState{doc: j, bucket: j.Bucket, fromDisk: true}
+		s.mu.Lock()
+		if _, known := s.jobs[j.ID]; !known {
 			s.jobs[j.ID] = st
 			s.buckets.pin(j.Bucket)
+			claimed = append(claimed, st)
 		}
-		expanded := st.expanded
 		s.mu.Unlock()
-		if expanded {
-			continue
-		}
-		if j.CreatedAt.Before(cutoff) {
-			s.log.Error("push: giving up a job that never expanded", "job", j.ID)
-			s.retireJob(ctx, j.ID)
-			continue
-		}
-		s.queueJob(j, st)
 	}
-	return nil
+	if len(claimed) == 0 {
+		return errors.Join(errs...)
+	}
+	// Numbered once all are claimed, so one read of a bucket's markers
+	// after this serves every job claimed here (recoveredDone).
+	gen := s.claims.Add(1)
+	s.mu.Lock()
+	for _, st := range claimed {
+		st.claim = gen
+	}
+	s.mu.Unlock()
+	cutoff := s.clock.Now().Add(-maxJobAge)
+	for _, st := range claimed {
+		if st.doc.CreatedAt.Before(cutoff) {
+			s.log.Error("push: giving up a job that never expanded", "job", st.doc.ID)
+			s.retireJob(ctx, st.doc.ID)
+			continue
+		}
+		s.queueJob(st.doc, st)
+	}
+	return errors.Join(errs...)
+}
+
+// claim makes this process the owner of j if j still has the owner it was
+// read with; false when another process got there first or j is gone.
+func (s *Service) claim(ctx context.Context, j jobDoc) (bool, error) {
+	filter := bson.M{"_id": j.ID, "owner": j.Owner}
+	if j.Owner == "" {
+		filter = bson.M{"_id": j.ID, "owner": bson.M{"$in": bson.A{nil, ""}}} // null matches a missing field
+	}
+	res, err := s.jobColl.UpdateOne(ctx, filter, bson.M{"$set": bson.M{"owner": s.owners.Self()}})
+	if err != nil {
+		return false, fmt.Errorf("push: claim job %s: %w", j.ID, err)
+	}
+	return res.ModifiedCount == 1, nil
+}
+
+// retryOwnJobs queues again the jobs of this process whose expansion
+// failed, and gives up those that kept failing for maxJobAge.
+func (s *Service) retryOwnJobs(ctx context.Context) {
+	var again []*jobState
+	s.mu.Lock()
+	for _, st := range s.jobs {
+		if !st.expanded && !st.queued && !st.retiring {
+			again = append(again, st)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(again, func(a, b *jobState) int { return a.doc.CreatedAt.Compare(b.doc.CreatedAt) })
+	cutoff := s.clock.Now().Add(-maxJobAge)
+	for _, st := range again {
+		if st.doc.CreatedAt.Before(cutoff) {
+			s.log.Error("push: giving up a job that never expanded", "job", st.doc.ID)
+			s.retireJob(ctx, st.doc.ID)
+			continue
+		}
+		s.queueJob(st.doc, st)
+	}
 }
 
 // expandLoop expands queued jobs one at a time until ctx ends.
@@ -200,14 +314,20 @@ func (s *Service) expandLoop(ctx context.Context) {
 				}
 				s.mu.Unlock()
 			}
+			if len(s.expandQ) == 0 {
+				// The claimed jobs queued together are expanded: the
+				// markers read for them are of no further use.
+				clear(s.doneCache)
+			}
 		}
 	}
 }
 
 // retireJob deletes a job whose deliveries are all done and unpins its
-// bucket.
+// bucket. Only while this process owns it: a job another process took
+// over is that process's to finish.
 func (s *Service) retireJob(ctx context.Context, id string) {
-	if _, err := s.jobColl.DeleteOne(ctx, bson.M{"_id": id}); err != nil && ctx.Err() == nil {
+	if _, err := s.jobColl.DeleteOne(ctx, bson.M{"_id": id, "owner": s.owners.Self()}); err != nil && ctx.Err() == nil {
 		// Expanding it again after a restart sends nothing: the markers
 		// say every delivery is done. (Shutting down ends here too.)
 		s.log.Warn("push: delete finished job", "job", id, "err", err)
@@ -250,9 +370,15 @@ func (s *Service) expand(ctx context.Context, j jobDoc) error {
 	s.mu.Lock()
 	st := s.jobs[j.ID]
 	fromDisk := st != nil && st.fromDisk
+	var claim int64
+	if st != nil {
+		claim = st.claim
+	}
 	s.mu.Unlock()
 	if fromDisk && len(ds) > 0 {
-		done, err := s.recoveredDone(ctx, j.Bucket)
+		// Markers written by whoever held the job before: read after it
+		// was claimed, so none it wrote is missed.
+		done, err := s.recoveredDone(ctx, j.Bucket, claim)
 		if err != nil {
 			return err
 		}

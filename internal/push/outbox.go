@@ -20,13 +20,16 @@ import (
 //   push_buckets          the hourly buckets in use
 //   push_done_<hour>      the done-markers of the hour's jobs: one document per
 //                         batch of finished deliveries (sent, gone or dropped)
-// Deliveries themselves live only in memory: a job expands to the same
-// delivery ids every time (deliveryID), so after a restart the job is
-// expanded again and what a marker names is skipped. Writing a document
+// Deliveries themselves live only in memory, in the process that owns the
+// job: a job expands to the same delivery ids every time (deliveryID), so
+// whoever takes it over (a restart, or another process once the owner is
+// gone) expands it again and skips what a marker names. Writing a document
 // per delivery cost the one SQLite writer ~7 ms per 100 and a marker per
 // delivery ~4 ms per 100, while requests queued behind it; a marker batch
 // as one document costs ~1 ms.
-// A bucket is dropped whole when no job pinned to it is left.
+// A bucket is dropped whole once it is past and no job on disk refers to
+// it: a job stays on disk until its deliveries are all marked, whichever
+// process holds them.
 
 // markerDoc is one batch of finished deliveries.
 type markerDoc struct {
@@ -140,21 +143,33 @@ func (b *buckets) registered(name string) {
 	b.mu.Unlock()
 }
 
-// idle marks and returns the buckets that can be dropped: past, with
-// nothing pending and no job pinning them.
-func (b *buckets) idle(now time.Time) []string {
+// startDrop marks bucket name as being dropped, unless this process still
+// has deliveries or jobs in it (or is dropping it already).
+func (b *buckets) startDrop(name string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	cur := b.currentLocked(now)
-	var out []string
+	st := b.m[name]
+	if st == nil {
+		st = &bucketState{registered: true} // another process's bucket
+		b.m[name] = st
+	}
+	if st.pending > 0 || st.jobs > 0 || st.dropping {
+		return false
+	}
+	st.dropping = true
+	return true
+}
+
+// forgetIdle forgets the buckets before cutoff this process has nothing
+// in: some other process's sweep drops them.
+func (b *buckets) forgetIdle(cutoff string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	for name, st := range b.m {
-		if name != cur && st.pending <= 0 && st.jobs <= 0 && !st.dropping {
-			st.dropping = true
-			out = append(out, name)
+		if name < cutoff && st.pending <= 0 && st.jobs <= 0 && !st.dropping {
+			delete(b.m, name)
 		}
 	}
-	sort.Strings(out)
-	return out
 }
 
 func (b *buckets) dropped(name string, ok bool) {
@@ -181,21 +196,30 @@ func (s *Service) register(ctx context.Context, bucket string) error {
 	return nil
 }
 
-// recoveredDone is doneIn for the jobs a previous run left, read once per
-// bucket: after a crash many of them share a bucket, and the markers that
-// matter to them were all written before this process started (a job's
-// deliveries are only ever queued by its one expansion). Kept for the
-// process's life: one set per hourly bucket a previous run left. The
-// expand loop is its only caller.
-func (s *Service) recoveredDone(ctx context.Context, bucket string) (map[string]bool, error) {
-	if done, ok := s.doneAtStart[bucket]; ok {
-		return done, nil
+// doneSnapshot is the markers of a bucket as read when Service.claims was
+// gen.
+type doneSnapshot struct {
+	gen  int64
+	done map[string]bool
+}
+
+// recoveredDone is doneIn for a job claimed from disk at claim (a
+// Service.claims number). After a crash many claimed jobs share a bucket,
+// so one read serves them all; it serves a job only if it was read after
+// the job was claimed: the markers that matter to a job are those its
+// previous owner wrote, all before the claim (the owner is gone), while a
+// snapshot read earlier may miss some. The expand loop is its only caller,
+// and empties the cache once its queue is.
+func (s *Service) recoveredDone(ctx context.Context, bucket string, claim int64) (map[string]bool, error) {
+	if c, ok := s.doneCache[bucket]; ok && c.gen >= claim {
+		return c.done, nil
 	}
+	gen := s.claims.Load()
 	done, err := s.doneIn(ctx, bucket)
 	if err != nil {
 		return nil, err
 	}
-	s.doneAtStart[bucket] = done
+	s.doneCache[bucket] = doneSnapshot{gen: gen, done: done}
 	return done, nil
 }
 
@@ -326,10 +350,38 @@ func (s *Service) writeMarkers(batch []doneItem) {
 	}
 }
 
-// dropIdleBuckets drops the buckets whose deliveries are all done.
-func (s *Service) dropIdleBuckets(ctx context.Context) error {
+// bucketSkew is how long after its hour a bucket may still get new jobs:
+// the processes' clocks differ a little.
+const bucketSkew = 10 * time.Minute
+
+// dropIdleBuckets drops the buckets (any process's: it reads the registry)
+// that are past and that no job of docs, the jobs on disk, refers to. A
+// job in a past bucket can only leave the disk, never come to it, so docs
+// read earlier in the sweep are enough.
+func (s *Service) dropIdleBuckets(ctx context.Context, docs []jobDoc) error {
+	var regs []struct {
+		ID string `bson:"_id"`
+	}
+	if err := s.registry.FindAll(ctx, bson.M{}, &regs); err != nil {
+		return err
+	}
+	used := make(map[string]bool, len(docs))
+	for _, j := range docs {
+		used[j.Bucket] = true
+	}
+	cutoff := bucketName(s.clock.Now().Add(-bucketSkew))
+	names := make([]string, 0, len(regs))
+	for _, r := range regs {
+		if r.ID < cutoff && !used[r.ID] {
+			names = append(names, r.ID)
+		}
+	}
+	sort.Strings(names)
 	var errs []error
-	for _, name := range s.buckets.idle(s.clock.Now()) {
+	for _, name := range names {
+		if !s.buckets.startDrop(name) {
+			continue
+		}
 		err := s.doneColl(name).Drop(ctx)
 		if err == nil {
 			_, err = s.registry.DeleteOne(ctx, bson.M{"_id": name})
@@ -342,19 +394,15 @@ func (s *Service) dropIdleBuckets(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// recover reads back what a previous run left: the buckets in use, then
-// every job still on disk, queued to be expanded again (expand skips the
-// deliveries whose marker is written).
+// recover, at start, claims the jobs on disk no live process holds, to be
+// expanded again (expand skips the deliveries whose marker is written).
 func (s *Service) recover(ctx context.Context) error {
-	var regs []struct {
-		ID string `bson:"_id"`
-	}
-	if err := s.registry.FindAll(ctx, bson.M{}, &regs); err != nil {
+	docs, err := s.readJobs(ctx)
+	if err != nil {
 		return err
 	}
-	for _, r := range regs {
-		s.buckets.registered(r.ID)
-	}
 	s.recovered.Store(true)
-	return s.requeueJobs(ctx)
+	err = s.claimJobs(ctx, docs)
+	s.retryOwnJobs(ctx) // those queued (OnEvent, Notify) before the start
+	return err
 }

@@ -79,6 +79,10 @@ type Options struct {
 	// Foreground, when set, is waited for before each encryption (briefly:
 	// yieldBound): pushes use the processors requests and fan-outs leave.
 	Foreground *idle.Gate
+	// Owners tells which processes are running; nil is the single
+	// process, to which every job it did not write was left by a previous
+	// run.
+	Owners Owners
 }
 
 // Service is push notifications.
@@ -116,10 +120,17 @@ type Service struct {
 	revoked map[string]revocation // subscription id → when it stopped being valid
 	revGen  atomic.Int64
 
+	owners    Owners
 	recovered atomic.Bool
-	// doneAtStart: the markers of the buckets recovered jobs expand in,
-	// read once (recoveredDone; expand loop only).
-	doneAtStart map[string]map[string]bool
+	// sweeping keeps two sweeps from running at once.
+	sweeping sync.Mutex
+	// claims numbers the jobs taken from disk (recovered or taken over),
+	// so that a snapshot of done-markers is used only for jobs claimed
+	// before it was read (doneCache).
+	claims atomic.Int64
+	// doneCache: the markers of the buckets claimed jobs expand in
+	// (recoveredDone; expand loop only).
+	doneCache map[string]doneSnapshot
 
 	// userData is the in-memory copy of subscriptions and settings
 	// (embedded engine only, see userdata.go).
@@ -180,13 +191,17 @@ func New(ctx context.Context, st *store.Store, c clock.Clock, accounts Accounts,
 		st: st, subs: st.Collection(collSubscriptions), settings: st.Collection(collSettings),
 		jobColl: st.Collection(collJobs), registry: st.Collection(collBuckets),
 		clock: c, log: opts.Logger.With("component", "push"), opts: opts, accounts: accounts, dir: dir,
-		subscriber:  subscriber(opts.Subject),
-		expandQ:     make(chan jobDoc, 1024),
-		done:        make(chan doneItem, 4096),
-		jobs:        map[string]*jobState{},
-		revoked:     map[string]revocation{},
-		userData:    newUserData(),
-		doneAtStart: map[string]map[string]bool{},
+		subscriber: subscriber(opts.Subject),
+		expandQ:    make(chan jobDoc, 1024),
+		done:       make(chan doneItem, 4096),
+		jobs:       map[string]*jobState{},
+		revoked:    map[string]revocation{},
+		userData:   newUserData(),
+		owners:     opts.Owners,
+		doneCache:  map[string]doneSnapshot{},
+	}
+	if s.owners == nil {
+		s.owners = newSoloOwners()
 	}
 	if err := s.loadKeys(ctx); err != nil {
 		return nil, err
@@ -246,6 +261,11 @@ func (s *Service) Start() {
 		}
 		s.expandLoop(ctx)
 	}()
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.tidyLoop(ctx)
+	}()
 }
 
 // Close stops sending: sends in flight are abandoned (they are still in the
@@ -272,7 +292,7 @@ type Stats struct {
 	Skipped    int64 // events none of whose recipients had a device: no job written
 	Deliveries int64 // deliveries created
 	Sent       int64 // accepted by the push service
-	Gone       int64 // answered 404/410: subscription deleted
+	Gone       int64 // answered 404/410 (subscription deleted), or the subscription was gone or moved before the send
 	Retried    int64 // sends retried after 429, 5xx or a network error
 	Dropped    int64 // given up: expired, refused, too many attempts, revoked
 	Pending    int   // in memory now: queued, held or being sent
@@ -288,22 +308,55 @@ func (s *Service) Stats() Stats {
 		Gone: s.stats.gone.Load(), Retried: s.stats.retried.Load(), Dropped: s.stats.dropped.Load(), Pending: s.sched.size()}
 }
 
-// Sweep is the periodic recovery: jobs whose expansion failed are tried
-// again, buckets whose deliveries are all done are dropped, old
-// revocations are forgotten. Run it every minute.
+// Sweep is the periodic recovery of the outbox, for the whole cluster: the
+// jobs of processes that are gone are taken over (and this process's own
+// failed expansions tried again), and buckets no job refers to any more
+// are dropped. Run it every minute, on one process (the leader) or on
+// every process: claims and drops are settled by the database.
 func (s *Service) Sweep(ctx context.Context) error {
 	if !s.started.Load() || s.closed.Load() {
 		return nil
 	}
-	var errs []error
-	if err := s.requeueJobs(ctx); err != nil {
-		errs = append(errs, err)
+	s.sweeping.Lock()
+	defer s.sweeping.Unlock()
+	s.retryOwnJobs(ctx)
+	if !s.recovered.Load() {
+		return s.recover(ctx) // the start's recovery failed: first that
 	}
-	if err := s.dropIdleBuckets(ctx); err != nil {
-		errs = append(errs, err)
+	docs, err := s.readJobs(ctx)
+	if err != nil {
+		return err
 	}
+	return errors.Join(s.claimJobs(ctx, docs), s.dropIdleBuckets(ctx, docs))
+}
+
+// tidyEvery is how often each process does its own upkeep (tidy).
+const tidyEvery = time.Minute
+
+// tidyLoop runs tidy until ctx ends. It runs on every process, while
+// Sweep may run on one only.
+func (s *Service) tidyLoop(ctx context.Context) {
+	t := time.NewTicker(tidyEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.tidy()
+		}
+	}
+}
+
+// tidy is this process's upkeep: its jobs whose expansion failed are
+// queued again (or given up when too old), old revocations and buckets it
+// no longer uses are forgotten.
+func (s *Service) tidy() {
+	ctx, cancel := context.WithTimeout(store.Background(context.Background()), time.Minute)
+	defer cancel()
+	s.retryOwnJobs(ctx)
 	s.pruneRevoked()
-	return errors.Join(errs...)
+	s.buckets.forgetIdle(bucketName(s.clock.Now().Add(-bucketSkew)))
 }
 
 type revocation struct {

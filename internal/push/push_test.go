@@ -415,6 +415,7 @@ func TestSweepDropsFinishedBuckets(t *testing.T) {
 	e.post(sid, author, "offer", "other", "Libri gratis")
 	e.received(u, 1)
 	waitStats(t, e.svc, func(s push.Stats) bool { return s.Pending == 0 })
+	waitJobs(t, e, 0) // the job leaves the outbox just after its last marker
 	ctx := context.Background()
 	if err := e.svc.Sweep(ctx); err != nil {
 		t.Fatal(err)

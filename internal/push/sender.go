@@ -13,7 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"civico/internal/store"
+
 	webpush "github.com/SherClockHolmes/webpush-go"
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // errForbiddenAddress refuses to dial internal addresses: an endpoint is
@@ -84,6 +87,17 @@ func (s *Service) deliver(ctx context.Context, d *delivery) {
 		s.finish(d, outcomeDropped)
 		return
 	}
+	switch current, err := s.stillSubscribed(ctx, d); {
+	case ctx.Err() != nil:
+		return // shutting down: it stays in the outbox
+	case err != nil:
+		s.log.Warn("push: reading the subscription before a send", "delivery", d.ID, "err", err)
+		s.retry(d, 0)
+		return
+	case !current:
+		s.finish(d, outcomeGone)
+		return
+	}
 	status, retryAfter, err := s.send(ctx, d, now)
 	if ctx.Err() != nil {
 		// Shutting down: the delivery stays in the outbox for the next start.
@@ -108,6 +122,23 @@ func (s *Service) deliver(ctx context.Context, d *delivery) {
 		s.log.Warn("push: refused by the push service", "status", status, "delivery", d.ID, "host", hostOf(d.Endpoint))
 		s.finish(d, outcomeDropped)
 	}
+}
+
+// stillSubscribed reads d's subscription and tells whether it is still
+// the one d was made from: same user, same endpoint and keys. Another
+// process may have moved the device to another user (a shared tablet),
+// re-keyed it or deleted it since, and its revocations are not in this
+// process's memory; a push made for the previous owner must not reach it.
+func (s *Service) stillSubscribed(ctx context.Context, d *delivery) (bool, error) {
+	var sub subscriptionDoc
+	err := s.subs.FindOne(ctx, bson.M{"_id": d.SubID}, &sub)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return sub.UserID == d.UserID && sub.Endpoint == d.Endpoint && sub.P256dh == d.P256dh && sub.Auth == d.Auth, nil
 }
 
 // send encrypts and posts one push. Every call gets its own copy of the
