@@ -7,25 +7,37 @@
 // item's position alone tells which document holds it. Reading a page costs
 // one or two _id lookups whatever the size of the database.
 //
-// A journal assumes it is the only writer of its keys (one server process per
-// database, as with the embedded engine): it keeps each key's last chunk in
-// memory and appends under a per-key lock.
+// Every item is first written as a piece: one small document per item
+// (_id key#n.i), inserted, never updated but by Rewrite. The piece's unique
+// _id is what allocates its position, so any number of writers (server
+// processes, or journals in one process) may append to one key: a writer
+// that loses a position to another (a duplicate _id) looks at the database
+// again and takes the next free one. Nothing else is shared: no counter is
+// incremented (FerretDB's $inc is not atomic across processes; its unique
+// _id is). When a chunk's last piece is written, the writer copies the
+// chunk's pieces into one chunk document (key#n), which readers prefer; the
+// pieces stay, and a chunk whose copy was never made (a crash) is read from
+// its pieces.
 //
-// The last chunk, until it is full, is written as pieces: one small
-// document per item (_id key#n.i), inserted, never updated. Appending with
-// $push made the embedded engine read, rewrite and sync the whole chunk
-// (up to 256 items) for every post, one street at a time; an insert of a
-// piece joins the other inserts of the moment in one transaction (see
-// store's group commit). When a chunk fills up it is written whole as one
-// document, and its pieces are no longer read. A last chunk written with
-// $push by an earlier version is still appended to that way until full.
+// A journal remembers of each key only how long the list was last seen,
+// which can only grow: every read looks in the database for what other
+// writers appended since (one _id lookup when nothing was), and no item is
+// served from memory, so a Rewrite by another writer is seen at once.
+//
+// A last chunk grown with $push by an earlier version (a chunk document
+// with fewer items than a chunk holds) is continued with pieces from its
+// length on, and completed in place.
 package journal
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"civico/internal/store"
@@ -34,23 +46,31 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
+// maxLost bounds how often one append may lose positions to other writers
+// in a row; each loss means another writer appended, so reaching it takes
+// a storm of appends to one key.
+const maxLost = 1000
+
 // Journal is a set of append-only lists of T, one per key.
 type Journal[T any] struct {
-	c    *store.Collection
-	size int
+	c        *store.Collection
+	size     int
+	embedded bool
 
 	mu    sync.Mutex
 	heads map[string]*head[T]
 }
 
-// head is what a journal knows of one key: how many chunks it has and the
-// items of the last one.
+// head is what a journal keeps of one key: a lower bound of its length and
+// the queue of this process's appends.
 type head[T any] struct {
-	mu     sync.Mutex
-	loaded bool
-	chunks int64
-	tail   []T
-	pieces bool // the last chunk is stored as pieces, not as a chunk document
+	// mu orders this journal's appends to the key (fewer lost positions)
+	// and its Rewrite against its own chunk copies.
+	mu sync.Mutex
+
+	kmu   sync.Mutex
+	known int64 // positions [0, known) hold items; items are never removed
+	meta  bool  // the chunk count was read
 
 	// Appends waiting for mu (qmu guards queue): whoever gets mu next
 	// writes them all at once (group commit, see Append).
@@ -72,14 +92,30 @@ type chunkDoc[T any] struct {
 	Items []T    `bson:"items"`
 }
 
-// pieceDoc is one item of a last chunk not yet full.
+// rawChunk is a chunk as copied from its pieces, without decoding them. PF
+// is one more than the index of its first piece (0: a chunk written whole
+// by an earlier version, with no pieces).
+type rawChunk struct {
+	ID    string          `bson:"_id"`
+	Items []bson.RawValue `bson:"items"`
+	PF    int             `bson:"pf,omitempty"`
+}
+
+// pieceDoc is one item of a chunk; W names the append that wrote it.
 type pieceDoc[T any] struct {
 	ID   string `bson:"_id"`
 	Item T      `bson:"item"`
+	W    string `bson:"w,omitempty"`
 }
 
-// metaDoc records the chunk count; it may lag by one after a crash, which
-// load repairs by probing the next chunk.
+type rawPiece struct {
+	ID   string        `bson:"_id"`
+	Item bson.RawValue `bson:"item"`
+	W    string        `bson:"w,omitempty"`
+}
+
+// metaDoc records how many chunks are copied whole; it may lag, which
+// reads repair by probing.
 type metaDoc struct {
 	ID     string `bson:"_id"`
 	Chunks int64  `bson:"chunks"`
@@ -90,7 +126,7 @@ func New[T any](st *store.Store, collection string, chunkSize int) *Journal[T] {
 	if chunkSize <= 0 {
 		chunkSize = 256
 	}
-	return &Journal[T]{c: st.Collection(collection), size: chunkSize, heads: map[string]*head[T]{}}
+	return &Journal[T]{c: st.Collection(collection), size: chunkSize, embedded: st.Embedded(), heads: map[string]*head[T]{}}
 }
 
 // ChunkSize is how many items one document holds.
@@ -111,89 +147,80 @@ func (j *Journal[T]) head(key string) *head[T] {
 	return h
 }
 
-// load reads the key's chunk count and last chunk once per process; h.mu is held.
-func (j *Journal[T]) load(ctx context.Context, key string, h *head[T]) error {
-	if h.loaded {
-		return nil
-	}
-	var m metaDoc
-	err := j.c.FindOne(ctx, bson.M{"_id": key}, &m)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	n := max(m.Chunks-1, 0)
-	var last chunkDoc[T]
-	found := false
-	for {
-		var c chunkDoc[T]
-		err := j.c.FindOne(ctx, bson.M{"_id": chunkID(key, n)}, &c)
-		if errors.Is(err, store.ErrNotFound) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		last, found = c, true
-		n++
-	}
-	if found && len(last.Items) < j.size { // a last chunk grown by $push
-		h.chunks, h.tail, h.pieces, h.loaded = n, last.Items, false, true
-		return nil
-	}
-	// After the last full chunk, the next one may have pieces.
-	var tail []T
-	for i := range j.size {
-		var p pieceDoc[T]
-		err := j.c.FindOne(ctx, bson.M{"_id": pieceID(key, n, i)}, &p)
-		if errors.Is(err, store.ErrNotFound) {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		tail = append(tail, p.Item)
-	}
-	switch {
-	case len(tail) > 0:
-		h.chunks, h.tail, h.pieces = n+1, tail, true
-	case found:
-		h.chunks, h.tail, h.pieces = n, last.Items, false
-	default:
-		h.chunks, h.tail, h.pieces = 0, nil, false
-	}
-	h.loaded = true
-	return nil
+func (h *head[T]) advance(n int64) {
+	h.kmu.Lock()
+	h.known = max(h.known, n)
+	h.kmu.Unlock()
 }
 
-func (j *Journal[T]) length(h *head[T]) int64 {
-	if h.chunks == 0 {
-		return 0
+// length finds key's current length in the database, from what this
+// journal saw last: one lookup when nothing was appended since.
+func (j *Journal[T]) length(ctx context.Context, key string, h *head[T]) (int64, error) {
+	h.kmu.Lock()
+	n, meta := h.known, h.meta
+	h.kmu.Unlock()
+	size := int64(j.size)
+	if !meta {
+		var m metaDoc
+		err := j.c.FindOne(ctx, bson.M{"_id": key}, &m)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return 0, err
+		}
+		// An earlier version counted a last chunk grown by $push.
+		n = max(n, (m.Chunks-1)*size)
+		h.kmu.Lock()
+		h.meta = true
+		h.kmu.Unlock()
 	}
-	return (h.chunks-1)*int64(j.size) + int64(len(h.tail))
+	for {
+		c, i := n/size, int(n%size)
+		if i == 0 {
+			var doc rawChunk
+			err := j.c.FindOne(ctx, bson.M{"_id": chunkID(key, c)}, &doc)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return 0, err
+			case len(doc.Items) >= j.size:
+				n += size
+				continue
+			default: // grown by $push: pieces follow its items
+				n += int64(len(doc.Items))
+				i = len(doc.Items)
+			}
+		}
+		var p rawPiece
+		err := j.c.FindOne(ctx, bson.M{"_id": pieceID(key, c, i)}, &p, options.FindOne().SetProjection(bson.M{"_id": 1}))
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+		n++
+	}
+	h.advance(n)
+	return n, nil
 }
 
 // Len is the number of items in key's list.
 func (j *Journal[T]) Len(ctx context.Context, key string) (int64, error) {
-	h := j.head(key)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := j.load(ctx, key, h); err != nil {
-		return 0, err
-	}
-	return j.length(h), nil
+	return j.length(ctx, key, j.head(key))
 }
 
 // Append adds items at the end of key's list and returns the position of
-// the first one. Items are written in order: on an error, a prefix of them
-// may have been appended.
+// the first one. Items are written in order; when other writers append to
+// the key at the same moment, theirs may come between them (positions
+// increase, and are contiguous unless another writer took one meanwhile).
+// On an error, some of them may have been appended.
 //
-// Concurrent appends to one key are group-committed: a caller queues its
-// items, and whoever holds the key's lock next writes every queued item in
-// one database write, in queue order, then hands each caller its position
-// and the write's outcome. A caller returns only once its items are
-// written (or failed), so nothing is acknowledged before it is stored; a
-// key shared by the whole server (the expiry list of a day) then costs one
-// write per batch instead of one per caller waiting in line.
+// Concurrent appends to one key in one journal are group-committed: a
+// caller queues its items, and whoever holds the key's lock next writes
+// every queued item in one database write, in queue order, then hands each
+// caller its position and the write's outcome. A caller returns only once
+// its items are written (or failed), so nothing is acknowledged before it
+// is stored; a key shared by the whole server (the expiry list of a day)
+// then costs one write per batch instead of one per caller waiting in line.
 func (j *Journal[T]) Append(ctx context.Context, key string, items ...T) (int64, error) {
 	h := j.head(key)
 	r := &appendReq[T]{items: items}
@@ -213,11 +240,6 @@ func (j *Journal[T]) Append(ctx context.Context, key string, items ...T) (int64,
 	if len(batch) == 1 {
 		all = items
 	} else {
-		n := 0
-		for _, b := range batch {
-			n += len(b.items)
-		}
-		all = make([]T, 0, n)
 		for _, b := range batch {
 			all = append(all, b.items...)
 		}
@@ -228,116 +250,257 @@ func (j *Journal[T]) Append(ctx context.Context, key string, items ...T) (int64,
 		// them (the store still bounds every operation).
 		wctx = context.WithoutCancel(ctx)
 	}
-	first, err := j.appendLocked(wctx, key, h, all)
+	pos, end, err := j.appendLocked(wctx, key, h, all)
+	k := 0
 	for _, b := range batch {
-		b.first, b.err, b.done = first, err, true
-		first += int64(len(b.items))
+		b.first, b.err, b.done = end, err, true
+		if len(b.items) > 0 && k < len(pos) {
+			b.first = pos[k]
+		}
+		k += len(b.items)
 	}
 	return r.first, r.err
 }
 
-// appendLocked writes items at the end of key's list; h.mu is held.
-func (j *Journal[T]) appendLocked(ctx context.Context, key string, h *head[T], items []T) (int64, error) {
-	if err := j.load(ctx, key, h); err != nil {
-		return 0, err
-	}
-	first := j.length(h)
-	for len(items) > 0 {
-		if h.chunks > 0 && len(h.tail) < j.size {
-			n := min(j.size-len(h.tail), len(items))
-			batch := items[:n]
-			var err error
-			switch {
-			case !h.pieces:
-				_, err = j.c.UpdateOne(ctx, bson.M{"_id": chunkID(key, h.chunks-1)},
-					bson.M{"$push": bson.M{"items": bson.M{"$each": batch}}})
-			case len(h.tail)+n == j.size:
-				full := append(append(make([]T, 0, j.size), h.tail...), batch...)
-				if err = j.writeChunk(ctx, key, h, h.chunks-1, full); err == nil {
-					h.tail, h.pieces = full, false
-					items = items[n:]
-					continue
-				}
-			default:
-				err = j.writePieces(ctx, key, h.chunks-1, len(h.tail), batch)
-			}
-			if err != nil {
-				h.loaded = false // a prefix may be written: read it again
-				return first, err
-			}
-			h.tail = append(h.tail[:len(h.tail):len(h.tail)], batch...)
-			items = items[n:]
-			continue
-		}
-		n := min(j.size, len(items))
-		batch := append([]T(nil), items[:n]...)
-		if n == j.size {
-			if err := j.writeChunk(ctx, key, h, h.chunks, batch); err != nil {
-				return first, err
-			}
-		} else if err := j.writePieces(ctx, key, h.chunks, 0, batch); err != nil {
-			h.loaded = false
-			return first, err
-		}
-		h.chunks++
-		h.tail, h.pieces = batch, n < j.size
-		items = items[n:]
-	}
-	return first, nil
+func nonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
-// writePieces inserts items as pieces of chunk n from index from, in order:
-// on an error a prefix of them may be written.
-func (j *Journal[T]) writePieces(ctx context.Context, key string, n int64, from int, items []T) error {
+// appendLocked writes items at the end of key's list and returns the
+// position of each item written, and the list's length; h.mu is held.
+func (j *Journal[T]) appendLocked(ctx context.Context, key string, h *head[T], items []T) ([]int64, int64, error) {
+	n, err := j.length(ctx, key, h)
+	if err != nil {
+		return nil, 0, err
+	}
+	pos := make([]int64, 0, len(items))
+	w := nonce()
+	size := int64(j.size)
+	for lost := 0; len(pos) < len(items); {
+		c, i := n/size, int(n%size)
+		k := min(j.size-i, len(items)-len(pos))
+		batch := items[len(pos) : len(pos)+k]
+		err := j.writePieces(ctx, key, c, i, batch, w)
+		if err != nil {
+			// A prefix of the batch may be written: ours bear w.
+			placed, perr := j.ours(ctx, key, c, i, k, w)
+			if perr != nil {
+				return pos, n, errors.Join(err, perr)
+			}
+			for p := range placed {
+				pos = append(pos, n+int64(p))
+			}
+			n += int64(placed)
+			h.advance(n)
+			if !store.IsDuplicate(err) {
+				return pos, n, err
+			}
+			// Another writer took the next position: look again.
+			if lost++; lost > maxLost {
+				return pos, n, fmt.Errorf("journal: %s: %d positions lost to other writers: %w", key, lost, err)
+			}
+			if n, err = j.length(ctx, key, h); err != nil {
+				return pos, n, err
+			}
+			continue
+		}
+		for p := range k {
+			pos = append(pos, n+int64(p))
+		}
+		n += int64(k)
+		h.advance(n)
+		if n%size == 0 {
+			// The chunk is complete: copy it whole for readers. A
+			// failure costs readers lookups, never an item.
+			_ = j.copyChunk(ctx, key, c)
+		}
+	}
+	return pos, n, nil
+}
+
+// writePieces inserts items as pieces of chunk n from index from, in order.
+func (j *Journal[T]) writePieces(ctx context.Context, key string, n int64, from int, items []T, w string) error {
 	docs := make([]any, len(items))
 	for i, it := range items {
-		docs[i] = pieceDoc[T]{ID: pieceID(key, n, from+i), Item: it}
+		docs[i] = pieceDoc[T]{ID: pieceID(key, n, from+i), Item: it, W: w}
 	}
-	var err error
 	if len(docs) == 1 {
-		_, err = j.c.InsertOne(ctx, docs[0]) // grouped with other keys' inserts
-	} else {
-		err = j.c.InsertMany(ctx, docs)
+		_, err := j.c.InsertOne(ctx, docs[0]) // grouped with other keys' inserts
+		return err
 	}
-	if store.IsDuplicate(err) {
-		return fmt.Errorf("journal: %s: concurrent writer: %w", key, err)
+	return j.c.InsertMany(ctx, docs)
+}
+
+// ours counts the pieces of chunk n from index from (at most k) written by
+// the append w, up to the first one that is not.
+func (j *Journal[T]) ours(ctx context.Context, key string, n int64, from, k int, w string) (int, error) {
+	for i := range k {
+		var p rawPiece
+		err := j.c.FindOne(ctx, bson.M{"_id": pieceID(key, n, from+i)}, &p, options.FindOne().SetProjection(bson.M{"w": 1}))
+		if errors.Is(err, store.ErrNotFound) {
+			return i, nil
+		}
+		if err != nil {
+			return i, err
+		}
+		if p.W != w {
+			return i, nil
+		}
+	}
+	return k, nil
+}
+
+// pieces returns the raw pieces of chunk n at indexes [from, to) that exist,
+// by index.
+func (j *Journal[T]) pieces(ctx context.Context, key string, n int64, from, to int) (map[int]rawPiece, error) {
+	out := map[int]rawPiece{}
+	if from >= to {
+		return out, nil
+	}
+	if !j.embedded {
+		// One range read of the chunk's pieces ("key#n." < _id < "key#n/").
+		prefix := chunkID(key, n) + "."
+		var docs []rawPiece
+		if err := j.c.FindAll(ctx, bson.M{"_id": bson.M{"$gt": prefix, "$lt": chunkID(key, n) + "/"}}, &docs); err != nil {
+			return nil, err
+		}
+		for _, d := range docs {
+			i, err := strconv.Atoi(strings.TrimPrefix(d.ID, prefix))
+			if err == nil && i >= from && i < to {
+				out[i] = d
+			}
+		}
+		return out, nil
+	}
+	// The embedded engine scans for anything but an _id equality.
+	for i := from; i < to; i++ {
+		var p rawPiece
+		err := j.c.FindOne(ctx, bson.M{"_id": pieceID(key, n, i)}, &p)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// copyChunk writes chunk n, complete in pieces, as one chunk document, then
+// raises the chunk count. Writing it again is harmless.
+func (j *Journal[T]) copyChunk(ctx context.Context, key string, n int64) error {
+	var doc rawChunk
+	err := j.c.FindOne(ctx, bson.M{"_id": chunkID(key, n)}, &doc)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	exists := err == nil
+	if len(doc.Items) >= j.size {
+		return nil
+	}
+	from := len(doc.Items)
+	ps, err := j.pieces(ctx, key, n, from, j.size)
+	if err != nil {
+		return err
+	}
+	items := append([]bson.RawValue(nil), doc.Items...)
+	for i := from; i < j.size; i++ {
+		p, ok := ps[i]
+		if !ok {
+			return nil // not complete
+		}
+		items = append(items, p.Item)
+	}
+	if exists { // grown by $push: completed in place, once
+		_, err = j.c.UpdateOne(ctx, bson.M{"_id": doc.ID, "items." + strconv.Itoa(j.size-1): bson.M{"$exists": false}},
+			bson.M{"$set": bson.M{"items": items, "pf": from + 1}})
+	} else if _, err = j.c.InsertOne(ctx, rawChunk{ID: chunkID(key, n), Items: items, PF: from + 1}); store.IsDuplicate(err) {
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	if !j.embedded {
+		// A Rewrite by another process may have changed pieces after we
+		// read them and looked for this copy before we wrote it: read
+		// them again and carry their change over. (On the embedded engine
+		// one process writes, and Rewrite and copies take the key's lock.)
+		again, err := j.pieces(ctx, key, n, from, j.size)
+		if err != nil {
+			return err
+		}
+		changed := false
+		for i := from; i < j.size; i++ {
+			if p, ok := again[i]; ok && !bytes.Equal(p.Item.Value, items[i].Value) {
+				items[i], changed = p.Item, true
+			}
+		}
+		if changed {
+			if _, err := j.c.UpdateOne(ctx, bson.M{"_id": chunkID(key, n)}, bson.M{"$set": bson.M{"items": items}}); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = j.c.UpdateOne(ctx, bson.M{"_id": key}, bson.M{"$max": bson.M{"chunks": n + 1}}, options.UpdateOne().SetUpsert(true))
+	if store.IsDuplicate(err) { // two first upserts at once
+		_, err = j.c.UpdateOne(ctx, bson.M{"_id": key}, bson.M{"$max": bson.M{"chunks": n + 1}})
 	}
 	return err
 }
 
-// writeChunk writes the full chunk n as one document, then the chunk count.
-func (j *Journal[T]) writeChunk(ctx context.Context, key string, h *head[T], n int64, items []T) error {
-	if _, err := j.c.InsertOne(ctx, chunkDoc[T]{ID: chunkID(key, n), Items: items}); err != nil {
-		if store.IsDuplicate(err) {
-			// Another writer got there: forget what we knew and let
-			// the caller retry on fresh state.
-			h.loaded = false
-			return fmt.Errorf("journal: %s: concurrent writer: %w", key, err)
+// read returns the items of chunk n at indexes [lo, hi), all known to exist.
+func (j *Journal[T]) read(ctx context.Context, key string, n int64, lo, hi int) ([]T, error) {
+	var doc chunkDoc[T]
+	err := j.c.FindOne(ctx, bson.M{"_id": chunkID(key, n)}, &doc)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("journal: %s chunk %d: %w", key, n, err)
+	}
+	if len(doc.Items) >= hi {
+		return doc.Items[lo:hi], nil
+	}
+	out := make([]T, 0, hi-lo)
+	for i := lo; i < min(hi, len(doc.Items)); i++ {
+		out = append(out, doc.Items[i])
+	}
+	from := max(lo, len(doc.Items))
+	if !j.embedded && hi-from > 1 {
+		ps, err := j.pieces(ctx, key, n, from, hi)
+		if err != nil {
+			return nil, err
 		}
-		return err
+		for i := from; i < hi; i++ {
+			p, ok := ps[i]
+			if !ok {
+				return nil, fmt.Errorf("journal: %s chunk %d: piece %d is missing", key, n, i)
+			}
+			var it T
+			if err := p.Item.Unmarshal(&it); err != nil {
+				return nil, fmt.Errorf("journal: %s chunk %d piece %d: %w", key, n, i, err)
+			}
+			out = append(out, it)
+		}
+		return out, nil
 	}
-	if _, err := j.c.UpdateOne(ctx, bson.M{"_id": key}, bson.M{"$set": bson.M{"chunks": n + 1}},
-		options.UpdateOne().SetUpsert(true)); err != nil {
-		// The chunk exists; the next load finds it by probing.
-		h.loaded = false
-		return err
+	for i := from; i < hi; i++ {
+		var p pieceDoc[T]
+		if err := j.c.FindOne(ctx, bson.M{"_id": pieceID(key, n, i)}, &p); err != nil {
+			return nil, fmt.Errorf("journal: %s chunk %d piece %d: %w", key, n, i, err)
+		}
+		out = append(out, p.Item)
 	}
-	return nil
+	return out, nil
 }
 
 // Range returns the items at positions [from, to) of key's list, clipped to
-// what exists.
+// what exists, as the database holds them now.
 func (j *Journal[T]) Range(ctx context.Context, key string, from, to int64) ([]T, error) {
-	h := j.head(key)
-	h.mu.Lock()
-	if err := j.load(ctx, key, h); err != nil {
-		h.mu.Unlock()
+	total, err := j.length(ctx, key, j.head(key))
+	if err != nil {
 		return nil, err
 	}
-	total := j.length(h)
-	tailStart := (h.chunks - 1) * int64(j.size)
-	tail := h.tail[:len(h.tail):len(h.tail)]
-	h.mu.Unlock()
 	from, to = max(from, 0), min(to, total)
 	if from >= to {
 		return nil, nil
@@ -347,21 +510,11 @@ func (j *Journal[T]) Range(ctx context.Context, key string, from, to int64) ([]T
 	for pos := from; pos < to; {
 		n := pos / size
 		end := min((n+1)*size, to)
-		var items []T
-		if n*size == tailStart {
-			items = tail
-		} else {
-			var c chunkDoc[T]
-			if err := j.c.FindOne(ctx, bson.M{"_id": chunkID(key, n)}, &c); err != nil {
-				return nil, fmt.Errorf("journal: %s chunk %d: %w", key, n, err)
-			}
-			items = c.Items
+		items, err := j.read(ctx, key, n, int(pos-n*size), int(end-n*size))
+		if err != nil {
+			return nil, err
 		}
-		lo, hi := pos-n*size, end-n*size
-		if hi > int64(len(items)) {
-			return nil, fmt.Errorf("journal: %s chunk %d is short", key, n)
-		}
-		out = append(out, items[lo:hi]...)
+		out = append(out, items...)
 		pos = end
 	}
 	return out, nil
