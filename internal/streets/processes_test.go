@@ -180,13 +180,13 @@ func TestLastAdminHoldsAcrossProcesses(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)
-			procs := e.processes(2, streets.Options{})
 			for round := range 5 {
 				anna, bruno := e.User("Anna"), e.User("Bruno")
 				sid := e.NamedStreet(anna, "Via Zamboni", bruno)
 				if _, err := e.Streets.SetRole(e.Ctx, anna, sid, bruno.UserID, streets.RoleAdmin); err != nil {
 					t.Fatal(err)
 				}
+				procs := e.processes(2, streets.Options{}) // both know the street and its two admins
 				var wg sync.WaitGroup
 				errs := make([]error, 2)
 				for i, who := range []auth.Principal{anna, bruno} {
@@ -221,8 +221,6 @@ func TestLastAdminHoldsAcrossProcesses(t *testing.T) {
 // done and announced, the other refused.
 func TestApproveAndBanAtOnceOneWins(t *testing.T) {
 	e := newEnv(t)
-	procs := e.processes(2, streets.Options{})
-	a, b := procs[0], procs[1]
 	for round := range 8 {
 		anna, bruno, pietro := e.User("Anna"), e.User("Bruno"), e.User("Pietro")
 		sid := e.NamedStreet(anna, "Via Saragozza", bruno)
@@ -230,6 +228,8 @@ func TestApproveAndBanAtOnceOneWins(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.request(pietro, sid, "")
+		procs := e.processes(2, streets.Options{}) // both know the request
+		a, b := procs[0], procs[1]
 		var wg sync.WaitGroup
 		var approveErr, banErr error
 		wg.Go(func() { _, approveErr = a.Approve(e.Ctx, anna, sid, pietro.UserID, "") })
