@@ -279,6 +279,11 @@ func (l *Log) retryLocked(streetID string, f *follower) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.retrying = false
-		l.advanceLocked(streetID, f)
+		w.fmu.RLock()
+		closed := w.closed
+		w.fmu.RUnlock()
+		if !closed {
+			l.advanceLocked(streetID, f)
+		}
 	})
 }

@@ -11,9 +11,15 @@ import (
 )
 
 func TestForgetRewritesKeptEventsOfADeletedAccount(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) { testForget(t, events.Options{Shared: mode.shared}) })
+	}
+}
+
+func testForget(t *testing.T, opts events.Options) {
 	st := testutil.Store(t)
 	ctx := context.Background()
-	l := newLog(t, st, clock.System{}, events.Options{})
+	l := newLog(t, st, clock.System{}, opts)
 	const anna, alias, sid = "aaaaaaaaaaaaaaaaaaaaaaaa", "deleted-123", "street1"
 	for _, e := range []events.Event{
 		{Type: events.MemberJoined, ActorID: anna, SubjectID: anna, Data: events.MemberData{UserID: anna, Name: "Anna Segreta", Role: "member", Status: "active"}},
@@ -35,7 +41,7 @@ func TestForgetRewritesKeptEventsOfADeletedAccount(t *testing.T) {
 			if err := l.Close(ctx); err != nil {
 				t.Fatal(err)
 			}
-			log = newLog(t, st, clock.System{}, events.Options{})
+			log = newLog(t, st, clock.System{}, opts)
 		}
 		got, err := log.Since(ctx, sid, 0, 100)
 		if err != nil || len(got) != 4 {

@@ -136,9 +136,10 @@ func New(st *store.Store, c clock.Clock, logger *slog.Logger, opts Options) *Log
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	origin := bson.NewObjectID().Hex()
 	return &Log{st: st, c: st.Collection(collection), seqs: st.Collection(seqCollection), early: st.Embedded() && !opts.Shared,
 		clock: c, opts: opts, log: logger, streets: map[string]*streetLog{},
-		wire: opts.Wire, origin: bson.NewObjectID().Hex(), wired: newWired()}
+		wire: opts.Wire, origin: origin, wired: newWired(origin)}
 }
 
 // Subscribe adds a durable subscriber: it gets each event once the event is
@@ -157,6 +158,8 @@ func (l *Log) Subscribe(fn Subscriber) {
 // With a Wire it gets the events of every process sharing the database,
 // still in each street's order, with no gap and no duplicate: the first
 // call subscribes to the wire, and its error is the subscription's.
+// Events of other processes (and those read from the log to fill a gap)
+// carry their Payload, not Data.
 func (l *Log) SubscribeLive(fn Subscriber) error {
 	l.mu.Lock()
 	l.live = append(l.live, fn)

@@ -140,9 +140,22 @@ func TestRestartNeverReusesNumbersSocketsMayHaveSeen(t *testing.T) {
 	}
 }
 
+// modes are the log's two paths: the embedded engine's (one process,
+// memory answers) and the shared one (several processes, the log answers).
+var modes = []struct {
+	name   string
+	shared bool
+}{{"alone", false}, {"shared", true}}
+
 func TestTrimByCountAndAge(t *testing.T) {
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) { testTrimByCountAndAge(t, mode.shared) })
+	}
+}
+
+func testTrimByCountAndAge(t *testing.T, shared bool) {
 	c := clock.NewFake(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
-	l := newLog(t, testutil.Store(t), c, events.Options{KeepPerStreet: 5, MaxAge: 24 * time.Hour, Memory: 100})
+	l := newLog(t, testutil.Store(t), c, events.Options{KeepPerStreet: 5, MaxAge: 24 * time.Hour, Memory: 100, Shared: shared})
 	ctx := context.Background()
 	publish(t, l, "a", 12)
 	if err := l.Trim(ctx); err != nil {

@@ -1,14 +1,19 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
+	"civico/internal/store"
+
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // Wire carries messages between the processes sharing the database
@@ -76,10 +81,12 @@ type wired struct {
 	// has a follower, so an unknown street starts at its first event.
 	seeded bool
 	closed bool
+	// own is how this Log's messages begin (encode writes Origin first).
+	own []byte
 }
 
-func newWired() wired {
-	return wired{ready: make(chan struct{}), followers: map[string]*follower{}}
+func newWired(origin string) wired {
+	return wired{ready: make(chan struct{}), followers: map[string]*follower{}, own: []byte(`{"o":"` + origin + `",`)}
 }
 
 // handOut gives e, which has its number, to the live subscribers. Without
@@ -120,15 +127,17 @@ func (l *Log) listen() error {
 	if err != nil {
 		return fmt.Errorf("events: subscribe to the other processes' events: %w", err)
 	}
-	defer w.readyOnce.Do(func() { close(w.ready) })
+	ready := func() { w.readyOnce.Do(func() { close(w.ready) }) }
 	if !l.early {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := l.seed(ctx); err != nil {
+			ready() // first: stop waits for a message being handled
 			stop()
 			return err
 		}
 	}
+	ready()
 	w.stop = stop
 	return nil
 }
@@ -151,35 +160,46 @@ func (l *Log) unlisten() {
 // receive handles a message of the wire: another process's event.
 func (l *Log) receive(data []byte) {
 	<-l.wired.ready
+	if bytes.HasPrefix(data, l.wired.own) {
+		return // handed out when published; not worth decoding
+	}
 	var w wireEvent
 	if err := json.Unmarshal(data, &w); err != nil || w.StreetID == "" || w.Seq <= 0 {
 		l.log.Warn("events: unreadable message on the wire", "err", err)
 		return
 	}
 	if w.Origin == l.origin {
-		return // handed out when published
+		return
 	}
 	l.offer(w.event())
 }
 
 // streetLast is a street's highest sequence number in the log.
 type streetLast struct {
-	ID   string `bson:"_id"`
-	Last int64  `bson:"last"`
+	ID   string
+	Last int64
 }
 
-// lasts reads every street's highest number in one pass over the
-// street_seq index.
+// lasts reads every street's highest number: one seek down the street_seq
+// index per street, each to the last event of the street before the
+// previous one (FerretDB has no $max or $first to group with).
 func (l *Log) lasts(ctx context.Context) ([]streetLast, error) {
 	var rows []streetLast
-	err := l.c.Aggregate(ctx, bson.A{
-		bson.M{"$sort": bson.D{{Key: "street_id", Value: 1}, {Key: "seq", Value: -1}}},
-		bson.M{"$group": bson.M{"_id": "$street_id", "last": bson.M{"$first": "$seq"}}},
-	}, &rows)
-	if err != nil {
-		return nil, fmt.Errorf("events: read each street's last event: %w", err)
+	filter := bson.M{}
+	for {
+		var r record
+		err := l.c.FindOne(ctx, filter, &r, options.FindOne().
+			SetSort(bson.D{{Key: "street_id", Value: -1}, {Key: "seq", Value: -1}}).
+			SetProjection(bson.M{"street_id": 1, "seq": 1}))
+		if errors.Is(err, store.ErrNotFound) {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("events: read each street's last event: %w", err)
+		}
+		rows = append(rows, streetLast{ID: r.StreetID, Last: r.Seq})
+		filter = bson.M{"street_id": bson.M{"$lt": r.StreetID}}
 	}
-	return rows, nil
 }
 
 // seed starts each street's follower after the street's last event, read

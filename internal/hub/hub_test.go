@@ -46,10 +46,19 @@ func newHarness(t *testing.T, opts hub.Options, logOpts events.Options) *harness
 	if err := st.EnsureIndexes(context.Background(), events.Indexes()...); err != nil {
 		t.Fatal(err)
 	}
+	return newHarnessOn(t, st, opts, logOpts)
+}
+
+// newHarnessOn is one process's hub and log on st (which several may share).
+func newHarnessOn(t *testing.T, st *store.Store, opts hub.Options, logOpts events.Options) *harness {
+	t.Helper()
 	h := &harness{members: map[string]hub.Access{}, tickets: map[string]hub.Ticket{}}
 	h.log = events.New(st, clock.System{}, nil, logOpts)
 	h.hub = hub.New(h.log, h.membership, nil, opts)
-	h.log.SubscribeLive(h.hub.Publish)
+	if err := h.log.SubscribeLive(h.hub.Publish); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.log.Close(context.Background()) })
 
 	up := websocket.FastHTTPUpgrader{
 		ReadBufferSize:  256,
