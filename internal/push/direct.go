@@ -86,7 +86,7 @@ func (s *Service) Notify(ctx context.Context, n Note) error {
 		return nil
 	}
 	j.Bucket = s.buckets.pinNew(now)
-	st := &jobState{doc: j, bucket: j.Bucket}
+	st := &jobState{doc: j, bucket: j.Bucket, writing: true}
 	s.jobs[j.ID] = st
 	s.mu.Unlock()
 	if _, err := s.jobColl.InsertOne(ctx, j); err != nil {
@@ -98,6 +98,7 @@ func (s *Service) Notify(ctx context.Context, n Note) error {
 		}
 		return err
 	}
+	s.written(st)
 	if s.started.Load() && !s.closed.Load() {
 		s.queueJob(j, st)
 	}

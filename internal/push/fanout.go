@@ -45,6 +45,7 @@ type jobDoc struct {
 type jobState struct {
 	doc      jobDoc // to queue it again when its expansion failed
 	bucket   string
+	writing  bool  // OnEvent or Notify is inserting it: theirs to queue
 	queued   bool  // in the expand queue or being expanded
 	expanded bool  // its deliveries are queued
 	fromDisk bool  // claimed from disk: some deliveries may be done
@@ -91,7 +92,7 @@ func (s *Service) OnEvent(e events.Event) {
 		return
 	}
 	j.Bucket = s.buckets.pinNew(now)
-	st := &jobState{doc: j, bucket: j.Bucket}
+	st := &jobState{doc: j, bucket: j.Bucket, writing: true}
 	s.jobs[j.ID] = st
 	s.mu.Unlock()
 
@@ -108,6 +109,7 @@ func (s *Service) OnEvent(e events.Event) {
 		// Still sent from memory; only a crash before then would lose it.
 		s.log.Error("push: job not persisted", "job", j.ID, "err", err)
 	}
+	s.written(st)
 	if !s.started.Load() || s.closed.Load() {
 		return // persisted: the next start expands it
 	}
@@ -162,6 +164,14 @@ func (s *Service) queueJob(j jobDoc, st *jobState) {
 		st.queued = false
 		s.mu.Unlock()
 	}
+}
+
+// written says the insert of a job OnEvent or Notify registered is done:
+// from now on tidy may queue it again.
+func (s *Service) written(st *jobState) {
+	s.mu.Lock()
+	st.writing = false
+	s.mu.Unlock()
 }
 
 // forgetJob undoes the registration of a job this process did not write
@@ -280,7 +290,7 @@ func (s *Service) retryOwnJobs(ctx context.Context) {
 	var again []*jobState
 	s.mu.Lock()
 	for _, st := range s.jobs {
-		if !st.expanded && !st.queued && !st.retiring {
+		if !st.expanded && !st.queued && !st.retiring && !st.writing {
 			again = append(again, st)
 		}
 	}
@@ -323,21 +333,17 @@ func (s *Service) expandLoop(ctx context.Context) {
 	}
 }
 
-// retireJob deletes a job whose deliveries are all done and unpins its
-// bucket. Only while this process owns it: a job another process took
-// over is that process's to finish.
+// retireJob unpins a job whose deliveries are all done from its bucket and
+// deletes it: forgotten first, so that once the job has left the disk
+// nothing of it holds the bucket here. Only while this process owns it: a job
+// another process took over is that process's to finish.
 func (s *Service) retireJob(ctx context.Context, id string) {
+	s.forgetJob(id)
 	if _, err := s.jobColl.DeleteOne(ctx, bson.M{"_id": id, "owner": s.owners.Self()}); err != nil && ctx.Err() == nil {
 		// Expanding it again after a restart sends nothing: the markers
 		// say every delivery is done. (Shutting down ends here too.)
 		s.log.Warn("push: delete finished job", "job", id, "err", err)
 	}
-	s.mu.Lock()
-	if st, ok := s.jobs[id]; ok {
-		delete(s.jobs, id)
-		s.buckets.unpin(st.bucket)
-	}
-	s.mu.Unlock()
 }
 
 // settle records that n more of the job's deliveries are finished and
@@ -363,18 +369,21 @@ func (s *Service) settle(id string, n int) bool {
 // first and queues all the deliveries at once, or none: a failed expansion
 // leaves nothing in flight, so trying it again cannot send anything twice.
 func (s *Service) expand(ctx context.Context, j jobDoc) error {
+	s.mu.Lock()
+	st := s.jobs[j.ID]
+	var fromDisk bool
+	var claim int64
+	if st != nil {
+		fromDisk, claim = st.fromDisk, st.claim
+	}
+	s.mu.Unlock()
+	if st == nil {
+		return nil // not this process's job (any more)
+	}
 	ds, err := s.deliveries(ctx, j)
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	st := s.jobs[j.ID]
-	fromDisk := st != nil && st.fromDisk
-	var claim int64
-	if st != nil {
-		claim = st.claim
-	}
-	s.mu.Unlock()
 	if fromDisk && len(ds) > 0 {
 		// Markers written by whoever held the job before: read after it
 		// was claimed, so none it wrote is missed.
@@ -390,10 +399,8 @@ func (s *Service) expand(ctx context.Context, j jobDoc) error {
 		}
 	}
 	s.mu.Lock()
-	if st != nil {
-		st.pending += len(ds)
-		st.expanded = true
-	}
+	st.pending += len(ds)
+	st.expanded = true
 	s.mu.Unlock()
 	n := s.enqueue(j.Bucket, ds)
 	s.stats.jobs.Add(1)

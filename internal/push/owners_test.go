@@ -67,7 +67,7 @@ func (e *env) other(o push.Owners) *push.Service {
 	return svc
 }
 
-// kill stops process id as kill -9 would, but for the done-markers of what
+// killService stops process id as kill -9 would, but for the done-markers of what
 // it sent: those are written (a marker not written before a crash means
 // that push is sent again, which the Topic lets the phone show once).
 func (c *cluster) killService(id string, svc *push.Service) {
