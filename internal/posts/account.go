@@ -298,31 +298,25 @@ func (s *Service) erasePosts(ctx context.Context, userID, alias string) (map[str
 	return announced, nil
 }
 
-// erasePostsIn rewrites the street's posts under its write lock, so the
-// in-memory window and the events follow the database in order.
+// erasePostsIn anonymises the street's posts, each with one conditional
+// write (see mutate), and tells members of each change.
 func (s *Service) erasePostsIn(ctx context.Context, streetID string, ids []string, userID, alias string, announced map[string]bool) error {
-	fd, unlock, err := s.writing(ctx, streetID)
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	for _, id := range ids {
-		cur, err := s.get(ctx, fd, id)
+		next, changed, err := s.change(ctx, id, func(d *postDoc, now time.Time) error {
+			if !anonymise(d, userID, alias, now) {
+				return errUnchanged
+			}
+			return nil
+		})
+		if errors.Is(err, ErrPostNotFound) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		if cur == nil {
+		if !changed {
 			continue
 		}
-		next := cur.clone()
-		if !anonymise(next, userID, alias, s.now()) {
-			continue
-		}
-		if _, err := s.posts.ReplaceOne(ctx, bson.M{"_id": next.ID}, next); err != nil {
-			fd.invalidate()
-			return err
-		}
-		fd.put(next)
 		announced[id] = true
 		if next.Status != StatusRemoved {
 			s.publish(ctx, events.PostUpdated, streetID, "", next.AuthorID, next.data())
@@ -389,17 +383,15 @@ func (s *Service) eraseReplies(ctx context.Context, userID, alias string, announ
 
 // announce publishes post.updated for the street's posts that members see.
 func (s *Service) announce(ctx context.Context, streetID string, ids []string) error {
-	fd, unlock, err := s.writing(ctx, streetID)
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	for _, id := range ids {
-		d, err := s.get(ctx, fd, id)
+		d, err := s.load(ctx, id)
+		if errors.Is(err, ErrPostNotFound) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		if d != nil && d.Status != StatusRemoved {
+		if d.Status != StatusRemoved {
 			s.publish(ctx, events.PostUpdated, streetID, "", d.AuthorID, d.data())
 		}
 	}

@@ -42,38 +42,25 @@ func (s *Service) Record(ctx context.Context, postID string) (PostRecord, error)
 // again for the same association only refreshes the volunteer's name. The
 // caller (package handoff) checks that the desk may act in the street.
 func (s *Service) MarkDesk(ctx context.Context, postID string, note DeskNote) (Post, error) {
-	first, err := s.load(ctx, postID)
+	note.VolunteerName = strings.TrimSpace(note.VolunteerName)
+	next, changed, err := s.change(ctx, postID, func(d *postDoc, now time.Time) error {
+		if d.Status != StatusOpen && d.Status != StatusMatched {
+			return ErrNotEditable
+		}
+		if d.Desk != nil && d.Desk.AssociationID != note.AssociationID {
+			return ErrDeskTaken
+		}
+		n := note
+		n.At = now
+		d.Desk = &n
+		return nil
+	})
 	if err != nil {
 		return Post{}, err
 	}
-	fd, unlock, err := s.writing(ctx, first.StreetID)
-	if err != nil {
-		return Post{}, err
+	if changed {
+		s.publish(ctx, events.PostUpdated, next.StreetID, "", next.AuthorID, next.data())
 	}
-	defer unlock()
-	cur, err := s.get(ctx, fd, postID)
-	if err != nil {
-		return Post{}, err
-	}
-	if cur == nil {
-		return Post{}, ErrPostNotFound
-	}
-	if cur.Status != StatusOpen && cur.Status != StatusMatched {
-		return Post{}, ErrNotEditable
-	}
-	if cur.Desk != nil && cur.Desk.AssociationID != note.AssociationID {
-		return Post{}, ErrDeskTaken
-	}
-	now := s.now()
-	note.At, note.VolunteerName = now, strings.TrimSpace(note.VolunteerName)
-	next := cur.clone()
-	next.Desk, next.UpdatedAt = &note, now
-	if _, err := s.posts.ReplaceOne(ctx, bson.M{"_id": next.ID}, next); err != nil {
-		fd.invalidate()
-		return Post{}, err
-	}
-	fd.put(next)
-	s.publish(ctx, events.PostUpdated, next.StreetID, "", next.AuthorID, next.data())
 	return next.view(adminView), nil
 }
 
@@ -101,32 +88,16 @@ func (s *Service) EachReplyAuthor(ctx context.Context, streetID string, fn func(
 // deleted; the note stays (the desk is still on it). No event: nothing a
 // member sees in the feed changed.
 func (s *Service) ForgetDeskVolunteer(ctx context.Context, postID, aid string) error {
-	first, err := s.load(ctx, postID)
-	if err != nil {
-		return err
-	}
-	fd, unlock, err := s.writing(ctx, first.StreetID)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	cur, err := s.get(ctx, fd, postID)
-	if err != nil {
-		return err
-	}
-	if cur == nil || cur.Desk == nil || cur.Desk.AssociationID != aid || cur.Desk.VolunteerName == "" {
+	_, _, err := s.change(ctx, postID, func(d *postDoc, _ time.Time) error {
+		if d.Desk == nil || d.Desk.AssociationID != aid || d.Desk.VolunteerName == "" {
+			return errUnchanged
+		}
+		note := *d.Desk
+		note.VolunteerName = ""
+		d.Desk = &note
 		return nil
-	}
-	next := cur.clone()
-	note := *cur.Desk
-	note.VolunteerName = ""
-	next.Desk = &note
-	if _, err := s.posts.ReplaceOne(ctx, bson.M{"_id": next.ID}, next); err != nil {
-		fd.invalidate()
-		return err
-	}
-	fd.put(next)
-	return nil
+	})
+	return err
 }
 
 // EachLiveRequest calls fn with every request still open or matched, in

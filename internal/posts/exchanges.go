@@ -42,12 +42,15 @@ func newExchange(d *postDoc, now time.Time) Exchange {
 }
 
 // recordExchange stores ex under the post's id: one exchange per post, so
-// a retried "done" cannot count twice.
-func (s *Service) recordExchange(ctx context.Context, ex Exchange) error {
-	if _, err := s.exchanges.InsertOne(ctx, ex); err != nil && !store.IsDuplicate(err) {
-		return err
+// a retried "done" cannot count twice. It tells whether ex was new.
+func (s *Service) recordExchange(ctx context.Context, ex Exchange) (bool, error) {
+	if _, err := s.exchanges.InsertOne(ctx, ex); err != nil {
+		if store.IsDuplicate(err) {
+			return false, nil
+		}
+		return false, err
 	}
-	return nil
+	return true, nil
 }
 
 // EachExchange calls fn with the street's exchanges, oldest first, reading

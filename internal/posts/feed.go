@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"civico/internal/auth"
@@ -16,23 +15,8 @@ import (
 	"civico/internal/streets"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
-
-// feed is what the service keeps in memory of one street's posts.
-type feed struct {
-	// wmu serialises writes to the street's posts (and their events) and
-	// the window's first load.
-	wmu sync.Mutex
-
-	mu     sync.RWMutex
-	loaded bool
-	length int64    // posts in the street's journal
-	ids    []string // ids at positions [length-len(ids), length); replaced, never changed in place
-	inWin  map[string]bool
-	pinned []string // replaced, never changed in place
-	pinSet map[string]bool
-	cache  map[string]*postDoc // posts in the window and pinned posts, as last written
-}
 
 type pinsDoc struct {
 	ID  string   `bson:"_id"`
@@ -42,162 +26,74 @@ type pinsDoc struct {
 func feedKey(streetID string) string { return "feed:" + streetID }
 func pinsKey(streetID string) string { return "pins:" + streetID }
 
-func (s *Service) feed(streetID string) *feed {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.feeds[streetID]
-	if f == nil {
-		f = &feed{}
-		s.feeds[streetID] = f
-	}
-	return f
-}
-
-// ready returns the street's feed, loading its window if needed.
-func (s *Service) ready(ctx context.Context, streetID string) (*feed, error) {
-	f := s.feed(streetID)
-	f.mu.RLock()
-	loaded := f.loaded
-	f.mu.RUnlock()
-	if loaded {
-		return f, nil
-	}
-	f.wmu.Lock()
-	defer f.wmu.Unlock()
-	return f, s.loadLocked(ctx, f, streetID)
-}
-
-// writing takes the street's write lock, with the window loaded; call the
-// returned function to release it.
-func (s *Service) writing(ctx context.Context, streetID string) (*feed, func(), error) {
-	f := s.feed(streetID)
-	f.wmu.Lock()
-	if err := s.loadLocked(ctx, f, streetID); err != nil {
-		f.wmu.Unlock()
-		return nil, nil, err
-	}
-	return f, f.wmu.Unlock, nil
-}
-
-// loadLocked reads the window's positions and the pinned ids; f.wmu is held.
-// Posts themselves are fetched when first read.
-func (s *Service) loadLocked(ctx context.Context, f *feed, streetID string) error {
-	f.mu.RLock()
-	loaded := f.loaded
-	f.mu.RUnlock()
-	if loaded {
-		return nil
-	}
-	n, err := s.feedJ.Len(ctx, feedKey(streetID))
-	if err != nil {
-		return err
-	}
-	ids, err := s.feedJ.Range(ctx, feedKey(streetID), n-int64(s.opts.Window), n)
-	if err != nil {
-		return err
-	}
+// pinnedIDs returns the ids in the street's pinned list.
+func (s *Service) pinnedIDs(ctx context.Context, streetID string) ([]string, error) {
 	var pins pinsDoc
 	if err := s.state.FindOne(ctx, bson.M{"_id": pinsKey(streetID)}, &pins); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	return pins.IDs, nil
+}
+
+// addPin puts id in the street's pinned list unless the list is full; the
+// guard is in the filter, so two admins pinning at once on two processes
+// never pass MaxPinned.
+func (s *Service) addPin(ctx context.Context, streetID, id string) error {
+	key := pinsKey(streetID)
+	if _, err := s.state.InsertOne(ctx, pinsDoc{ID: key, IDs: []string{}}); err != nil && !store.IsDuplicate(err) {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.length, f.ids, f.pinned = n, ids, pins.IDs
-	f.inWin, f.pinSet, f.cache = map[string]bool{}, map[string]bool{}, map[string]*postDoc{}
-	for _, id := range ids {
-		f.inWin[id] = true
+	r, err := s.state.UpdateOne(ctx, bson.M{"_id": key, "$or": bson.A{
+		bson.M{"ids": id}, bson.M{"ids." + strconv.Itoa(MaxPinned-1): bson.M{"$exists": false}}}},
+		bson.M{"$addToSet": bson.M{"ids": id}})
+	if err != nil {
+		return err
 	}
-	for _, id := range pins.IDs {
-		f.pinSet[id] = true
+	if r.MatchedCount == 0 {
+		return ErrTooManyPinned
 	}
-	f.loaded = true
 	return nil
 }
 
-// invalidate makes the next use reload the window (after a failed write
-// left memory and database possibly apart).
-func (f *feed) invalidate() {
-	f.mu.Lock()
-	f.loaded = false
-	f.mu.Unlock()
+// dropPin takes id out of the street's pinned list.
+func (s *Service) dropPin(ctx context.Context, streetID, id string) error {
+	_, err := s.state.UpdateOne(ctx, bson.M{"_id": pinsKey(streetID)}, bson.M{"$pull": bson.M{"ids": id}})
+	return err
 }
 
-// get returns a post of the street, from memory when it is kept there; nil
-// when the journal names a post that was never written (a crash between the
-// two writes).
-func (s *Service) get(ctx context.Context, f *feed, id string) (*postDoc, error) {
-	f.mu.RLock()
-	d := f.cache[id]
-	f.mu.RUnlock()
-	if d != nil {
-		return d, nil
-	}
-	d, err := s.load(ctx, id)
-	if errors.Is(err, ErrPostNotFound) {
+// span returns the street's posts at positions [from, to), newest first;
+// a position whose post was never written (a crash between the journal
+// and the post) is skipped. Every post is read from the database as it is
+// now: no process keeps a copy another one could make stale. On MongoDB
+// one query on the street_pos index; on the embedded engine, which scans
+// for anything but an _id equality, the street's journal names the posts
+// and each is read by _id.
+func (s *Service) span(ctx context.Context, streetID string, from, to int64) ([]*postDoc, error) {
+	if from >= to {
 		return nil, nil
 	}
+	if !s.embedded {
+		var docs []*postDoc
+		err := s.posts.FindAll(ctx, bson.M{"street_id": streetID, "pos": bson.M{"$gte": from, "$lt": to}}, &docs,
+			options.Find().SetSort(bson.D{{Key: "pos", Value: -1}}))
+		return docs, err
+	}
+	ids, err := s.feedJ.Range(ctx, feedKey(streetID), from, to)
 	if err != nil {
 		return nil, err
 	}
-	// Only fill a gap: a writer that raced us has already put the newer copy.
-	f.mu.Lock()
-	if c := f.cache[id]; c != nil {
-		d = c
-	} else if f.inWin[id] || f.pinSet[id] {
-		f.cache[id] = d
-	}
-	f.mu.Unlock()
-	return d, nil
-}
-
-// put records a post as just written; f.wmu is held.
-func (f *feed) put(d *postDoc) {
-	id := d.ID.Hex()
-	f.mu.Lock()
-	if f.inWin[id] || f.pinSet[id] {
-		f.cache[id] = d
-	}
-	f.mu.Unlock()
-}
-
-// appendPost adds a new post at the end of the window; f.wmu is held.
-func (f *feed) appendPost(d *postDoc, window int) {
-	id := d.ID.Hex()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	keep := f.ids
-	if len(keep) >= window {
-		drop := keep[:len(keep)-window+1]
-		keep = keep[len(drop):]
-		for _, old := range drop {
-			delete(f.inWin, old)
-			if !f.pinSet[old] {
-				delete(f.cache, old)
-			}
+	out := make([]*postDoc, 0, len(ids))
+	for i := len(ids) - 1; i >= 0; i-- {
+		d, err := s.load(ctx, ids[i])
+		if errors.Is(err, ErrPostNotFound) {
+			continue
 		}
-	}
-	ids := make([]string, len(keep), len(keep)+1)
-	copy(ids, keep)
-	f.ids = append(ids, id)
-	f.inWin[id] = true
-	f.cache[id] = d
-	f.length++
-}
-
-// setPinned replaces the pinned list; f.wmu is held.
-func (f *feed) setPinned(ids []string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	set := map[string]bool{}
-	for _, id := range ids {
-		set[id] = true
-	}
-	for id := range f.pinSet {
-		if !set[id] && !f.inWin[id] {
-			delete(f.cache, id)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, d)
 	}
-	f.pinned, f.pinSet = ids, set
+	return out, nil
 }
 
 // Query filters and pages a street's feed.
@@ -297,7 +193,9 @@ func (s *Service) decodeCursor(streetID, raw string) (*feedCursor, error) {
 // cursor is a position in the street's order, so posts arriving between
 // pages neither repeat nor push items past a page boundary. A page may hold
 // fewer than limit items, even none, while more follow (next cursor set):
-// one request examines a bounded number of posts beyond the window.
+// one request examines a bounded number of posts (Window + ExamineBudget).
+// Everything is read from the database, so a post made or changed through
+// another process shows at once.
 func (s *Service) Feed(ctx context.Context, p auth.Principal, streetID string, q Query) ([]Post, string, error) {
 	fl, err := parseQuery(q)
 	if err != nil {
@@ -311,13 +209,10 @@ func (s *Service) Feed(ctx context.Context, p auth.Principal, streetID string, q
 	if err != nil {
 		return nil, "", err
 	}
-	f, err := s.ready(ctx, streetID)
+	length, err := s.feedJ.Len(ctx, feedKey(streetID))
 	if err != nil {
 		return nil, "", err
 	}
-	f.mu.RLock()
-	length, ids, pinned := f.length, f.ids, f.pinned
-	f.mu.RUnlock()
 
 	out := make([]Post, 0, fl.limit)
 	bound := length
@@ -327,13 +222,20 @@ func (s *Service) Feed(ctx context.Context, p auth.Principal, streetID string, q
 		}
 		bound = cur.pos
 	} else {
+		pinned, err := s.pinnedIDs(ctx, streetID)
+		if err != nil {
+			return nil, "", err
+		}
 		docs := make([]*postDoc, 0, len(pinned))
 		for _, id := range pinned {
-			d, err := s.get(ctx, f, id)
+			d, err := s.load(ctx, id)
+			if errors.Is(err, ErrPostNotFound) {
+				continue
+			}
 			if err != nil {
 				return nil, "", err
 			}
-			if d != nil && d.Pinned {
+			if d.Pinned && d.StreetID == streetID {
 				docs = append(docs, d)
 			}
 		}
@@ -359,43 +261,32 @@ func (s *Service) Feed(ctx context.Context, p auth.Principal, streetID string, q
 		}
 		return out, s.encodeCursor(streetID, feedCursor{pos: bound}), nil
 	}
-	winStart := length - int64(len(ids))
-	budget := s.opts.ExamineBudget
-	var older []string // ids fetched from the journal, ending at olderEnd
-	olderEnd := int64(0)
-	for pos := bound - 1; pos >= 0; pos-- {
-		var id string
-		if pos >= winStart {
-			id = ids[pos-winStart]
-		} else {
-			if budget == 0 {
-				return out, s.encodeCursor(streetID, feedCursor{pos: pos + 1}), nil
-			}
-			budget--
-			if pos >= olderEnd || pos < olderEnd-int64(len(older)) {
-				from := max(pos-63, 0)
-				older, err = s.feedJ.Range(ctx, feedKey(streetID), from, pos+1)
-				if err != nil {
-					return nil, "", err
-				}
-				olderEnd = pos + 1
-			}
-			id = older[int64(len(older))-(olderEnd-pos)]
+	budget := int64(s.opts.Window + s.opts.ExamineBudget)
+	batch := int64(fl.limit-len(out)) + 2
+	for pos := bound; pos > 0; {
+		if budget == 0 {
+			return out, s.encodeCursor(streetID, feedCursor{pos: pos}), nil
 		}
-		d, err := s.get(ctx, f, id)
+		from := max(pos-min(batch, budget), 0)
+		docs, err := s.span(ctx, streetID, from, pos)
 		if err != nil {
 			return nil, "", err
 		}
-		if d == nil || d.Pinned || !fl.match(d, viewer) {
-			continue
-		}
-		out = append(out, d.view(viewer))
-		if len(out) == fl.limit {
-			if pos == 0 {
-				return out, "", nil
+		for _, d := range docs {
+			if d.Pinned || !fl.match(d, viewer) {
+				continue
 			}
-			return out, s.encodeCursor(streetID, feedCursor{pos: pos}), nil
+			out = append(out, d.view(viewer))
+			if len(out) == fl.limit {
+				if d.Pos == 0 {
+					return out, "", nil
+				}
+				return out, s.encodeCursor(streetID, feedCursor{pos: d.Pos}), nil
+			}
 		}
+		budget -= pos - from
+		pos = from
+		batch = min(batch*2, 64)
 	}
 	return out, "", nil
 }

@@ -27,9 +27,11 @@ import (
 // the object already written (created false: the api answers 200 instead
 // of 201) or, when the object was never written (a failed write, a crash
 // between the two), writes it now; with a different request it is a
-// conflict. Claims and writes happen under the street's write lock, so
-// concurrent duplicates wait for the first and then replay it, and the
-// rate limit counts a key once: only a new claim is charged.
+// conflict. In one process, requests with one key are serialised, so
+// concurrent duplicates wait for the first and then replay it; across
+// processes the claim's unique _id lets one win and the other answers
+// ErrIdempotencyBusy. The rate limit counts a key once: only a new claim
+// is charged.
 
 // Key bounds: long enough not to collide by chance, short enough for an
 // _id; printable ASCII only (a header value).
@@ -56,8 +58,8 @@ var (
 	ErrBadIdempotencyKey   = fault.New(fault.BadRequest, "invalid_idempotency_key", "Idempotency-Key must be 8 to 128 printable ASCII characters")
 	ErrIdempotencyConflict = fault.New(fault.Conflict, "idempotency_conflict", "this idempotency key was already used for a different request")
 	// ErrIdempotencyBusy is a claim won by another process for the same
-	// request, not yet written: the client should retry. One process per
-	// database never sees it (its street lock orders the duplicates).
+	// request, not yet written: the client should retry. Duplicates on one
+	// process never see it (they wait for each other).
 	ErrIdempotencyBusy = fault.New(fault.Conflict, "idempotency_in_progress", "a request with this idempotency key is still being processed")
 )
 
@@ -173,13 +175,13 @@ func (s *Service) takeClaim(ctx context.Context, c *claimDoc) error {
 	return ErrIdempotencyBusy
 }
 
-// settlePost resolves a new post's key under the street's write lock: it
+// settlePost resolves a new post's key, under the key's lock: it
 // returns the post already written for it (a replay), or the id to write
 // the post with. A claim whose post was never written is taken over with a
 // fresh id, since the street's journal may already name the old one (a
 // crash between the journal and the post), and a name in the journal must
 // stand for at most one post. Only a new claim is charged to the rate limit.
-func (s *Service) settlePost(ctx context.Context, fd *feed, p auth.Principal, streetID string, in NewPost, behalf *OnBehalf) (bson.ObjectID, *postDoc, error) {
+func (s *Service) settlePost(ctx context.Context, p auth.Principal, streetID string, in NewPost, behalf *OnBehalf) (bson.ObjectID, *postDoc, error) {
 	want := postClaim(p, streetID, in, behalf)
 	prev, err := s.findClaim(ctx, want)
 	if err != nil {
@@ -194,12 +196,12 @@ func (s *Service) settlePost(ctx context.Context, fd *feed, p auth.Principal, st
 		}
 		return want.ObjectID, nil, nil
 	}
-	d, err := s.get(ctx, fd, prev.ObjectID.Hex())
-	if err != nil {
-		return bson.ObjectID{}, nil, err
-	}
-	if d != nil {
+	d, err := s.load(ctx, prev.ObjectID.Hex())
+	if err == nil {
 		return d.ID, d, nil
+	}
+	if !errors.Is(err, ErrPostNotFound) {
+		return bson.ObjectID{}, nil, err
 	}
 	id := bson.NewObjectID()
 	if _, err := s.claims.UpdateOne(ctx, bson.M{"_id": prev.ID}, bson.M{"$set": bson.M{"object_id": id}}); err != nil {
@@ -208,7 +210,7 @@ func (s *Service) settlePost(ctx context.Context, fd *feed, p auth.Principal, st
 	return id, nil, nil
 }
 
-// replayReply looks a new reply's key up under the street's write lock: it
+// replayReply looks a new reply's key up, under the key's lock: it
 // returns the reply already written and listed on the post (a replay), or
 // the claim to write the reply under (prev, when a claim exists whose reply
 // never made it onto the post: it is written now, with the claim's id; or
@@ -237,7 +239,9 @@ func (s *Service) replayReply(ctx context.Context, cur *postDoc, want *claimDoc)
 
 // SweepClaims forgets idempotency keys older than ClaimTTL. It runs at most
 // every ten minutes (it scans the claims collection); the app calls it with
-// the other sweeps.
+// the other sweeps. Several processes sweeping is harmless: each deletes by
+// age, and a claim is a unique _id, so no sweep can undo another's work or
+// let a key be claimed twice.
 func (s *Service) SweepClaims(ctx context.Context) error {
 	now := s.now()
 	s.claimSweep.mu.Lock()

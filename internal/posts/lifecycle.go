@@ -1,6 +1,7 @@
 package posts
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -97,24 +98,20 @@ func (s *Service) create(ctx context.Context, p auth.Principal, streetID string,
 	if _, err := s.streets.RequireActive(ctx, streetID, p.UserID); err != nil {
 		return Post{}, false, err
 	}
-	if in.IdempotencyKey == "" { // keyed: charged under the lock, once per key (settlePost)
+	if in.IdempotencyKey == "" { // keyed: charged once per key (settlePost)
 		if ok, wait := s.allowed(s.postLimit.Allow(ctx, p.UserID)); !ok {
 			return Post{}, false, ErrPostRateLimited.WithRetry(wait)
 		}
 	}
-	fd, unlock, err := s.writing(ctx, streetID)
-	if err != nil {
-		return Post{}, false, err
-	}
-	defer unlock()
-	m, err := s.streets.RequireActive(ctx, streetID, p.UserID) // banned while we waited?
+	m, err := s.streets.RequireActive(ctx, streetID, p.UserID)
 	if err != nil {
 		return Post{}, false, err
 	}
 	id := bson.NewObjectID()
 	if in.IdempotencyKey != "" {
+		defer s.keyed.Lock(claimID(p.UserID, claimPost, in.IdempotencyKey))()
 		var done *postDoc
-		if id, done, err = s.settlePost(ctx, fd, p, streetID, in, behalf); err != nil {
+		if id, done, err = s.settlePost(ctx, p, streetID, in, behalf); err != nil {
 			return Post{}, false, err
 		}
 		if done != nil {
@@ -126,23 +123,13 @@ func (s *Service) create(ctx context.Context, p auth.Principal, streetID string,
 	// names a post that does not exist, which readers skip.
 	pos, err := s.feedJ.Append(ctx, feedKey(streetID), id.Hex())
 	if err != nil {
-		fd.invalidate()
 		return Post{}, false, err
 	}
 	d := &postDoc{ID: id, StreetID: streetID, Pos: pos, Kind: in.Kind, Category: in.Category, Title: in.Title, Body: in.Body,
 		When: normalizeWhen(in.When), Status: StatusOpen, AuthorID: p.UserID, AuthorName: m.Name, OnBehalf: behalf,
 		ReplyIDs: []string{}, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(ExpiresAfter)}
 	if _, err := s.posts.InsertOne(ctx, d); err != nil {
-		fd.invalidate()
 		return Post{}, false, err
-	}
-	fd.mu.RLock()
-	inStep := fd.length == pos
-	fd.mu.RUnlock()
-	if inStep {
-		fd.appendPost(d, s.opts.Window)
-	} else {
-		fd.invalidate()
 	}
 	s.scheduleExpiry(ctx, d)
 	if behalf != nil {
@@ -159,72 +146,158 @@ func (s *Service) create(ctx context.Context, p auth.Principal, streetID string,
 // errUnchanged tells mutate that there is nothing to write.
 var errUnchanged = errors.New("posts: unchanged")
 
+// errRaced says another write changed the post between its read and ours.
+var errRaced = errors.New("posts: changed meanwhile")
+
+// maxRaces bounds how often one change is decided again on a post that
+// other writes keep changing.
+const maxRaces = 20
+
 // edit is a change to a post, made on a copy of its current state by a
 // member at a time.
 type edit func(d *postDoc, m streets.Member, now time.Time) error
 
-// mutate applies fn to the current post under the street's write lock,
-// writes the result, updates memory and the pinned list, and publishes typ.
+// mutate applies fn to the post as the database has it now and writes the
+// fields fn changed, only onto that version of the post: when another write
+// (on this process or another) got there first, it reads the post again
+// and decides again, so a refusal names the state that refused it. It
+// publishes typ once the change is written.
 func (s *Service) mutate(ctx context.Context, p auth.Principal, postID string, typ events.Type, fn edit) (*postDoc, streets.Member, error) {
-	first, _, err := s.access(ctx, p, postID)
-	if err != nil {
-		return nil, streets.Member{}, err
-	}
-	fd, unlock, err := s.writing(ctx, first.StreetID)
-	if err != nil {
-		return nil, streets.Member{}, err
-	}
-	defer unlock()
-	// Again, under the lock: the post and the membership may have changed.
-	cur, err := s.get(ctx, fd, postID)
-	if err != nil {
-		return nil, streets.Member{}, err
-	}
-	if cur == nil {
-		return nil, streets.Member{}, ErrPostNotFound
-	}
-	m, err := s.streets.RequireActive(ctx, cur.StreetID, p.UserID)
-	if err != nil || !visible(cur, m) {
-		return nil, streets.Member{}, ErrPostNotFound
-	}
-	next := cur.clone()
-	now := s.now()
-	if err := fn(next, m, now); errors.Is(err, errUnchanged) {
-		return cur, m, nil
-	} else if err != nil {
-		return nil, streets.Member{}, err
-	}
-	next.UpdatedAt = now
-	if _, err := s.posts.ReplaceOne(ctx, bson.M{"_id": next.ID}, next); err != nil {
-		fd.invalidate()
-		return nil, streets.Member{}, err
-	}
-	if cur.Pinned != next.Pinned {
-		if err := s.savePins(ctx, fd, next); err != nil {
+	for race := 0; ; race++ {
+		cur, m, err := s.access(ctx, p, postID)
+		if err != nil {
 			return nil, streets.Member{}, err
 		}
+		next, err := s.write(ctx, cur, func(d *postDoc, now time.Time) error { return fn(d, m, now) })
+		switch {
+		case errors.Is(err, errUnchanged):
+			return cur, m, nil
+		case errors.Is(err, errRaced) && race < maxRaces:
+			continue
+		case err != nil:
+			return nil, streets.Member{}, err
+		}
+		s.publish(ctx, typ, next.StreetID, p.UserID, next.AuthorID, next.data())
+		return next, m, nil
 	}
-	fd.put(next)
-	s.publish(ctx, typ, next.StreetID, p.UserID, next.AuthorID, next.data())
-	return next, m, nil
 }
 
-// savePins records that d was pinned or unpinned; the write lock is held.
-func (s *Service) savePins(ctx context.Context, fd *feed, d *postDoc) error {
-	id := d.ID.Hex()
-	fd.mu.RLock()
-	ids := slices.DeleteFunc(slices.Clone(fd.pinned), func(x string) bool { return x == id })
-	fd.mu.RUnlock()
-	if d.Pinned {
-		ids = append(ids, id)
+// change is mutate for the service's own changes (desk notes, erasure):
+// no member, no event; it tells whether the post changed.
+func (s *Service) change(ctx context.Context, postID string, fn func(d *postDoc, now time.Time) error) (*postDoc, bool, error) {
+	for race := 0; ; race++ {
+		cur, err := s.load(ctx, postID)
+		if err != nil {
+			return nil, false, err
+		}
+		next, err := s.write(ctx, cur, fn)
+		switch {
+		case errors.Is(err, errUnchanged):
+			return cur, false, nil
+		case errors.Is(err, errRaced) && race < maxRaces:
+			continue
+		case err != nil:
+			return nil, false, err
+		}
+		return next, true, nil
 	}
-	if _, err := s.state.ReplaceOne(ctx, bson.M{"_id": pinsKey(d.StreetID)}, pinsDoc{ID: pinsKey(d.StreetID), IDs: ids},
-		options.Replace().SetUpsert(true)); err != nil {
-		fd.invalidate()
-		return err
+}
+
+// write runs fn on a copy of cur and writes the fields it changed, with
+// updated_at, onto cur's version; errRaced when the post is no longer at
+// that version.
+func (s *Service) write(ctx context.Context, cur *postDoc, fn func(d *postDoc, now time.Time) error) (*postDoc, error) {
+	next := cur.clone()
+	now := s.now()
+	if err := fn(next, now); err != nil {
+		return nil, err
 	}
-	fd.setPinned(ids)
-	return nil
+	update, err := diff(cur, next)
+	if err != nil {
+		return nil, err
+	}
+	if update == nil {
+		return nil, errUnchanged
+	}
+	set, _ := update["$set"].(bson.M)
+	if set == nil {
+		set = bson.M{}
+		update["$set"] = set
+	}
+	if _, ok := set["updated_at"]; !ok && next.UpdatedAt.Equal(cur.UpdatedAt) {
+		set["updated_at"] = now
+	}
+	update["$inc"] = bson.M{"version": int64(1)}
+	filter := bson.M{"_id": cur.ID, "version": cur.Version}
+	if cur.Version == 0 { // posts written before versions
+		filter["version"] = bson.M{"$in": bson.A{int64(0), nil}}
+	}
+	var out postDoc
+	err = s.posts.FindOneAndUpdate(ctx, filter, update, &out, options.FindOneAndUpdate().SetReturnDocument(options.After))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errRaced
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// noDiff are the fields a change never writes: replies change them with
+// their own atomic update, and the version is incremented.
+var noDiff = map[string]bool{"_id": true, "reply_ids": true, "reply_count": true, "first_reply_at": true, "version": true}
+
+// diff is the update that turns cur into next, field by field: $set for
+// what changed or appeared, $unset for what went; nil when nothing did.
+func diff(cur, next *postDoc) (bson.M, error) {
+	a, err := bson.Marshal(cur)
+	if err != nil {
+		return nil, err
+	}
+	b, err := bson.Marshal(next)
+	if err != nil {
+		return nil, err
+	}
+	old := map[string]bson.RawValue{}
+	elems, err := bson.Raw(a).Elements()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range elems {
+		old[e.Key()] = e.Value()
+	}
+	set, unset := bson.M{}, bson.M{}
+	elems, err = bson.Raw(b).Elements()
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range elems {
+		k, v := e.Key(), e.Value()
+		if noDiff[k] {
+			delete(old, k)
+			continue
+		}
+		if o, ok := old[k]; !ok || o.Type != v.Type || !bytes.Equal(o.Value, v.Value) {
+			set[k] = v
+		}
+		delete(old, k)
+	}
+	for k := range old {
+		if !noDiff[k] {
+			unset[k] = ""
+		}
+	}
+	if len(set) == 0 && len(unset) == 0 {
+		return nil, nil
+	}
+	update := bson.M{}
+	if len(set) > 0 {
+		update["$set"] = set
+	}
+	if len(unset) > 0 {
+		update["$unset"] = unset
+	}
+	return update, nil
 }
 
 func authorOnly(d *postDoc, m streets.Member) error {
@@ -314,6 +387,9 @@ func (s *Service) Remove(ctx context.Context, p auth.Principal, postID, reason s
 	if err != nil {
 		return Post{}, err
 	}
+	if err := s.dropPin(ctx, d.StreetID, postID); err != nil {
+		s.log.Error("pinned list not updated", "post", postID, "err", err)
+	}
 	if moderated {
 		s.audit(ctx, d.StreetID, m, streets.ActionPostRemove, "post", d.ID.Hex(), d.Title, reason)
 	}
@@ -372,6 +448,7 @@ func (s *Service) Done(ctx context.Context, p auth.Principal, postID, thanks str
 		return Post{}, err
 	}
 	var ex Exchange
+	recorded := false // an exchange written here, to take back if the post is not done after all
 	d, m, err := s.mutate(ctx, p, postID, events.PostUpdated, func(d *postDoc, m streets.Member, now time.Time) error {
 		if err := authorOnly(d, m); err != nil {
 			return err
@@ -384,19 +461,32 @@ func (s *Service) Done(ctx context.Context, p auth.Principal, postID, thanks str
 			return ErrNotEditable
 		}
 		ex = newExchange(d, now)
-		if err := s.recordExchange(ctx, ex); err != nil {
+		fresh, err := s.recordExchange(ctx, ex)
+		if err != nil {
 			return err
 		}
+		recorded = recorded || fresh
 		d.Status, d.DoneAt, d.Thanks = StatusDone, &now, thanks
 		return nil
 	})
 	if err != nil {
+		if recorded && !s.isDone(ctx, postID) {
+			if _, derr := s.exchanges.DeleteOne(context.WithoutCancel(ctx), bson.M{"_id": ex.PostID}); derr != nil {
+				s.log.Error("exchange of a post not done was kept", "post", postID, "err", derr)
+			}
+		}
 		return Post{}, err
 	}
 	if _, err := s.exchangeJ.Append(ctx, exchangeKey(d.StreetID), ex); err != nil {
 		s.log.Error("exchange journal write failed", "post", postID, "err", err)
 	}
 	return d.view(m), nil
+}
+
+// isDone tells whether the post is done now (a failed read says no).
+func (s *Service) isDone(ctx context.Context, postID string) bool {
+	d, err := s.load(context.WithoutCancel(ctx), postID)
+	return err == nil && d.Status == StatusDone
 }
 
 // Close says an open or matched post is no longer needed (author).
@@ -451,7 +541,24 @@ func (s *Service) Unpin(ctx context.Context, p auth.Principal, postID string) (P
 	return s.pin(ctx, p, postID, false)
 }
 
+// pin pins or unpins a post. The street's pinned list and the post's flag
+// are two documents: a post is added to the list (under the list's size
+// guard) before it is flagged, and unflagged before it leaves the list, so
+// a post flagged pinned is always listed, and the feed shows a listed post
+// as pinned only while it is flagged.
 func (s *Service) pin(ctx context.Context, p auth.Principal, postID string, on bool) (Post, error) {
+	cur, m, err := s.access(ctx, p, postID)
+	if err != nil {
+		return Post{}, err
+	}
+	if m.Role != streets.RoleAdmin {
+		return Post{}, streets.ErrNotAdmin
+	}
+	if on && cur.Status != StatusRemoved && !cur.Pinned {
+		if err := s.addPin(ctx, cur.StreetID, postID); err != nil {
+			return Post{}, err
+		}
+	}
 	changed := false
 	d, m, err := s.mutate(ctx, p, postID, events.PostUpdated, func(d *postDoc, m streets.Member, now time.Time) error {
 		if m.Role != streets.RoleAdmin {
@@ -464,13 +571,6 @@ func (s *Service) pin(ctx context.Context, p auth.Principal, postID string, on b
 			return errUnchanged
 		}
 		if on {
-			fd := s.feed(d.StreetID)
-			fd.mu.RLock()
-			n := len(fd.pinned)
-			fd.mu.RUnlock()
-			if n >= MaxPinned {
-				return ErrTooManyPinned
-			}
 			d.Pinned, d.PinnedAt = true, &now
 		} else {
 			d.Pinned, d.PinnedAt = false, nil
@@ -478,6 +578,12 @@ func (s *Service) pin(ctx context.Context, p auth.Principal, postID string, on b
 		changed = true
 		return nil
 	})
+	if (err != nil && on) || (err == nil && !on) {
+		// Not pinned after all, or unpinned: out of the list.
+		if derr := s.dropPin(ctx, cur.StreetID, postID); derr != nil && err == nil {
+			return Post{}, derr
+		}
+	}
 	if err != nil {
 		return Post{}, err
 	}

@@ -2,28 +2,27 @@
 // (open → matched → done, or closed/removed), replies, pins, expiry and the
 // exchanges recorded when a post is done.
 //
+// Several server processes may share one database, so no process keeps a
+// copy of a post or of a street's feed: every read goes to the database,
+// and every write is one conditional update of one document, settled by
+// the database. Replies are $push/$inc under a state filter; transitions
+// (accept, done, close, renew, edit, remove, pin, desk) are decided on the
+// post as read and written with a filter on its version, retried on the
+// fresh post when another write got there first; the pinned list is
+// changed with $addToSet/$pull under a size guard.
+//
 // The feed is the hot path, and the embedded FerretDB scans a whole
-// collection for any filter but a plain _id. So a street's posts are kept in
-// order in a journal (chunk documents addressed by _id: a position names
-// its document), and the service keeps, per street, a window of the most
-// recent positions and the posts in it in memory, loaded lazily and kept
-// current by the writes themselves. A first feed page is answered from
-// memory; older pages read the journal and fetch posts by _id, so their cost
-// follows the page, never the database — as long as _id lookups are
-// indexed. On FerretDB v1.24 (SQLite) they are pushed down but not indexed
-// (its _id index is on another expression), so each one scans the posts
-// table: the window's first load after a restart then grows with the
-// database (see feedbench_test.go, where adding the missing index makes it
-// constant). Writes to one street's posts are
-// serialised by a per-street lock held across the database write, the
-// in-memory update and the event.
+// collection for any filter but a plain _id. So a street's posts are kept
+// in order in a journal (chunk documents addressed by _id: a position names
+// its document), and a page reads the journal and the posts by _id, so its
+// cost follows the page, never the database. On MongoDB a page is one
+// query on the street_pos index (see span).
 package posts
 
 import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"civico/internal/auth"
@@ -32,6 +31,7 @@ import (
 	"civico/internal/events"
 	"civico/internal/fault"
 	"civico/internal/journal"
+	"civico/internal/keylock"
 	"civico/internal/pseudonym"
 	"civico/internal/ratelimit"
 	"civico/internal/store"
@@ -180,10 +180,10 @@ type Options struct {
 	PostsPerHour int
 	// RepliesPerHour bounds the replies one member writes per hour (default 120).
 	RepliesPerHour int
-	// Window is how many recent posts per street are kept in memory (default 200).
-	Window int
-	// ExamineBudget bounds how many posts beyond the window one feed request
-	// may fetch; past it the page ends early with a cursor (default 200).
+	// Window and ExamineBudget together bound how many posts one feed
+	// request examines; past them the page ends early with a cursor
+	// (default 200 each).
+	Window        int
 	ExamineBudget int
 }
 
@@ -206,15 +206,19 @@ type Service struct {
 	postLimit *ratelimit.Limiter
 	replyLim  *ratelimit.Limiter
 
-	mu    sync.Mutex
-	feeds map[string]*feed
+	embedded bool // the embedded engine: one process by construction
+
+	// keyed orders this process's requests with one idempotency key, so
+	// that a duplicate waits for the first and replays it; across
+	// processes the claim's unique _id settles it (ErrIdempotencyBusy).
+	keyed keylock.Map
 
 	sweep      sweepState
 	claimSweep claimSweep
 }
 
-// postDoc is a post as stored. Cached copies are never modified: a write
-// makes a new one.
+// postDoc is a post as stored. Version grows with every change but
+// replies: a change decided on one version is written only onto it.
 type postDoc struct {
 	ID              bson.ObjectID `bson:"_id"`
 	StreetID        string        `bson:"street_id"`
@@ -247,6 +251,7 @@ type postDoc struct {
 	ClosedAt        *time.Time    `bson:"closed_at,omitempty"`
 	RemovedAt       *time.Time    `bson:"removed_at,omitempty"`
 	Desk            *DeskNote     `bson:"desk,omitempty"`
+	Version         int64         `bson:"version"`
 }
 
 // clone returns a copy safe to change.
@@ -335,10 +340,9 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, st
 		feedJ:     journal.New[string](st, "post_journals", 256),
 		expiryJ:   journal.New[string](st, "post_journals", 256),
 		exchangeJ: journal.New[Exchange](st, "post_journals", 128),
-		streets:   sts, bus: bus, clock: c, cursors: cs, log: log, opts: opts,
+		streets:   sts, bus: bus, clock: c, cursors: cs, log: log, opts: opts, embedded: st.Embedded(),
 		postLimit: ratelimit.New(st, "post", opts.PostsPerHour, time.Hour, c),
 		replyLim:  ratelimit.New(st, "reply", opts.RepliesPerHour, time.Hour, c),
-		feeds:     map[string]*feed{},
 	}, nil
 }
 

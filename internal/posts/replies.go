@@ -3,6 +3,7 @@ package posts
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"civico/internal/streets"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // Reply is an answer to a post. A removed reply keeps its place; its text
@@ -92,35 +94,24 @@ func (s *Service) reply(ctx context.Context, p auth.Principal, postID, body, key
 	if err := f.Err(); err != nil {
 		return Reply{}, false, err
 	}
-	first, _, err := s.access(ctx, p, postID)
+	cur, m, err := s.access(ctx, p, postID)
 	if err != nil {
 		return Reply{}, false, err
 	}
-	if key == "" { // keyed: charged under the lock, once per key
+	if key == "" { // keyed: charged once per key
 		if ok, wait := s.allowed(s.replyLim.Allow(ctx, p.UserID)); !ok {
 			return Reply{}, false, ErrReplyRateLimited.WithRetry(wait)
 		}
 	}
-	fd, unlock, err := s.writing(ctx, first.StreetID)
-	if err != nil {
-		return Reply{}, false, err
-	}
-	defer unlock()
-	cur, err := s.get(ctx, fd, postID)
-	if err != nil {
-		return Reply{}, false, err
-	}
-	if cur == nil {
-		return Reply{}, false, ErrPostNotFound
-	}
-	m, err := s.streets.RequireActive(ctx, cur.StreetID, p.UserID)
-	if err != nil || !visible(cur, m) {
-		return Reply{}, false, ErrPostNotFound
-	}
 	id := bson.NewObjectID()
 	var claim *claimDoc // to take once the post is known to take the reply
 	if key != "" {
-		c, done, fresh, err := s.replayReply(ctx, cur, replyClaim(p, postID, body, key))
+		want := replyClaim(p, postID, body, key)
+		defer s.keyed.Lock(want.ID)()
+		if cur, m, err = s.access(ctx, p, postID); err != nil { // as of now, after any duplicate
+			return Reply{}, false, err
+		}
+		c, done, fresh, err := s.replayReply(ctx, cur, want)
 		if err != nil {
 			return Reply{}, false, err
 		}
@@ -132,11 +123,8 @@ func (s *Service) reply(ctx context.Context, p auth.Principal, postID, body, key
 		}
 		id = c.ObjectID
 	}
-	if cur.Status != StatusOpen && cur.Status != StatusMatched {
-		return Reply{}, false, ErrPostClosed
-	}
-	if len(cur.ReplyIDs) >= MaxReplies {
-		return Reply{}, false, ErrTooManyReplies
+	if err := replyRefusal(cur); err != nil {
+		return Reply{}, false, err
 	}
 	if claim != nil {
 		if ok, wait := s.allowed(s.replyLim.Allow(ctx, p.UserID)); !ok {
@@ -158,21 +146,63 @@ func (s *Service) reply(ctx context.Context, p auth.Principal, postID, body, key
 			return Reply{}, false, err
 		}
 	}
-	next := cur.clone()
-	next.ReplyIDs = append(next.ReplyIDs, r.ID.Hex())
-	next.ReplyCount++
-	if next.FirstReplyAt == nil && r.AuthorID != next.AuthorID {
-		next.FirstReplyAt = &now
-	}
-	next.UpdatedAt = now
-	if _, err := s.posts.ReplaceOne(ctx, bson.M{"_id": next.ID}, next); err != nil {
-		fd.invalidate()
+	next, err := s.listReply(ctx, cur, r, now)
+	if err != nil {
+		if key == "" { // a keyed reply stays for its retry to find
+			if _, derr := s.replies.DeleteOne(context.WithoutCancel(ctx), bson.M{"_id": r.ID}); derr != nil {
+				s.log.Error("reply of a refused post was kept", "reply", r.ID.Hex(), "err", derr)
+			}
+		}
 		return Reply{}, false, err
 	}
-	fd.put(next)
 	s.publish(ctx, events.ReplyCreated, next.StreetID, p.UserID, next.AuthorID, events.ReplyData{ID: r.ID.Hex(), PostID: postID,
 		PostTitle: next.Title, PostAuthorID: next.AuthorID, AuthorID: r.AuthorID, AuthorName: r.AuthorName, Body: r.Body, CreatedAt: now})
 	return r.view(m), true, nil
+}
+
+// replyRefusal says why d takes no reply, nil when it does.
+func replyRefusal(d *postDoc) error {
+	if d.Status != StatusOpen && d.Status != StatusMatched {
+		return ErrPostClosed
+	}
+	if len(d.ReplyIDs) >= MaxReplies {
+		return ErrTooManyReplies
+	}
+	return nil
+}
+
+// listReply adds r to its post in one atomic update, only while the post
+// takes replies: replies made at once, through any process, all land. The
+// first reply by someone other than the author sets first_reply_at ($min:
+// the earliest wins whatever the order of the writes).
+func (s *Service) listReply(ctx context.Context, cur *postDoc, r *replyDoc, now time.Time) (*postDoc, error) {
+	update := bson.M{"$push": bson.M{"reply_ids": r.ID.Hex()}, "$inc": bson.M{"reply_count": 1}, "$set": bson.M{"updated_at": now}}
+	if r.AuthorID != cur.AuthorID {
+		update["$min"] = bson.M{"first_reply_at": now}
+	}
+	filter := bson.M{"_id": cur.ID, "status": bson.M{"$in": bson.A{StatusOpen, StatusMatched}},
+		"reply_ids." + strconv.Itoa(MaxReplies-1): bson.M{"$exists": false}}
+	for race := 0; ; race++ {
+		var next postDoc
+		err := s.posts.FindOneAndUpdate(ctx, filter, update, &next, options.FindOneAndUpdate().SetReturnDocument(options.After))
+		if err == nil {
+			return &next, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		// Nothing matched: tell which state refused it.
+		d, err := s.load(ctx, cur.ID.Hex())
+		if err != nil {
+			return nil, err
+		}
+		if err := replyRefusal(d); err != nil {
+			return nil, err
+		}
+		if race == maxRaces {
+			return nil, fmt.Errorf("posts: reply to %s: the post keeps changing", cur.ID.Hex())
+		}
+	}
 }
 
 // Replies lists a post's replies, oldest first.
@@ -270,48 +300,46 @@ func (s *Service) RemoveReply(ctx context.Context, p auth.Principal, replyID, re
 	if err != nil {
 		return Reply{}, err
 	}
-	if _, err := s.streets.RequireAdmin(ctx, r.StreetID, p.UserID); err != nil {
+	admin, err := s.streets.RequireAdmin(ctx, r.StreetID, p.UserID)
+	if err != nil {
 		if fault.KindOf(err) == fault.NotFound {
 			return Reply{}, ErrReplyNotFound
 		}
-		return Reply{}, err
-	}
-	fd, unlock, err := s.writing(ctx, r.StreetID)
-	if err != nil {
-		return Reply{}, err
-	}
-	defer unlock()
-	m, err := s.streets.RequireAdmin(ctx, r.StreetID, p.UserID)
-	if err != nil {
-		return Reply{}, err
-	}
-	if r, err = s.loadReply(ctx, replyID); err != nil {
 		return Reply{}, err
 	}
 	if r.Removed {
 		return Reply{}, ErrReplyRemoved
 	}
 	now := s.now()
-	r.Removed, r.RemovedAt, r.RemovedBy, r.RemovalReason = true, &now, p.UserID, reason
-	if _, err := s.replies.ReplaceOne(ctx, bson.M{"_id": r.ID}, r); err != nil {
-		return Reply{}, err
-	}
-	cur, err := s.get(ctx, fd, r.PostID)
+	res, err := s.replies.UpdateOne(ctx, bson.M{"_id": r.ID, "removed": bson.M{"$ne": true}},
+		bson.M{"$set": bson.M{"removed": true, "removed_at": now, "removed_by": p.UserID, "removal_reason": reason}})
 	if err != nil {
 		return Reply{}, err
 	}
-	title := ""
-	if cur != nil {
-		title = cur.Title
-		next := cur.clone()
-		next.ReplyCount = max(next.ReplyCount-1, 0)
-		next.UpdatedAt = now
-		if _, err := s.posts.ReplaceOne(ctx, bson.M{"_id": next.ID}, next); err != nil {
-			fd.invalidate()
+	if res.MatchedCount == 0 {
+		if _, err := s.loadReply(ctx, replyID); err != nil {
 			return Reply{}, err
 		}
-		fd.put(next)
+		return Reply{}, ErrReplyRemoved
 	}
+	r.Removed, r.RemovedAt, r.RemovedBy, r.RemovalReason = true, &now, p.UserID, reason
+	title := ""
+	if oid, ok := store.ID(r.PostID); ok {
+		var post postDoc
+		err := s.posts.FindOneAndUpdate(ctx, bson.M{"_id": oid}, bson.M{"$inc": bson.M{"reply_count": -1}, "$set": bson.M{"updated_at": now}},
+			&post, options.FindOneAndUpdate().SetReturnDocument(options.After))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return Reply{}, err
+		default:
+			title = post.Title
+			if post.ReplyCount < 0 { // a count from before replies were removed this way
+				_, _ = s.posts.UpdateOne(ctx, bson.M{"_id": oid, "reply_count": bson.M{"$lt": 0}}, bson.M{"$set": bson.M{"reply_count": 0}})
+			}
+		}
+	}
+	m := admin
 	s.audit(ctx, r.StreetID, m, streets.ActionReplyRemove, "reply", replyID, title, reason)
 	s.publish(ctx, events.ReplyRemoved, r.StreetID, p.UserID, r.AuthorID, events.ReplyData{ID: replyID, PostID: r.PostID,
 		PostTitle: title, AuthorID: r.AuthorID, AuthorName: r.AuthorName, CreatedAt: r.CreatedAt.UTC()})
