@@ -218,6 +218,9 @@ func (s *Service) promoteHeir(ctx context.Context, heir Member, alias string, de
 // first (by id on a tie).
 func (s *Service) firstJoined(ctx context.Context, streetID, userID string) (Member, bool, error) {
 	r, err := s.roster(ctx, streetID)
+	if errors.Is(err, ErrStreetNotFound) { // archived meanwhile: nobody to name
+		return Member{}, false, nil
+	}
 	if err != nil {
 		return Member{}, false, err
 	}

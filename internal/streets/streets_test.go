@@ -439,7 +439,7 @@ func TestMembershipLookupAndRestart(t *testing.T) {
 			t.Errorf("Membership(%q, %q) = %v, want NotFound", bad[0], bad[1], err)
 		}
 	}
-	// A new process: the first lookup goes by _id, then everything loads.
+	// A new process: everything is read from the database.
 	svc := e.newService()
 	m, err := svc.Membership(e.Ctx, sid, bruno.UserID)
 	if err != nil || m.Status != streets.StatusActive || m.Name != "Bruno" {
