@@ -58,6 +58,10 @@ type Options struct {
 	// MongoDB always is; tests set it to stand two Logs on one embedded
 	// store in for two processes.
 	Shared bool
+	// CatchUp is how often, on the shared path with a Wire, the log looks
+	// for recent events whose message never came (default 5 s): a
+	// process that died, or lost NATS, before its message went out.
+	CatchUp time.Duration
 }
 
 // Log is the persisted per-street event log and the bus over it.
@@ -132,6 +136,9 @@ func New(st *store.Store, c clock.Clock, logger *slog.Logger, opts Options) *Log
 	}
 	if opts.Memory <= 0 {
 		opts.Memory = 256
+	}
+	if opts.CatchUp <= 0 {
+		opts.CatchUp = 5 * time.Second
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

@@ -139,6 +139,19 @@ func (l *Log) listen() error {
 	}
 	ready()
 	w.stop = stop
+	if !l.early {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			l.catchUpLoop(ctx)
+		}()
+		w.stop = func() {
+			cancel()
+			<-done
+			stop()
+		}
+	}
 	return nil
 }
 
@@ -224,6 +237,61 @@ func (l *Log) seed(ctx context.Context) error {
 	return nil
 }
 
+// catchUpWindow is how far back catchUp looks: events are stamped by their
+// process's clock before they are inserted, so it covers the time between
+// two looks, an insert's delay and the clocks' skew.
+const catchUpWindow = 30 * time.Second
+
+// catchUpLoop runs catchUp every Options.CatchUp until ctx ends.
+func (l *Log) catchUpLoop(ctx context.Context) {
+	t := time.NewTicker(l.opts.CatchUp)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := l.catchUp(ctx); err != nil && ctx.Err() == nil {
+			l.log.Warn("events: looking for events whose message never came", "err", err)
+		}
+	}
+}
+
+// catchUp hands out the recent events whose message never came: a process
+// publishes its message after the insert, and may die or lose NATS in
+// between. Resync covers what this process missed while it had no NATS;
+// this covers what another process never sent. Each look reads the
+// numbers of the last catchUpWindow's events (the at index).
+func (l *Log) catchUp(ctx context.Context) error {
+	var recs []record
+	err := l.c.FindAll(ctx, bson.M{"at": bson.M{"$gte": l.clock.Now().Add(-catchUpWindow)}}, &recs,
+		options.Find().SetProjection(bson.M{"street_id": 1, "seq": 1}))
+	if err != nil {
+		return err
+	}
+	lasts := map[string]int64{}
+	for _, r := range recs {
+		lasts[r.StreetID] = max(lasts[r.StreetID], r.Seq)
+	}
+	for id, last := range lasts {
+		l.advanceTo(id, last)
+	}
+	return nil
+}
+
+// advanceTo tells the street's follower the log has events up to last.
+func (l *Log) advanceTo(streetID string, last int64) {
+	f := l.follower(streetID)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if last < f.next {
+		return
+	}
+	f.known = max(f.known, last)
+	l.advanceLocked(streetID, f)
+}
+
 // Resync catches the live subscribers up with the log after the wire may
 // have lost messages (NATS reconnected, or reported this process a slow
 // consumer): each street's events this process has not handed out are read
@@ -246,11 +314,7 @@ func (l *Log) Resync(ctx context.Context) error {
 		return err
 	}
 	for _, r := range rows {
-		f := l.follower(r.ID)
-		f.mu.Lock()
-		f.known = max(f.known, r.Last)
-		l.advanceLocked(r.ID, f)
-		f.mu.Unlock()
+		l.advanceTo(r.ID, r.Last)
 	}
 	return nil
 }

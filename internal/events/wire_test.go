@@ -232,6 +232,23 @@ func TestLostMessagesAreFilledFromTheLog(t *testing.T) {
 	}
 }
 
+// The last message of a quiet street, never sent (its process died or lost
+// NATS right after the insert), still reaches the others: they look for
+// recent events whose message never came.
+func TestQuietStreetCatchesUpOnAMessageNeverSent(t *testing.T) {
+	st := testutil.Store(t)
+	srv := testutil.StartNATS(t)
+	a := newProcess(t, "A", st, srv.URL, events.Options{})
+	b := newProcess(t, "B", st, srv.URL, events.Options{CatchUp: 20 * time.Millisecond})
+	a.wire.mu.Lock()
+	a.wire.drop = func(_ string, n int) bool { return n == 3 }
+	a.wire.mu.Unlock()
+	a.publish(t, "s", 3)
+	if got := b.rec.waitFor(t, "B", "s", 3); !slices.Equal(got, upTo(3)) {
+		t.Fatalf("B got %v", got)
+	}
+}
+
 // A resume on any process sees what every process published: the log, not
 // this process's idea of the street's end, answers.
 func TestSinceAndLastSeeOtherProcessesEvents(t *testing.T) {
