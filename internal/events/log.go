@@ -527,7 +527,9 @@ var ErrGap = errors.New("events: resume point no longer kept")
 // Since returns up to limit events of the street after seq, in order. It
 // returns ErrGap when some of them were already dropped from the log, were
 // lost in a crash, or seq lies ahead of the log (a client of another
-// database).
+// database). On the embedded engine the recent events come from memory;
+// on the shared path (MongoDB) every call reads the log, which has every
+// process's events.
 func (l *Log) Since(ctx context.Context, streetID string, seq int64, limit int) ([]Event, error) {
 	if limit <= 0 {
 		limit = 1000
