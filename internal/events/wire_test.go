@@ -208,8 +208,9 @@ func TestLiveEventsReachEveryProcessInOrder(t *testing.T) {
 func TestLostMessagesAreFilledFromTheLog(t *testing.T) {
 	st := testutil.Store(t)
 	srv := testutil.StartNATS(t)
-	a := newProcess(t, "A", st, srv.URL, events.Options{})
-	b := newProcess(t, "B", st, srv.URL, events.Options{})
+	noCatchUp := events.Options{CatchUp: time.Hour} // Resync's job here
+	a := newProcess(t, "A", st, srv.URL, noCatchUp)
+	b := newProcess(t, "B", st, srv.URL, noCatchUp)
 	lost := map[int]bool{1: true, 5: true, 6: true, 12: true}
 	a.wire.mu.Lock()
 	a.wire.drop = func(subject string, n int) bool { return subject == "civico.events.s" && lost[n] }
@@ -335,8 +336,10 @@ func TestResyncAfterNATSOutage(t *testing.T) {
 	srv := testutil.StartNATS(t)
 	url := srv.URL
 	// No buffering while disconnected: what A publishes meanwhile is lost.
-	a := newProcess(t, "A", st, url, events.Options{}, nats.ReconnectBufSize(-1))
-	b := newProcess(t, "B", st, url, events.Options{})
+	// No looking for missed messages but Resync's.
+	noCatchUp := events.Options{CatchUp: time.Hour}
+	a := newProcess(t, "A", st, url, noCatchUp, nats.ReconnectBufSize(-1))
+	b := newProcess(t, "B", st, url, noCatchUp)
 	a.publish(t, "s", 2)
 	b.rec.waitFor(t, "B", "s", 2)
 
