@@ -277,6 +277,9 @@ var (
 	errNATSNotReady     = fault.New(fault.Unavailable, "not_ready", "NATS does not answer")
 )
 
+// sweepEvery is how often the leader runs the sweeps.
+const sweepEvery = 20 * time.Second
+
 // ready says whether the database and NATS answer.
 func (a *App) ready() error {
 	if err := a.store.Ping(context.Background()); err != nil {
@@ -292,8 +295,11 @@ func (a *App) ready() error {
 // indexes), on the leader only: every process sweeping the same shared
 // data would expire a post twice, send a reminder twice, and scan it all
 // N times. A process that leads later starts sweeping at its next tick.
+// The tick is short enough that work a dead process held (its push jobs,
+// its claimed follow-ups) is taken over within a minute: lease (15 s) plus
+// one tick.
 func (a *App) sweepLoop(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
+	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
 	ctx = store.Background(ctx) // sweeps give way to requests' writes
 	for {

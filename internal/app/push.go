@@ -21,6 +21,8 @@ func (a *App) buildPush(ctx context.Context) error {
 		VAPIDPublicKey: a.cfg.VAPIDPublicKey, VAPIDPrivateKey: a.cfg.VAPIDPrivateKey, Subject: a.cfg.VAPIDSubject,
 		AllowInsecure: a.cfg.PushAllowInsecure, Workers: a.cfg.PushWorkers, Rate: a.cfg.PushRate, Logger: a.log,
 		Foreground: a.Foreground,
+		// The jobs of a process that is gone are taken over by the sweep.
+		Owners: a.Bus,
 	})
 	if err != nil {
 		return err
