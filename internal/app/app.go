@@ -139,7 +139,16 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.store.EnsureIndexes(ctx, idx...); err != nil {
 		return err
 	}
-	a.Events = events.New(a.store, c, log, events.Options{})
+	// Events cross processes on NATS; what a receiver missed (an outage,
+	// a slow subscription) it reads back from the log once reconnected.
+	a.Events = events.New(a.store, c, log, events.Options{Wire: a.Bus})
+	a.Bus.OnReconnect(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := a.Events.Resync(ctx); err != nil {
+			log.Warn("resyncing live events", "err", err)
+		}
+	})
 	a.Auth, err = auth.New(ctx, a.store, c, log, auth.Options{Secret: cfg.JWTSecret,
 		LoginPerAccount: cfg.LoginPerAccount, LoginPerIP: cfg.LoginPerIP, RegisterPerIP: cfg.RegisterPerIP})
 	if err != nil {
@@ -155,7 +164,9 @@ func (a *App) build(ctx context.Context) error {
 	// The hub is the log's live subscriber (it only queues, and gets each
 	// event before it is persisted); the later ones are durable and write
 	// to the database before returning.
-	a.buildHub()
+	if err := a.buildHub(); err != nil {
+		return err
+	}
 	if err := a.buildPortineria(ctx); err != nil {
 		return err
 	}

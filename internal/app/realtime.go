@@ -13,7 +13,7 @@ import (
 
 // buildHub makes the streets' live channels, fed by the event log. Call it
 // once the services it asks about memberships are built.
-func (a *App) buildHub() {
+func (a *App) buildHub() error {
 	_, sockets := listener.Budget(0, a.cfg.MaxConns)
 	a.Hub = hub.New(a.Events, a.memberAccess(), a.log.With("component", "hub"), hub.Options{
 		PingInterval: a.cfg.WSPingInterval,
@@ -24,7 +24,7 @@ func (a *App) buildHub() {
 		Foreground:       a.fanout,
 		MaxSockets:       sockets,
 	})
-	a.Events.SubscribeLive(a.Hub.Publish)
+	return a.Events.SubscribeLive(a.Hub.Publish)
 }
 
 // memberAccess tells the hub who may follow a street: its active members
