@@ -3,9 +3,12 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -363,4 +366,47 @@ func TestClusterSurvivesANATSOutage(t *testing.T) {
 	if got := postTitles(rest); len(got) != 2 {
 		t.Fatalf("after the outage the other process replayed %v", got)
 	}
+}
+
+// A process on MongoDB with its own embedded NATS cannot reach any other:
+// a second process on that database refuses to start, with or without a
+// NATS of its own, rather than fan out and sweep alone; once the first
+// stops, the database is free.
+func TestProcessesThatCannotReachEachOtherRefuseToShareADatabase(t *testing.T) {
+	db, name := testutil.SharedDatabase(t), testDB()
+	solo := startChild(t, t.TempDir(), name, "MONGODB_URI="+db)
+	refused := func(env ...string) {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), append([]string{"CIVICO_TEST_AS_SERVER=1", "CIVICO_ADDR=127.0.0.1:0",
+			"CIVICO_DATA=" + t.TempDir(), "CIVICO_DB=" + name, "MONGODB_URI=" + db}, env...)...)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			t.Fatalf("a second process started on a database another one uses without a shared NATS (env %v)", env)
+		}
+		if !strings.Contains(string(out), "CIVICO_NATS_URL") {
+			t.Fatalf("unclear refusal: %s", out)
+		}
+	}
+	refused()
+	refused("CIVICO_NATS_URL=" + testutil.StartNATS(t).URL)
+	if err := solo.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := solo.wait(t); err != nil {
+		t.Fatalf("clean stop: %v", err)
+	}
+	startChild(t, t.TempDir(), name, "MONGODB_URI="+db)
+}
+
+// A process on MongoDB with its own NATS that crashed (kill -9) comes back
+// at once: its mark is its own (same machine and data directory).
+func TestSoloProcessRestartsAtOnceAfterACrash(t *testing.T) {
+	db, name, dir := testutil.SharedDatabase(t), testDB(), t.TempDir()
+	c := startChild(t, dir, name, "MONGODB_URI="+db)
+	if err := c.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.wait(t)
+	startChild(t, dir, name, "MONGODB_URI="+db)
 }

@@ -74,11 +74,13 @@ type App struct {
 	Foreground *idle.Gate
 	fanout     *idle.Gate
 
-	debug   *diag.Server
-	metrics *metrics.Metrics
-	sweeps  []func(context.Context) error
-	pwa     fs.FS
-	wg      sync.WaitGroup
+	// procMark marks the database as used by this process (guard.go).
+	procMark *dbGuard
+	debug    *diag.Server
+	metrics  *metrics.Metrics
+	sweeps   []func(context.Context) error
+	pwa      fs.FS
+	wg       sync.WaitGroup
 
 	// life orders Serve and Shutdown, which may race (a test that ends
 	// at once): a Shutdown first makes Serve return at once.
@@ -119,6 +121,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 		if a.Bus != nil {
 			a.Bus.Close()
 		}
+		a.procMark.close(context.Background())
 		_ = st.Close(context.Background())
 		return nil, err
 	}
@@ -132,6 +135,10 @@ func (a *App) build(ctx context.Context) error {
 	var err error
 	a.Bus, err = bus.Start(ctx, bus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen,
 		Logger: log.With("component", "bus")})
+	if err != nil {
+		return err
+	}
+	a.procMark, err = guardDatabase(ctx, a.store, c, log, processHome(cfg.DataDir), cfg.NATSURL == "")
 	if err != nil {
 		return err
 	}
@@ -360,6 +367,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	// After everything that publishes, before the store: a clean stop
 	// hands the leadership over at once.
 	a.Bus.Close()
+	a.procMark.close(ctx)
 	if cerr := a.store.Close(ctx); cerr != nil && err == nil {
 		err = cerr
 	}
