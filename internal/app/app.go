@@ -134,7 +134,7 @@ func (a *App) build(ctx context.Context) error {
 	// is embedded: enough for one process, whatever the database.
 	var err error
 	a.Bus, err = bus.Start(ctx, bus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen,
-		Logger: log.With("component", "bus")})
+		Replicas: cfg.NATSReplicas, Logger: log.With("component", "bus")})
 	if err != nil {
 		return err
 	}

@@ -30,7 +30,11 @@ type Config struct {
 	// one to TCP clients (empty: in-process only).
 	NATSURL    string
 	NATSListen string
-	LogLevel   slog.Level
+	// NATSReplicas is how many NATS servers keep the processes' key-value
+	// buckets (leader, heartbeats): 3 on a three-node cluster, so that
+	// losing one node stops neither.
+	NATSReplicas int
+	LogLevel     slog.Level
 	// LogFormat is json (one object a line, for a log collector) or text.
 	LogFormat string
 	PublicURL string
@@ -90,6 +94,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.MongoURI, "mongodb-uri", env("MONGODB_URI", ""), "MongoDB URI; empty starts the embedded database")
 	fs.StringVar(&c.Database, "db", env("CIVICO_DB", "civico"), "database name")
 	fs.StringVar(&c.NATSURL, "nats-url", env("CIVICO_NATS_URL", ""), "NATS URL(s), comma separated; empty embeds NATS in the process")
+	intVar(fs, &perr, &c.NATSReplicas, "nats-replicas", env("CIVICO_NATS_REPLICAS", "1"))
 	fs.StringVar(&c.NATSListen, "nats-listen", env("CIVICO_NATS_LISTEN", ""), "embedded NATS's client address (host:port); empty: none")
 	fs.StringVar(&logLevel, "log-level", env("CIVICO_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", env("CIVICO_LOG_FORMAT", "json"), "json or text")
@@ -196,6 +201,12 @@ func (c *Config) validate() error {
 	}
 	if c.NATSURL == "" && c.DataDir == "" {
 		errs = append(errs, errors.New("a data directory (-data) is needed for the embedded NATS (or set CIVICO_NATS_URL)"))
+	}
+	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
+		errs = append(errs, errors.New("CIVICO_NATS_REPLICAS must be 1 to 5"))
+	}
+	if c.NATSURL == "" && c.NATSReplicas != 1 {
+		errs = append(errs, errors.New("CIVICO_NATS_REPLICAS needs CIVICO_NATS_URL (the embedded NATS is one server)"))
 	}
 	if c.NATSURL != "" && c.NATSListen != "" {
 		errs = append(errs, errors.New("CIVICO_NATS_LISTEN opens the embedded NATS; it has no use with CIVICO_NATS_URL"))

@@ -92,6 +92,10 @@ func TestNATSSettings(t *testing.T) {
 	if c.NATSListen != "127.0.0.1:4222" {
 		t.Fatalf("listen %q", c.NATSListen)
 	}
+	c, err = config.Load(nil, env(map[string]string{"CIVICO_NATS_URL": "nats://n1:4222", "CIVICO_NATS_REPLICAS": "3"}))
+	if err != nil || c.NATSReplicas != 3 {
+		t.Fatalf("replicas %d %v", c.NATSReplicas, err)
+	}
 	for name, tc := range map[string]struct {
 		args []string
 		env  map[string]string
@@ -101,6 +105,8 @@ func TestNATSSettings(t *testing.T) {
 		"listen with a url":     {env: map[string]string{"CIVICO_NATS_URL": "nats://n1:4222", "CIVICO_NATS_LISTEN": ":4222"}},
 		"url without host":      {env: map[string]string{"CIVICO_NATS_URL": "nats://"}},
 		"embedded without data": {args: []string{"-data", ""}, env: map[string]string{"MONGODB_URI": "mongodb://db"}},
+		"no replicas":           {env: map[string]string{"CIVICO_NATS_URL": "nats://n1:4222", "CIVICO_NATS_REPLICAS": "0"}},
+		"replicas embedded":     {env: map[string]string{"CIVICO_NATS_REPLICAS": "3"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := config.Load(tc.args, env(tc.env)); err == nil {
