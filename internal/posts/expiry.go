@@ -168,6 +168,7 @@ func (s *Service) expire(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	s.touch(ctx, next.StreetID)
 	s.publish(ctx, events.PostUpdated, next.StreetID, "", next.AuthorID, next.data())
 	return nil
 }

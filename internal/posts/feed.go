@@ -52,12 +52,16 @@ func (s *Service) addPin(ctx context.Context, streetID, id string) error {
 	if r.MatchedCount == 0 {
 		return ErrTooManyPinned
 	}
+	s.touch(ctx, streetID)
 	return nil
 }
 
 // dropPin takes id out of the street's pinned list.
 func (s *Service) dropPin(ctx context.Context, streetID, id string) error {
-	_, err := s.state.UpdateOne(ctx, bson.M{"_id": pinsKey(streetID)}, bson.M{"$pull": bson.M{"ids": id}})
+	r, err := s.state.UpdateOne(ctx, bson.M{"_id": pinsKey(streetID)}, bson.M{"$pull": bson.M{"ids": id}})
+	if err == nil && r.ModifiedCount > 0 {
+		s.touch(ctx, streetID)
+	}
 	return err
 }
 
@@ -68,7 +72,7 @@ func (s *Service) dropPin(ctx context.Context, streetID, id string) error {
 // one query on the street_pos index; on the embedded engine, which scans
 // for anything but an _id equality, the street's journal names the posts
 // and each is read by _id.
-func (s *Service) span(ctx context.Context, streetID string, from, to int64) ([]*postDoc, error) {
+func (s *Service) span(ctx context.Context, fc *feedCache, stamp, streetID string, from, to int64) ([]*postDoc, error) {
 	if from >= to {
 		return nil, nil
 	}
@@ -78,13 +82,13 @@ func (s *Service) span(ctx context.Context, streetID string, from, to int64) ([]
 			options.Find().SetSort(bson.D{{Key: "pos", Value: -1}}))
 		return docs, err
 	}
-	ids, err := s.feedJ.Range(ctx, feedKey(streetID), from, to)
+	ids, err := s.feedIDs(ctx, fc, streetID, from, to)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]*postDoc, 0, len(ids))
 	for i := len(ids) - 1; i >= 0; i-- {
-		d, err := s.load(ctx, ids[i])
+		d, err := s.post(ctx, fc, stamp, ids[i])
 		if errors.Is(err, ErrPostNotFound) {
 			continue
 		}
@@ -194,8 +198,9 @@ func (s *Service) decodeCursor(streetID, raw string) (*feedCursor, error) {
 // pages neither repeat nor push items past a page boundary. A page may hold
 // fewer than limit items, even none, while more follow (next cursor set):
 // one request examines a bounded number of posts (Window + ExamineBudget).
-// Everything is read from the database, so a post made or changed through
-// another process shows at once.
+// Everything is read from the database, or from memory validated against
+// it (feedcache.go), so a post made or changed through another process
+// shows at once.
 func (s *Service) Feed(ctx context.Context, p auth.Principal, streetID string, q Query) ([]Post, string, error) {
 	fl, err := parseQuery(q)
 	if err != nil {
@@ -209,7 +214,11 @@ func (s *Service) Feed(ctx context.Context, p auth.Principal, streetID string, q
 	if err != nil {
 		return nil, "", err
 	}
-	length, err := s.feedJ.Len(ctx, feedKey(streetID))
+	fc, stamp, err := s.cacheFor(ctx, streetID)
+	if err != nil {
+		return nil, "", err
+	}
+	length, pinned, err := s.feedHead(ctx, fc, stamp, streetID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -222,13 +231,9 @@ func (s *Service) Feed(ctx context.Context, p auth.Principal, streetID string, q
 		}
 		bound = cur.pos
 	} else {
-		pinned, err := s.pinnedIDs(ctx, streetID)
-		if err != nil {
-			return nil, "", err
-		}
 		docs := make([]*postDoc, 0, len(pinned))
 		for _, id := range pinned {
-			d, err := s.load(ctx, id)
+			d, err := s.post(ctx, fc, stamp, id)
 			if errors.Is(err, ErrPostNotFound) {
 				continue
 			}
@@ -268,7 +273,7 @@ func (s *Service) Feed(ctx context.Context, p auth.Principal, streetID string, q
 			return out, s.encodeCursor(streetID, feedCursor{pos: pos}), nil
 		}
 		from := max(pos-min(batch, budget), 0)
-		docs, err := s.span(ctx, streetID, from, pos)
+		docs, err := s.span(ctx, fc, stamp, streetID, from, pos)
 		if err != nil {
 			return nil, "", err
 		}

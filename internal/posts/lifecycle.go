@@ -109,7 +109,7 @@ func (s *Service) create(ctx context.Context, p auth.Principal, streetID string,
 	}
 	id := bson.NewObjectID()
 	if in.IdempotencyKey != "" {
-		defer s.keyed.Lock(claimID(p.UserID, claimPost, in.IdempotencyKey))()
+		defer s.lockKey(claimID(p.UserID, claimPost, in.IdempotencyKey))()
 		var done *postDoc
 		if id, done, err = s.settlePost(ctx, p, streetID, in, behalf); err != nil {
 			return Post{}, false, err
@@ -131,6 +131,7 @@ func (s *Service) create(ctx context.Context, p auth.Principal, streetID string,
 	if _, err := s.posts.InsertOne(ctx, d); err != nil {
 		return Post{}, false, err
 	}
+	s.touch(ctx, streetID)
 	s.scheduleExpiry(ctx, d)
 	if behalf != nil {
 		err := s.streets.Record(ctx, streetID, streets.AuditEntry{At: now, ActorID: p.UserID, ActorName: m.Name, Action: streets.ActionPostOnBehalf,
@@ -240,6 +241,7 @@ func (s *Service) write(ctx context.Context, cur *postDoc, fn func(d *postDoc, n
 	if err != nil {
 		return nil, err
 	}
+	s.touch(ctx, out.StreetID)
 	return &out, nil
 }
 

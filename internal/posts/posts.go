@@ -22,7 +22,9 @@ package posts
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"log/slog"
+	"sync"
 	"time"
 
 	"civico/internal/auth"
@@ -31,7 +33,6 @@ import (
 	"civico/internal/events"
 	"civico/internal/fault"
 	"civico/internal/journal"
-	"civico/internal/keylock"
 	"civico/internal/pseudonym"
 	"civico/internal/ratelimit"
 	"civico/internal/store"
@@ -211,7 +212,11 @@ type Service struct {
 	// keyed orders this process's requests with one idempotency key, so
 	// that a duplicate waits for the first and replays it; across
 	// processes the claim's unique _id settles it (ErrIdempotencyBusy).
-	keyed keylock.Map
+	// Keys share a fixed set of locks: keys are countless.
+	keyed [64]sync.Mutex
+
+	cmu    sync.Mutex
+	caches map[string]*feedCache // embedded engine only (feedcache.go)
 
 	sweep      sweepState
 	claimSweep claimSweep
@@ -340,10 +345,19 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, st
 		feedJ:     journal.New[string](st, "post_journals", 256),
 		expiryJ:   journal.New[string](st, "post_journals", 256),
 		exchangeJ: journal.New[Exchange](st, "post_journals", 128),
-		streets:   sts, bus: bus, clock: c, cursors: cs, log: log, opts: opts, embedded: st.Embedded(),
+		streets:   sts, bus: bus, clock: c, cursors: cs, log: log, opts: opts, embedded: st.Embedded(), caches: map[string]*feedCache{},
 		postLimit: ratelimit.New(st, "post", opts.PostsPerHour, time.Hour, c),
 		replyLim:  ratelimit.New(st, "reply", opts.RepliesPerHour, time.Hour, c),
 	}, nil
+}
+
+// lockKey takes the lock of an idempotency claim's id and returns its release.
+func (s *Service) lockKey(id string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	l := &s.keyed[h.Sum32()%uint32(len(s.keyed))]
+	l.Lock()
+	return l.Unlock
 }
 
 // allowed follows a limiter's decision; a database failure, which never

@@ -107,7 +107,7 @@ func (s *Service) reply(ctx context.Context, p auth.Principal, postID, body, key
 	var claim *claimDoc // to take once the post is known to take the reply
 	if key != "" {
 		want := replyClaim(p, postID, body, key)
-		defer s.keyed.Lock(want.ID)()
+		defer s.lockKey(want.ID)()
 		if cur, m, err = s.access(ctx, p, postID); err != nil { // as of now, after any duplicate
 			return Reply{}, false, err
 		}
@@ -186,6 +186,7 @@ func (s *Service) listReply(ctx context.Context, cur *postDoc, r *replyDoc, now 
 		var next postDoc
 		err := s.posts.FindOneAndUpdate(ctx, filter, update, &next, options.FindOneAndUpdate().SetReturnDocument(options.After))
 		if err == nil {
+			s.touch(ctx, next.StreetID)
 			return &next, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
@@ -333,6 +334,7 @@ func (s *Service) RemoveReply(ctx context.Context, p auth.Principal, replyID, re
 		case err != nil:
 			return Reply{}, err
 		default:
+			s.touch(ctx, post.StreetID)
 			title = post.Title
 			if post.ReplyCount < 0 { // a count from before replies were removed this way
 				_, _ = s.posts.UpdateOne(ctx, bson.M{"_id": oid, "reply_count": bson.M{"$lt": 0}}, bson.M{"$set": bson.M{"reply_count": 0}})
