@@ -41,6 +41,10 @@ const (
 	// ClaimTTL is how long a key is remembered at least: a retry later than
 	// this makes a new post. The outbox retries within minutes or hours.
 	ClaimTTL = 24 * time.Hour
+	// ClaimGrace is how long a claim whose post is not written yet is left
+	// to the request that made it (perhaps on another process) before a
+	// retry takes it over as the claim of a request that died.
+	ClaimGrace = 2 * time.Minute
 	// claimSweepEvery spaces out the sweeps of old claims: each scans the
 	// claims collection on the embedded engine.
 	claimSweepEvery = 10 * time.Minute
@@ -203,9 +207,21 @@ func (s *Service) settlePost(ctx context.Context, p auth.Principal, streetID str
 	if !errors.Is(err, ErrPostNotFound) {
 		return bson.ObjectID{}, nil, err
 	}
+	// No post yet: its request may still be writing it on another
+	// process. Only a claim older than ClaimGrace is taken over, by one
+	// request: the update is conditional on the id it names.
+	now := s.now()
+	if now.Sub(prev.CreatedAt) < ClaimGrace {
+		return bson.ObjectID{}, nil, ErrIdempotencyBusy
+	}
 	id := bson.NewObjectID()
-	if _, err := s.claims.UpdateOne(ctx, bson.M{"_id": prev.ID}, bson.M{"$set": bson.M{"object_id": id}}); err != nil {
+	r, err := s.claims.UpdateOne(ctx, bson.M{"_id": prev.ID, "object_id": prev.ObjectID},
+		bson.M{"$set": bson.M{"object_id": id, "created_at": now}})
+	if err != nil {
 		return bson.ObjectID{}, nil, err
+	}
+	if r.MatchedCount == 0 {
+		return bson.ObjectID{}, nil, ErrIdempotencyBusy
 	}
 	return id, nil, nil
 }

@@ -186,6 +186,11 @@ func TestIdempotentPostTakesOverAClaimWithoutItsPost(t *testing.T) {
 		t.Fatalf("delete: %d %v", n, err)
 	}
 	e.Restart()
+	// Within ClaimGrace the claim is left to its request, which may still
+	// be writing the post on another process.
+	_, _, err := e.Posts.CreateOnce(e.Ctx, anna, sid, keyed("Drill", "crashed-before-post"))
+	testutil.WantCode(t, err, "idempotency_in_progress")
+	e.Clock.Advance(posts.ClaimGrace)
 	p, created := e.once(anna, sid, keyed("Drill", "crashed-before-post"))
 	if !created || p.ID == lost.ID {
 		t.Fatalf("retry = %s created=%v: want the post written now, with a new id", p.ID, created)

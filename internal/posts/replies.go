@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +148,9 @@ func (s *Service) reply(ctx context.Context, p auth.Principal, postID, body, key
 		}
 	}
 	next, err := s.listReply(ctx, cur, r, now)
+	if errors.Is(err, errListed) { // by a retry of the same key, meanwhile
+		return r.view(m), false, nil
+	}
 	if err != nil {
 		if key == "" { // a keyed reply stays for its retry to find
 			if _, derr := s.replies.DeleteOne(context.WithoutCancel(ctx), bson.M{"_id": r.ID}); derr != nil {
@@ -159,6 +163,9 @@ func (s *Service) reply(ctx context.Context, p auth.Principal, postID, body, key
 		PostTitle: next.Title, PostAuthorID: next.AuthorID, AuthorID: r.AuthorID, AuthorName: r.AuthorName, Body: r.Body, CreatedAt: now})
 	return r.view(m), true, nil
 }
+
+// errListed says a reply was already listed on its post.
+var errListed = errors.New("posts: reply already listed")
 
 // replyRefusal says why d takes no reply, nil when it does.
 func replyRefusal(d *postDoc) error {
@@ -180,8 +187,10 @@ func (s *Service) listReply(ctx context.Context, cur *postDoc, r *replyDoc, now 
 	if r.AuthorID != cur.AuthorID {
 		update["$min"] = bson.M{"first_reply_at": now}
 	}
+	// Not listed yet: two retries of one keyed reply (two processes)
+	// list it once.
 	filter := bson.M{"_id": cur.ID, "status": bson.M{"$in": bson.A{StatusOpen, StatusMatched}},
-		"reply_ids." + strconv.Itoa(MaxReplies-1): bson.M{"$exists": false}}
+		"reply_ids." + strconv.Itoa(MaxReplies-1): bson.M{"$exists": false}, "reply_ids": bson.M{"$ne": r.ID.Hex()}}
 	for race := 0; ; race++ {
 		var next postDoc
 		err := s.posts.FindOneAndUpdate(ctx, filter, update, &next, options.FindOneAndUpdate().SetReturnDocument(options.After))
@@ -196,6 +205,9 @@ func (s *Service) listReply(ctx context.Context, cur *postDoc, r *replyDoc, now 
 		d, err := s.load(ctx, cur.ID.Hex())
 		if err != nil {
 			return nil, err
+		}
+		if slices.Contains(d.ReplyIDs, r.ID.Hex()) {
+			return d, errListed
 		}
 		if err := replyRefusal(d); err != nil {
 			return nil, err
