@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -262,6 +263,26 @@ func TestAliveUntilClosedOrSilent(t *testing.T) {
 		return err == nil && !alive
 	})
 	t.Logf("killed process seen dead after %s (TTL %s)", took, testTTL)
+}
+
+// Peers lists the other live processes: neither this one nor one that
+// closed its bus.
+func TestPeersListsTheOtherLiveProcesses(t *testing.T) {
+	s := runNATS(t, -1, t.TempDir())
+	a := start(t, bus.Options{URL: s.ClientURL()})
+	ctx := context.Background()
+	if peers, err := a.Peers(ctx); err != nil || len(peers) != 0 {
+		t.Fatalf("alone: peers %v, %v", peers, err)
+	}
+	b := start(t, bus.Options{URL: s.ClientURL()})
+	closed := start(t, bus.Options{URL: s.ClientURL()})
+	closed.Close()
+	want := map[*bus.Bus][]string{a: {b.Self()}, b: {a.Self()}}
+	for p, w := range want {
+		if peers, err := p.Peers(ctx); err != nil || !slices.Equal(peers, w) {
+			t.Fatalf("%s: peers %v, %v; want %v", p.Self(), peers, err, w)
+		}
+	}
 }
 
 func TestOneLeaderAndTakeover(t *testing.T) {

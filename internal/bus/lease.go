@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -60,6 +61,21 @@ func (b *Bus) Alive(ctx context.Context, id string) (bool, error) {
 		return false, fmt.Errorf("bus: alive %s: %w", id, err)
 	}
 	return true, nil
+}
+
+// Peers lists the other live processes: the keys of the registry, whose
+// entries expire a lease TTL after their last heartbeat by the NATS
+// server's clock, and are gone at once when their process closed its bus.
+// A process killed less than a TTL ago is still listed.
+func (b *Bus) Peers(ctx context.Context) ([]string, error) {
+	keys, err := b.procs.Keys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bus: list the processes: %w", err)
+	}
+	return slices.DeleteFunc(keys, func(k string) bool { return k == b.self }), nil
 }
 
 // IsLeader says whether this process holds the leadership: it wrote the
