@@ -12,6 +12,10 @@ import (
 
 // Collection is a collection reached through the store: every operation gets
 // a deadline, and writes are made atomic per document on the embedded engine.
+// There a single-document operation whose filter is an _id and conditions
+// (`{_id: x, status: "open"}`) reads the document by _id, decides the
+// conditions in Go and writes by _id alone (narrow.go): the engine would
+// otherwise read the whole collection.
 type Collection struct {
 	name string
 	c    *mongo.Collection
@@ -60,6 +64,18 @@ func (c *Collection) InsertMany(ctx context.Context, docs []any) error {
 func (c *Collection) FindOne(ctx context.Context, filter, out any, opts ...options.Lister[options.FindOneOptions]) error {
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
+	if n, ok := c.narrow(filter); ok && len(opts) == 0 {
+		raw, match, err := n.read(ctx, c.c)
+		switch {
+		case errors.Is(err, errUnsupported):
+		case err != nil:
+			return wrap(c.name, "find one", err)
+		case !match:
+			return ErrNotFound
+		default:
+			return wrap(c.name, "decode", bson.Unmarshal(raw, out))
+		}
+	}
 	err := c.c.FindOne(ctx, filter, opts...).Decode(out)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return ErrNotFound
@@ -100,6 +116,18 @@ func (c *Collection) Each(ctx context.Context, filter any, fn func(bson.Raw) err
 func (c *Collection) Count(ctx context.Context, filter any) (int64, error) {
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
+	if n, ok := c.narrow(filter); ok {
+		_, match, err := n.read(ctx, c.c)
+		switch {
+		case errors.Is(err, errUnsupported):
+		case err != nil:
+			return 0, wrap(c.name, "count", err)
+		case match:
+			return 1, nil
+		default:
+			return 0, nil
+		}
+	}
 	n, err := c.c.CountDocuments(ctx, filter)
 	return n, wrap(c.name, "count", err)
 }
@@ -121,6 +149,18 @@ func (c *Collection) UpdateOne(ctx context.Context, filter, update any, opts ...
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, filter)()
+	if n, ok := c.narrow(filter); ok && !positional(update) {
+		_, match, err := n.read(ctx, c.c)
+		switch {
+		case errors.Is(err, errUnsupported):
+		case err != nil:
+			return nil, wrap(c.name, "update", err)
+		case match:
+			filter = n.byID
+		case !upserts(opts, func(o *options.UpdateOneOptions) *bool { return o.Upsert }):
+			return &mongo.UpdateResult{Acknowledged: true}, nil
+		}
+	}
 	leave, err := c.s.gate.enter(ctx)
 	if err != nil {
 		return nil, wrap(c.name, "update", err)
@@ -151,6 +191,18 @@ func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update, out a
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, filter)()
+	if n, ok := c.narrow(filter); ok && !positional(update) {
+		_, match, err := n.read(ctx, c.c)
+		switch {
+		case errors.Is(err, errUnsupported):
+		case err != nil:
+			return wrap(c.name, "find and update", err)
+		case match:
+			filter = n.byID
+		case !upserts(opts, func(o *options.FindOneAndUpdateOptions) *bool { return o.Upsert }):
+			return ErrNotFound
+		}
+	}
 	leave, err := c.s.gate.enter(ctx)
 	if err != nil {
 		return wrap(c.name, "find and update", err)
@@ -168,6 +220,18 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, doc any, opts ...op
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, filter)()
+	if n, ok := c.narrow(filter); ok {
+		_, match, err := n.read(ctx, c.c)
+		switch {
+		case errors.Is(err, errUnsupported):
+		case err != nil:
+			return nil, wrap(c.name, "replace", err)
+		case match:
+			filter = n.byID
+		case !upserts(opts, func(o *options.ReplaceOptions) *bool { return o.Upsert }):
+			return &mongo.UpdateResult{Acknowledged: true}, nil
+		}
+	}
 	leave, err := c.s.gate.enter(ctx)
 	if err != nil {
 		return nil, wrap(c.name, "replace", err)
@@ -182,6 +246,18 @@ func (c *Collection) DeleteOne(ctx context.Context, filter any) (int64, error) {
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, filter)()
+	if n, ok := c.narrow(filter); ok {
+		_, match, err := n.read(ctx, c.c)
+		switch {
+		case errors.Is(err, errUnsupported):
+		case err != nil:
+			return 0, wrap(c.name, "delete", err)
+		case match:
+			filter = n.byID
+		default:
+			return 0, nil
+		}
+	}
 	leave, err := c.s.gate.enter(ctx)
 	if err != nil {
 		return 0, wrap(c.name, "delete", err)
