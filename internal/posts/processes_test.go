@@ -218,3 +218,37 @@ func TestTwoSweepsExpireAPostOnce(t *testing.T) {
 		t.Fatalf("%d post.updated events for the expiry, want 1", closed)
 	}
 }
+
+// A process's feed, read before, shows a pin, an unpin and a removal made
+// through another process at once.
+func TestFeedShowsAnotherProcessesPinsAtOnce(t *testing.T) {
+	e := newEnv(t, posts.Options{})
+	anna := e.User("Anna")
+	sid := e.Street(anna)
+	a, b := e.Posts, e.other()
+	older := e.Post(anna, sid, newPost("offer", "lending", "Scala"))
+	e.Post(anna, sid, newPost("offer", "lending", "Trapano"))
+	first := func() posts.Post {
+		t.Helper()
+		page, _, err := a.Feed(e.Ctx, anna, sid, posts.Query{})
+		if err != nil || len(page) == 0 {
+			t.Fatalf("feed: %+v %v", page, err)
+		}
+		return page[0]
+	}
+	if p := first(); p.ID == older.ID {
+		t.Fatal("setup: the older post is first")
+	}
+	if _, err := b.Pin(e.Ctx, anna, older.ID); err != nil {
+		t.Fatal(err)
+	}
+	if p := first(); p.ID != older.ID || !p.Pinned {
+		t.Fatalf("after b pinned it, a's feed starts with %+v", p)
+	}
+	if _, err := b.Remove(e.Ctx, anna, older.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if p := first(); p.ID == older.ID {
+		t.Fatalf("after b removed it, a's feed still starts with %+v", p)
+	}
+}
