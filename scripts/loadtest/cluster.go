@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,8 +73,9 @@ func startCluster(o options) (*cluster, error) {
 		}
 		cl.servers = append(cl.servers, srv)
 	}
-	fmt.Printf("started %d × %s on %s (debug %s, ping every %s), sharing the database %s and NATS %s\n", o.nodes, o.serverBin,
-		strings.Join(cl.bases(), " "), strings.Join(cl.debugs(), " "), o.ping, sh.mongoURI, sh.natsURL)
+	fmt.Printf("started %d × %s on %s (debug %s, ping every %s), sharing the database %s and NATS %s (their process: pid %d, %s/debug/pprof/)\n",
+		o.nodes, o.serverBin, strings.Join(cl.bases(), " "), strings.Join(cl.debugs(), " "), o.ping, sh.mongoURI, sh.natsURL,
+		sh.cmd.Process.Pid, sh.debug)
 	return cl, nil
 }
 
@@ -122,6 +126,7 @@ type shared struct {
 	cmd               *exec.Cmd
 	stdin             io.WriteCloser
 	mongoURI, natsURL string
+	debug             string // its /debug/pprof/, for profiling the database and NATS
 }
 
 // startShared runs this program with -shared-serve dir and reads the
@@ -147,12 +152,12 @@ func startShared(dir string) (*shared, error) {
 	s := &shared{cmd: cmd, stdin: stdin}
 	line, err := bufio.NewReader(out).ReadString('\n')
 	f := strings.Fields(line)
-	if err != nil || len(f) != 3 || f[0] != "shared" {
+	if err != nil || len(f) != 4 || f[0] != "shared" {
 		s.stop()
 		return nil, fmt.Errorf("the shared database and NATS did not start (%q): %v", line, err)
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
-	s.mongoURI, s.natsURL = f[1], f[2]
+	s.mongoURI, s.natsURL, s.debug = f[1], f[2], f[3]
 	return s, nil
 }
 
@@ -170,8 +175,9 @@ func (s *shared) stop() {
 }
 
 // serveShared runs a standalone database and a NATS server with
-// JetStream in dir, prints "shared MONGODB_URI NATS_URL", and stops them
-// when stdin closes: when the load test is done, or has died.
+// JetStream in dir, prints "shared MONGODB_URI NATS_URL DEBUG_URL" (the
+// last serving /debug/pprof/), and stops them when stdin closes: when the
+// load test is done, or has died.
 func serveShared(dir string) error {
 	db, err := store.StartStandalone(dir, nil)
 	if err != nil {
@@ -188,7 +194,15 @@ func serveShared(dir string) error {
 	if !ns.ReadyForConnections(10 * time.Second) {
 		return errors.New("nats: not ready within 10 s")
 	}
-	fmt.Printf("shared %s %s\n", db.URI, ns.ClientURL())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	go func() { _ = http.Serve(ln, mux) }()
+	fmt.Printf("shared %s %s http://%s\n", db.URI, ns.ClientURL(), ln.Addr())
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return nil
 }
