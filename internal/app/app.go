@@ -148,7 +148,7 @@ func (a *App) build(ctx context.Context) error {
 	}
 	// Events cross processes on NATS; what a receiver missed (an outage,
 	// a slow subscription) it reads back from the log once reconnected.
-	a.Events = events.New(a.store, c, log, events.Options{Wire: a.Bus})
+	a.Events = events.New(a.store, c, log, events.Options{Wire: a.Bus, Roll: a.Bus})
 	a.Bus.OnReconnect(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

@@ -47,6 +47,9 @@ type follower struct {
 	// retrying: a read of the gap is scheduled; tries counts them.
 	retrying bool
 	tries    int
+	// waiters are the confirmations owed to other processes' access
+	// changes once they are handed out (see confirm.go).
+	waiters []waiter
 }
 
 // follower returns the street's follower, made on first use.
@@ -87,6 +90,7 @@ func (l *Log) offer(e Event) {
 	case e.Seq == f.next && len(f.held) == 0:
 		l.deliver(e)
 		f.next++
+		l.settleLocked(e.StreetID, f)
 		return
 	}
 	if f.held == nil {
@@ -130,6 +134,7 @@ func (l *Log) advanceLocked(streetID string, f *follower) {
 	case stuck:
 		l.retryLocked(streetID, f)
 	}
+	l.settleLocked(streetID, f)
 }
 
 type fillResult int

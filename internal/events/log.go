@@ -62,6 +62,14 @@ type Options struct {
 	// for recent events whose message never came (default 5 s): a
 	// process that died, or lost NATS, before its message went out.
 	CatchUp time.Duration
+	// Roll lists the other live processes (internal/bus). With it and a
+	// Wire, Publish of an access change (MemberBanned, MemberLeft,
+	// MemberRole) returns only once every other live process's live
+	// subscribers have it, or after ConfirmWithin; nil: it does not wait.
+	Roll Roll
+	// ConfirmWithin bounds that wait (default 2 s): a process in the
+	// registry may have just died.
+	ConfirmWithin time.Duration
 }
 
 // Log is the persisted per-street event log and the bus over it.
@@ -89,6 +97,10 @@ type Log struct {
 	wire   Wire
 	origin string // this Log's mark on its messages, which it skips
 	wired  wired
+	// roll lists the processes that confirm access changes; confirms are
+	// the changes waiting for them (see confirm.go).
+	roll     Roll
+	confirms confirms
 
 	// trimMu runs one Trim at a time; nextAge, under it, is when the
 	// oldest event kept expires (zero: unknown).
@@ -140,13 +152,16 @@ func New(st *store.Store, c clock.Clock, logger *slog.Logger, opts Options) *Log
 	if opts.CatchUp <= 0 {
 		opts.CatchUp = 5 * time.Second
 	}
+	if opts.ConfirmWithin <= 0 {
+		opts.ConfirmWithin = defaultConfirmWithin
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	origin := bson.NewObjectID().Hex()
 	return &Log{st: st, c: st.Collection(collection), seqs: st.Collection(seqCollection), early: st.Embedded() && !opts.Shared,
 		clock: c, opts: opts, log: logger, streets: map[string]*streetLog{},
-		wire: opts.Wire, origin: origin, wired: newWired(origin)}
+		wire: opts.Wire, roll: opts.Roll, origin: origin, wired: newWired(origin)}
 }
 
 // Subscribe adds a durable subscriber: it gets each event once the event is
@@ -412,6 +427,12 @@ func (l *Log) record(e Event) record {
 // on MongoDB, before it on the early path, in the street's order either
 // way); their live subscribers get it through their followers. The
 // durable subscribers run only here, in the publishing process.
+//
+// With a Roll too, an access change (a ban, a leave, a role change)
+// returns only once every other live process has handed it to its live
+// subscribers, which close the member's sockets or stop the admin-only
+// frames there, or after Options.ConfirmWithin (a process just died): the
+// request that made it answers when it holds everywhere.
 func (l *Log) Publish(ctx context.Context, e Event) (Event, error) {
 	if e.StreetID == "" {
 		return e, errors.New("events: event without street")
@@ -429,15 +450,34 @@ func (l *Log) Publish(ctx context.Context, e Event) (Event, error) {
 	}
 	e.At = e.At.UTC().Truncate(time.Millisecond)
 	live, durable := l.subscribers()
+	// Listed before e goes out: a process starting later seeds its
+	// followers after e and has nothing of it to confirm.
+	p := l.expect(ctx, e)
 	if l.early {
-		return l.publishEarly(ctx, e, live, durable)
+		e, err = l.publishEarly(ctx, e, live, durable, p)
+	} else {
+		e, err = l.publishShared(ctx, e, live, durable, p)
 	}
+	if p != nil {
+		// Not under the street's lock: its next events need not wait.
+		if err != nil {
+			l.unexpect(p)
+		} else {
+			l.await(ctx, p)
+		}
+	}
+	return e, err
+}
+
+// publishShared is Publish where a number is final only once inserted.
+func (l *Log) publishShared(ctx context.Context, e Event, live, durable []Subscriber, p *pending) (Event, error) {
 	s := l.street(e.StreetID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := l.load(ctx, s, e.StreetID); err != nil {
 		return e, err
 	}
+	var err error
 	// Another process may have taken the number (several servers on one
 	// MongoDB): the unique index refuses it, and we move past it. Each
 	// refusal moves past at least one number, so this ends unless the
@@ -461,14 +501,14 @@ func (l *Log) Publish(ctx context.Context, e Event) (Event, error) {
 		s.last = max(last, e.Seq)
 	}
 	s.last = e.Seq
-	l.handOut(e, live)
+	l.handOut(e, live, p)
 	for _, fn := range durable {
 		fn(e)
 	}
 	return e, nil
 }
 
-func (l *Log) publishEarly(ctx context.Context, e Event, live, durable []Subscriber) (Event, error) {
+func (l *Log) publishEarly(ctx context.Context, e Event, live, durable []Subscriber, p *pending) (Event, error) {
 	s := l.street(e.StreetID)
 	s.mu.Lock()
 	if err := l.load(ctx, s, e.StreetID); err != nil {
@@ -486,7 +526,7 @@ func (l *Log) publishEarly(ctx context.Context, e Event, live, durable []Subscri
 	s.last = e.Seq
 	l.reserveAhead(context.WithoutCancel(livectx), s, e.StreetID)
 	l.remember(s, e)
-	l.handOut(e, live)
+	l.handOut(e, live, p)
 	before, done := s.persisted, make(chan struct{})
 	s.persisted = done
 	s.mu.Unlock()

@@ -54,11 +54,14 @@ type wireEvent struct {
 	Payload   json.RawMessage `json:"p"`
 	ActorID   string          `json:"ac,omitempty"`
 	SubjectID string          `json:"su,omitempty"`
+	// Confirm, on an access change, is the subject on which each process
+	// confirms it has handed the event out (see confirm.go).
+	Confirm string `json:"c,omitempty"`
 }
 
-func (l *Log) encode(e Event) ([]byte, error) {
+func (l *Log) encode(e Event, confirm string) ([]byte, error) {
 	return json.Marshal(wireEvent{Origin: l.origin, StreetID: e.StreetID, Seq: e.Seq, Type: e.Type, At: e.At,
-		Audience: e.Audience, Payload: e.Payload, ActorID: e.ActorID, SubjectID: e.SubjectID})
+		Audience: e.Audience, Payload: e.Payload, ActorID: e.ActorID, SubjectID: e.SubjectID, Confirm: confirm})
 }
 
 func (w wireEvent) event() Event {
@@ -94,15 +97,20 @@ func newWired(origin string) wired {
 // and hands it to this process's own subscribers through the street's
 // follower, like the others' events: at once, without the wire's round
 // trip, and through an outage of the wire. The caller holds the street's
-// lock, so both see this process's events in order.
-func (l *Log) handOut(e Event, live []Subscriber) {
+// lock, so both see this process's events in order. With p, the others
+// confirm when they have handed e out (see confirm.go).
+func (l *Log) handOut(e Event, live []Subscriber, p *pending) {
 	if l.wire == nil {
 		for _, fn := range live {
 			fn(e)
 		}
 		return
 	}
-	data, err := l.encode(e)
+	confirm := ""
+	if p != nil {
+		confirm = l.expecting(p, e)
+	}
+	data, err := l.encode(e, confirm)
 	if err == nil {
 		err = l.wire.Publish(wirePrefix+e.StreetID, data)
 	}
@@ -168,6 +176,7 @@ func (l *Log) unlisten() {
 	if stop != nil {
 		stop()
 	}
+	l.stopConfirms()
 }
 
 // receive handles a message of the wire: another process's event.
@@ -185,6 +194,9 @@ func (l *Log) receive(data []byte) {
 		return
 	}
 	l.offer(w.event())
+	if w.Confirm != "" {
+		l.confirmDelivered(w.StreetID, w.Seq, w.Confirm)
+	}
 }
 
 // streetLast is a street's highest sequence number in the log.
@@ -228,6 +240,7 @@ func (l *Log) seed(ctx context.Context) error {
 		f := l.follower(r.ID)
 		f.mu.Lock()
 		f.next = max(f.next, r.Last+1)
+		l.settleLocked(r.ID, f)
 		f.mu.Unlock()
 	}
 	w := &l.wired
