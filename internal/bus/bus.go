@@ -57,6 +57,9 @@ type Bus struct {
 	ttl      time.Duration
 	replicas int
 	srv      *server.Server // the embedded server, or nil
+	// alone: the embedded server takes no TCP clients, so no other
+	// process can be on it.
+	alone bool
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	procs    jetstream.KeyValue
@@ -144,6 +147,7 @@ func Start(ctx context.Context, o Options) (*Bus, error) {
 		if b.srv, err = startServer(o); err != nil {
 			return nil, err
 		}
+		b.alone = o.Listen == ""
 		opts = append(opts, nats.InProcessServer(b.srv))
 		target = b.srv.ClientURL()
 	}

@@ -283,6 +283,18 @@ func TestPeersListsTheOtherLiveProcesses(t *testing.T) {
 			t.Fatalf("%s: peers %v, %v; want %v", p.Self(), peers, err, w)
 		}
 	}
+
+	// An embedded NATS with a listener has the processes that reach it.
+	host := start(t, bus.Options{DataDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	guest := start(t, bus.Options{URL: "nats://" + bus.ListenAddr(host).String()})
+	if peers, err := host.Peers(ctx); err != nil || !slices.Equal(peers, []string{guest.Self()}) {
+		t.Fatalf("embedded host: peers %v, %v; want the guest", peers, err)
+	}
+	// One without has none.
+	lone := start(t, bus.Options{DataDir: t.TempDir()})
+	if peers, err := lone.Peers(ctx); err != nil || len(peers) != 0 {
+		t.Fatalf("embedded, no listener: peers %v, %v", peers, err)
+	}
 }
 
 func TestOneLeaderAndTakeover(t *testing.T) {

@@ -66,8 +66,12 @@ func (b *Bus) Alive(ctx context.Context, id string) (bool, error) {
 // Peers lists the other live processes: the keys of the registry, whose
 // entries expire a lease TTL after their last heartbeat by the NATS
 // server's clock, and are gone at once when their process closed its bus.
-// A process killed less than a TTL ago is still listed.
+// A process killed less than a TTL ago is still listed. On an embedded
+// NATS that takes no TCP clients it knows there is none, without asking.
 func (b *Bus) Peers(ctx context.Context) ([]string, error) {
+	if b.alone {
+		return nil, nil
+	}
 	keys, err := b.procs.Keys(ctx)
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, nil

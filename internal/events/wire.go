@@ -135,6 +135,13 @@ func (l *Log) listen() error {
 	if err != nil {
 		return fmt.Errorf("events: subscribe to the other processes' events: %w", err)
 	}
+	if l.roll != nil {
+		// Now rather than at the first access change, which would
+		// wait for it; that one tries again if this fails.
+		if err := l.confirmInbox(); err != nil {
+			l.log.Warn("events: subscribing to the confirmations of access changes", "err", err)
+		}
+	}
 	ready := func() { w.readyOnce.Do(func() { close(w.ready) }) }
 	if !l.early {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
