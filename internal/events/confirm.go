@@ -90,8 +90,7 @@ type waiter struct {
 }
 
 // expect starts an access change's wait for the other live processes, and
-// their lookup, which runs while e is stored: alone, a process waits for
-// nothing and the lookup costs it no time. It returns nil when there is
+// their lookup, which runs while e is stored. It returns nil when there is
 // nothing to wait for (not an access change, no roll, or the wire
 // failing: then the others learn at their pace).
 func (l *Log) expect(ctx context.Context, e Event) *pending {
