@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"civico/internal/pushservice"
 	"civico/internal/testutil"
 
 	"github.com/fasthttp/websocket"
@@ -409,4 +411,56 @@ func TestSoloProcessRestartsAtOnceAfterACrash(t *testing.T) {
 	}
 	_ = c.wait(t)
 	startChild(t, dir, name, "MONGODB_URI="+db)
+}
+
+// Push work a process held when it was killed (kill -9) is taken over by
+// another process within a minute and sent once: the job names its
+// process, and the leader's sweep takes over the jobs of a process whose
+// heartbeat lapsed.
+func TestClusterTakesOverAKilledProcessesPushes(t *testing.T) {
+	c := startCluster(t, 2)
+	a, b := c.nodes[0], c.nodes[1]
+	ps := a.api.PushService(t)
+	admin, member := a.api.Register(t, "Ugo"), a.api.Register(t, "Vera")
+	sid := a.api.StreetWithMembers(t, admin, "Via del Testimone", member)
+	dev := a.api.SubscribePush(t, member, ps)
+	// The push service asks A to come back in two minutes: A holds the
+	// delivery in memory, its job on disk names A.
+	ps.Always(pushservice.Answer{Status: http.StatusTooManyRequests, RetryAfter: "120"})
+	a.api.CreatePost(t, admin, sid, "offer", "Consegna in sospeso")
+	ctx, cancel := context.WithTimeout(context.Background(), clusterWait)
+	defer cancel()
+	if err := ps.Wait(ctx, func(v pushservice.View) bool { return v.Attempts(dev.Token) > 0 }); err != nil {
+		t.Fatalf("A never tried the push: %v", err)
+	}
+	killed := time.Now()
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.wait(t)
+	ps.Always(pushservice.Created)
+	ctx, cancel = context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if _, err := ps.WaitMessages(ctx, dev.Token, 1); err != nil {
+		t.Fatalf("the killed process's push never went out through the other: %v", err)
+	}
+	took := time.Since(killed)
+	t.Logf("taken over and sent %s after the kill", took.Round(100*time.Millisecond))
+	if took > time.Minute {
+		t.Errorf("take-over took %s, more than a minute", took)
+	}
+	// Nothing more for that post: another post through B comes alone.
+	b.api.CreatePost(t, admin, sid, "offer", "Dopo la ripresa")
+	msgs := testutil.WaitPushes(t, ps, dev, 2)
+	seen := map[string]int{}
+	for _, m := range ps.Messages(dev.Token) {
+		p, err := decodePush(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[p.Tag]++
+	}
+	if len(msgs) != 2 || len(seen) != 2 {
+		t.Fatalf("pushes after the take-over: %d for %d posts, want one each (%v)", len(ps.Messages(dev.Token)), len(seen), seen)
+	}
 }
