@@ -59,25 +59,31 @@ func startEmbedded(dir string, logger *slog.Logger) (*embedded, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	engineStart.Lock()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{Unix: sock},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dbDir + "/",
-		Logger:    logger,
-	})
-	engineStart.Unlock()
+	uri, cancel, done, err := runEngine(ferretdb.ListenerConfig{Unix: sock}, dbDir, logger)
 	if err != nil {
 		unlock(lock)
 		return nil, fmt.Errorf("store: start embedded database: %w", err)
 	}
+	e := &embedded{uri: uri, sock: sock, dbDir: dbDir, lock: lock, cancel: cancel, done: done}
+	return e, nil
+}
+
+// runEngine starts FerretDB with its SQLite handler on dbDir, serving on
+// l, and returns its address, how to stop it and when it has stopped.
+func runEngine(l ferretdb.ListenerConfig, dbDir string, logger *slog.Logger) (string, context.CancelFunc, chan struct{}, error) {
+	engineStart.Lock()
+	f, err := ferretdb.New(&ferretdb.Config{Listener: l, Handler: "sqlite", SQLiteURL: "file:" + dbDir + "/", Logger: logger})
+	engineStart.Unlock()
+	if err != nil {
+		return "", nil, nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &embedded{uri: f.MongoDBURI(), sock: sock, dbDir: dbDir, lock: lock, cancel: cancel, done: make(chan struct{})}
+	done := make(chan struct{})
 	go func() {
-		defer close(e.done)
+		defer close(done)
 		_ = f.Run(ctx)
 	}()
-	return e, nil
+	return f.MongoDBURI(), cancel, done, nil
 }
 
 func (e *embedded) stop() {

@@ -40,23 +40,11 @@ func StartStandalone(dir string, logger *slog.Logger) (*Standalone, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	engineStart.Lock()
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: addr},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dbDir + "/",
-		Logger:    logger,
-	})
-	engineStart.Unlock()
+	uri, cancel, done, err := runEngine(ferretdb.ListenerConfig{TCP: addr}, dbDir, logger)
 	if err != nil {
 		return nil, fmt.Errorf("store: start standalone database: %w", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &Standalone{URI: f.MongoDBURI(), cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		_ = f.Run(ctx)
-	}()
+	s := &Standalone{URI: uri, cancel: cancel, done: done}
 	if s.URI == "" {
 		s.Stop()
 		return nil, errors.New("store: standalone database has no address")
