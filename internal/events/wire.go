@@ -64,6 +64,25 @@ func (l *Log) encode(e Event, confirm string) ([]byte, error) {
 		Audience: e.Audience, Payload: e.Payload, ActorID: e.ActorID, SubjectID: e.SubjectID, Confirm: confirm})
 }
 
+// errWireMessage refuses a wire message that is not an event of a street.
+var errWireMessage = errors.New("events: not an event of a street")
+
+// decodeWire reads a message of the wire. Another process wrote it, but
+// anything on the NATS it shares may: it is checked as outside input.
+func decodeWire(data []byte) (wireEvent, error) {
+	var w wireEvent
+	if err := json.Unmarshal(data, &w); err != nil {
+		return wireEvent{}, err
+	}
+	if !validToken(w.StreetID) || w.Seq <= 0 || w.Type == "" {
+		return wireEvent{}, errWireMessage
+	}
+	if string(w.Payload) == "null" {
+		w.Payload = nil // as when there is none
+	}
+	return w, nil
+}
+
 func (w wireEvent) event() Event {
 	return Event{Seq: w.Seq, Type: w.Type, StreetID: w.StreetID, At: w.At, Audience: w.Audience, Payload: w.Payload,
 		ActorID: w.ActorID, SubjectID: w.SubjectID}
@@ -192,8 +211,8 @@ func (l *Log) receive(data []byte) {
 	if bytes.HasPrefix(data, l.wired.own) {
 		return // handed out when published; not worth decoding
 	}
-	var w wireEvent
-	if err := json.Unmarshal(data, &w); err != nil || w.StreetID == "" || w.Seq <= 0 {
+	w, err := decodeWire(data)
+	if err != nil {
 		l.log.Warn("events: unreadable message on the wire", "err", err)
 		return
 	}
