@@ -360,8 +360,14 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewStreet) (S
 // indexUser adds streetID to the user's list of streets, before a
 // membership is first written.
 func (s *Service) indexUser(ctx context.Context, userID, streetID string) error {
-	_, err := s.userIndex.UpdateOne(ctx, bson.M{"_id": userID}, bson.M{"$addToSet": bson.M{"streets": streetID}},
-		options.UpdateOne().SetUpsert(true))
+	add := bson.M{"$addToSet": bson.M{"streets": streetID}}
+	_, err := s.userIndex.UpdateOne(ctx, bson.M{"_id": userID}, add, options.UpdateOne().SetUpsert(true))
+	if store.IsDuplicate(err) {
+		// The user's first two joins at once: the other upsert inserted
+		// the document first. MongoDB retries such an upsert itself; a
+		// FerretDB shared by several processes does not.
+		_, err = s.userIndex.UpdateOne(ctx, bson.M{"_id": userID}, add)
+	}
 	return err
 }
 
