@@ -59,11 +59,11 @@ type Bus struct {
 	srv      *server.Server // the embedded server, or nil
 	// alone: the embedded server takes no TCP clients, so no other
 	// process can be on it.
-	alone bool
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	procs    jetstream.KeyValue
-	leases   jetstream.KeyValue
+	alone  bool
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	procs  jetstream.KeyValue
+	leases jetstream.KeyValue
 
 	// closed is closed by the connection's ClosedHandler.
 	closed chan struct{}
