@@ -138,9 +138,13 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.procMark, err = guardDatabase(ctx, a.store, c, log, processHome(cfg.DataDir), cfg.NATSURL == "")
+	solo := cfg.NATSURL == ""
+	a.procMark, err = guardDatabase(ctx, a.store, c, log, processHome(cfg.DataDir), solo)
 	if err != nil {
 		return err
+	}
+	if solo {
+		a.store.MarkSolo() // the guard refuses every other process
 	}
 	idx := slices.Concat(events.Indexes(), auth.Indexes(), ratelimit.Indexes())
 	if err := a.store.EnsureIndexes(ctx, idx...); err != nil {

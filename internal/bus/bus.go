@@ -107,6 +107,10 @@ func Start(ctx context.Context, o Options) (*Bus, error) {
 		closed: make(chan struct{}), kick: make(chan struct{}, 1), resync: make(chan struct{}, 1)}
 	opts := []nats.Option{
 		nats.Name("civico " + self),
+		// A process hands its own messages out itself (events.handOut):
+		// the server echoing them back would only double the traffic of
+		// the connection every publish waits on.
+		nats.NoEcho(),
 		// After boot the connection never gives up: a NATS restart or a
 		// node going away only delays messages.
 		nats.MaxReconnects(-1),
@@ -205,8 +209,9 @@ func (b *Bus) Ready() error {
 	return nil
 }
 
-// Publish sends data on subject to every process subscribed (this one
-// too). While reconnecting it is buffered; it is lost if no one listens.
+// Publish sends data on subject to every other process subscribed: this
+// one never receives its own messages. While reconnecting it is buffered;
+// it is lost if no one listens.
 func (b *Bus) Publish(subject string, data []byte) error {
 	if err := b.nc.Publish(subject, data); err != nil {
 		return fmt.Errorf("bus: publish %s: %w", subject, err)

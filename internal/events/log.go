@@ -260,29 +260,34 @@ func (l *Log) load(ctx context.Context, s *streetLog, streetID string) error {
 	if s.loaded {
 		return nil
 	}
-	var r record
-	var persisted int64
-	err := l.c.FindOne(ctx, bson.M{"street_id": streetID}, &r, options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}}))
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		return err
-	default:
-		persisted = r.Seq
-	}
-	s.last, s.reserved = persisted, 0
+	s.last, s.reserved = 0, 0
 	if l.early {
+		// Every number handed out was reserved first, so the stored
+		// reservation (or the clean shutdown's mark) is at least the log's
+		// last: no need to look for it in the log, which on the embedded
+		// engine is a scan of every street's events.
 		var d seqDoc
 		switch err := l.seqs.FindOne(ctx, bson.M{"_id": streetID}, &d); {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return err
 		case d.Last != nil:
-			s.last = max(persisted, *d.Last)
-			s.reserved = s.last
+			s.last, s.reserved = *d.Last, *d.Last
 		default:
-			s.last = max(persisted, d.Reserved)
-			s.reserved = s.last
+			s.last, s.reserved = d.Reserved, d.Reserved
+		}
+	}
+	if s.reserved == 0 {
+		// No reservation: a street without events, or one the log of
+		// several processes numbered (a number is final once inserted).
+		var r record
+		err := l.c.FindOne(ctx, bson.M{"street_id": streetID}, &r, options.FindOne().SetSort(bson.D{{Key: "seq", Value: -1}}))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			s.last = r.Seq // in early mode the next event reserves from there
 		}
 	}
 	s.recent = nil

@@ -112,12 +112,14 @@ func newWired(origin string) wired {
 }
 
 // handOut gives e, which has its number, to the live subscribers. Without
-// a wire it calls them. With one it publishes e to the other processes
-// and hands it to this process's own subscribers through the street's
-// follower, like the others' events: at once, without the wire's round
-// trip, and through an outage of the wire. The caller holds the street's
-// lock, so both see this process's events in order. With p, the others
-// confirm when they have handed e out (see confirm.go).
+// a wire it calls them. With one it hands e to this process's own
+// subscribers through the street's follower, like the others' events: at
+// once, without the wire's round trip, and through an outage of the wire;
+// then it publishes e to the other processes. Local sockets first: a
+// publish can wait on the NATS connection, which this street's sockets
+// need not. The caller holds the street's lock, so both see this
+// process's events in order. With p, the others confirm when they have
+// handed e out (see confirm.go).
 func (l *Log) handOut(e Event, live []Subscriber, p *pending) {
 	if l.wire == nil {
 		for _, fn := range live {
@@ -125,6 +127,7 @@ func (l *Log) handOut(e Event, live []Subscriber, p *pending) {
 		}
 		return
 	}
+	l.offer(e)
 	confirm := ""
 	if p != nil {
 		confirm = l.expecting(p, e)
@@ -138,7 +141,6 @@ func (l *Log) handOut(e Event, live []Subscriber, p *pending) {
 		// street, or when they resync.
 		l.log.Warn("events: publishing on the wire", "street", e.StreetID, "seq", e.Seq, "err", err)
 	}
-	l.offer(e)
 }
 
 // listen subscribes to every process's events once. On the shared path it

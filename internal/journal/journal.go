@@ -22,7 +22,10 @@
 // A journal remembers of each key only how long the list was last seen,
 // which can only grow: every read looks in the database for what other
 // writers appended since (one _id lookup when nothing was), and no item is
-// served from memory, so a Rewrite by another writer is seen at once.
+// served from memory, so a Rewrite by another writer is seen at once. An
+// append writes at that length without looking (one insert): a position
+// another writer took since makes it a duplicate, and only then does it
+// look.
 //
 // A last chunk grown with $push by an earlier version (a chunk document
 // with fewer items than a chunk holds) is continued with pieces from its
@@ -271,9 +274,19 @@ func nonce() string {
 // appendLocked writes items at the end of key's list and returns the
 // position of each item written, and the list's length; h.mu is held.
 func (j *Journal[T]) appendLocked(ctx context.Context, key string, h *head[T], items []T) ([]int64, int64, error) {
-	n, err := j.length(ctx, key, h)
-	if err != nil {
-		return nil, 0, err
+	// Once the key's length was read, write at the length last seen
+	// without looking first: if another writer appended since, the first
+	// piece's _id is taken and the loop below looks again. Items are never
+	// removed, so a position this journal saw filled stays filled, and a
+	// stale length can only collide, never leave a gap.
+	h.kmu.Lock()
+	n, seen := h.known, h.meta
+	h.kmu.Unlock()
+	if !seen {
+		var err error
+		if n, err = j.length(ctx, key, h); err != nil {
+			return nil, 0, err
+		}
 	}
 	pos := make([]int64, 0, len(items))
 	w := nonce()

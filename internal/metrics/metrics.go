@@ -13,6 +13,8 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,9 +46,9 @@ func New() *Metrics {
 	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "rate_limited_total",
 		Help: "Requests refused by a rate limit (429), by route pattern."}, []string{"route"})
 	m.commands = prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: namespace, Name: "db_command_duration_seconds",
-		Help: "Database command latency, by command.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"command"})
+		Help: "Database command latency, by command and collection.", Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"command", "collection"})
 	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "db_command_failures_total",
-		Help: "Database commands that failed, by command."}, []string{"command"})
+		Help: "Database commands that failed, by command and collection."}, []string{"command", "collection"})
 	m.reg.MustRegister(m.requests, m.latency, m.limited, m.commands, m.failures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -68,17 +70,53 @@ func (m *Metrics) ObserveRequest(route, method string, status int, d time.Durati
 	}
 }
 
-// CommandMonitor times the database driver's commands.
+// CommandMonitor times the database driver's commands by command and
+// collection: "which collection costs most" is the operator's first
+// question, and the collections are few, so the series stay few.
 func (m *Metrics) CommandMonitor() *event.CommandMonitor {
+	// The finished events do not name the collection; the started one
+	// does, under the driver's request id, until the command ends.
+	var started sync.Map // int64 → string
+	done := func(id int64) string {
+		c, ok := started.LoadAndDelete(id)
+		if !ok {
+			return ""
+		}
+		return c.(string)
+	}
 	return &event.CommandMonitor{
+		Started: func(_ context.Context, e *event.CommandStartedEvent) {
+			started.Store(e.RequestID, commandCollection(e))
+		},
 		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
-			m.commands.WithLabelValues(e.CommandName).Observe(e.Duration.Seconds())
+			m.commands.WithLabelValues(e.CommandName, done(e.RequestID)).Observe(e.Duration.Seconds())
 		},
 		Failed: func(_ context.Context, e *event.CommandFailedEvent) {
-			m.commands.WithLabelValues(e.CommandName).Observe(e.Duration.Seconds())
-			m.failures.WithLabelValues(e.CommandName).Inc()
+			c := done(e.RequestID)
+			m.commands.WithLabelValues(e.CommandName, c).Observe(e.Duration.Seconds())
+			m.failures.WithLabelValues(e.CommandName, c).Inc()
 		},
 	}
+}
+
+// commandCollection is the collection a command works on: the value of
+// its first element for the commands that name one (find, update,
+// insert, aggregate, …), empty for the others (ping, hello, getMore).
+// A numbered name (push_done_2026120715, one per hour) is one series:
+// its digits become a star.
+func commandCollection(e *event.CommandStartedEvent) string {
+	el, err := e.Command.IndexErr(0)
+	if err != nil {
+		return ""
+	}
+	c, ok := el.Value().StringValueOK()
+	if !ok || len(c) > 64 {
+		return ""
+	}
+	if t := strings.TrimRight(c, "0123456789"); t != c {
+		return t + "*"
+	}
+	return c
 }
 
 // Gauge reports fn's value, read at each scrape.

@@ -16,8 +16,9 @@ import (
 // On the embedded engine every read by _id is a SQLite lookup, and a feed
 // page would read the street's journal and each post every time. So there
 // a process keeps, per street, what its last feed reads found, tagged with
-// the street's feed stamp: a value in the database that every write to the
-// street's posts replaces, after the write (touch). A page first reads the
+// the street's feed stamp: a value in the database that every change to
+// the street's posts replaces, after the write (touch). A new post is not
+// a change: it only lengthens the journal, whose length every page reads. A page first reads the
 // stamp (one lookup) and serves from memory only while it is unchanged, so
 // a change made through any process (the embedded engine is one process by
 // construction, but tests run several services on it) shows at once. A
@@ -29,8 +30,7 @@ import (
 type feedCache struct {
 	mu     sync.Mutex
 	stamp  string
-	valid  bool // length and pinned were read under stamp
-	length int64
+	valid  bool // pinned was read under stamp
 	pinned []string
 	docs   map[string]*postDoc // read under stamp
 	ids    map[int64]string    // journal positions: never change, kept across stamps
@@ -87,21 +87,24 @@ func (s *Service) cacheFor(ctx context.Context, streetID string) (*feedCache, st
 	return fc, d.Stamp, nil
 }
 
-// head returns the street's journal length and pinned ids, from the cache
-// when read under stamp.
+// feedHead returns the street's journal length and pinned ids, the pinned
+// ones from the cache when read under stamp. The length is always asked of
+// the journal (one lookup when nothing was appended): a new post does not
+// replace the stamp, which spares every post a write on the engine's one
+// writer for a read on the page's side.
 func (s *Service) feedHead(ctx context.Context, fc *feedCache, stamp, streetID string) (int64, []string, error) {
+	n, err := s.feedJ.Len(ctx, feedKey(streetID))
+	if err != nil {
+		return 0, nil, err
+	}
 	if fc != nil {
 		fc.mu.Lock()
 		if fc.valid && fc.stamp == stamp {
-			n, p := fc.length, fc.pinned
+			p := fc.pinned
 			fc.mu.Unlock()
 			return n, p, nil
 		}
 		fc.mu.Unlock()
-	}
-	n, err := s.feedJ.Len(ctx, feedKey(streetID))
-	if err != nil {
-		return 0, nil, err
 	}
 	pinned, err := s.pinnedIDs(ctx, streetID)
 	if err != nil {
@@ -110,7 +113,7 @@ func (s *Service) feedHead(ctx context.Context, fc *feedCache, stamp, streetID s
 	if fc != nil {
 		fc.mu.Lock()
 		if fc.stamp == stamp {
-			fc.length, fc.pinned, fc.valid = n, pinned, true
+			fc.pinned, fc.valid = pinned, true
 		}
 		fc.mu.Unlock()
 	}

@@ -95,17 +95,17 @@ func (s *Service) create(ctx context.Context, p auth.Principal, streetID string,
 	if err := f.Err(); err != nil {
 		return Post{}, false, err
 	}
-	if _, err := s.streets.RequireActive(ctx, streetID, p.UserID); err != nil {
+	// Checked before the limit is charged: a stranger's attempts never
+	// count against anyone. A ban that lands after this check is a ban
+	// after the post, as it would be a moment later.
+	m, err := s.streets.RequireActive(ctx, streetID, p.UserID)
+	if err != nil {
 		return Post{}, false, err
 	}
 	if in.IdempotencyKey == "" { // keyed: charged once per key (settlePost)
 		if ok, wait := s.allowed(s.postLimit.Allow(ctx, p.UserID)); !ok {
 			return Post{}, false, ErrPostRateLimited.WithRetry(wait)
 		}
-	}
-	m, err := s.streets.RequireActive(ctx, streetID, p.UserID)
-	if err != nil {
-		return Post{}, false, err
 	}
 	id := bson.NewObjectID()
 	if in.IdempotencyKey != "" {
@@ -131,8 +131,7 @@ func (s *Service) create(ctx context.Context, p auth.Principal, streetID string,
 	if _, err := s.posts.InsertOne(ctx, d); err != nil {
 		return Post{}, false, err
 	}
-	s.touch(ctx, streetID)
-	s.scheduleExpiry(ctx, d)
+	s.scheduleExpiry(ctx, d) // no touch: the journal's length tells (feedHead)
 	if behalf != nil {
 		err := s.streets.Record(ctx, streetID, streets.AuditEntry{At: now, ActorID: p.UserID, ActorName: m.Name, Action: streets.ActionPostOnBehalf,
 			TargetType: "post", TargetID: id.Hex(), TargetName: d.Title, Detail: behalf.MemberName + " (" + behalf.AssociationID + "/" + behalf.MemberID + ")"})

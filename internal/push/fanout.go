@@ -116,11 +116,11 @@ func (s *Service) OnEvent(e events.Event) {
 	s.queueJob(j, st)
 }
 
-// nobodyToNotify tells, from memory alone, that j would make no delivery:
-// none of its recipients has a device. Then OnEvent writes no job (a post
-// in a street where nobody turned notifications on costs the outbox
-// nothing). It says false whenever it cannot tell without reading the
-// database: on MongoDB, or while the copy of the devices is stale.
+// nobodyToNotify tells that j would make no delivery: it has no
+// recipient, or none of them has a device (from memory). Then OnEvent
+// writes no job (a post in a street where nobody turned notifications on
+// costs the outbox nothing). It says false whenever it cannot tell
+// cheaply: on MongoDB, or while the copy of the devices is stale.
 func (s *Service) nobodyToNotify(j jobDoc) bool {
 	if !s.st.Embedded() {
 		return false
@@ -130,13 +130,19 @@ func (s *Service) nobodyToNotify(j jobDoc) bool {
 	subs := u.subs
 	current := u.loaded == u.gen
 	u.mu.Unlock()
-	if !current {
-		return false
+	if current && len(subs) == 0 {
+		return true // no device anywhere: no need to read who is in the street
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), jobInsertTimeout)
 	defer cancel()
 	recipients, err := s.recipients(ctx, j)
 	if err != nil {
+		return false
+	}
+	if len(recipients) == 0 {
+		return true // a street of one: no copy needed to tell
+	}
+	if !current {
 		return false
 	}
 	for _, id := range recipients {

@@ -31,6 +31,15 @@
 // indexes have no TTL (the embedded engine has none), so Sweep deletes the
 // expired ones and the app runs it with its other sweeps.
 //
+// # A process alone
+//
+// A process that holds the database's solo mark (store.Solo: it runs its
+// own NATS and refuses every other process) is the whole cluster: its
+// limiters count in memory, with the sliding window below, and spare the
+// database a write and a read per limited action (on the embedded engine,
+// that write queues behind every other). The counts start again at a
+// restart.
+//
 // # When the database fails
 //
 // A database error never refuses anyone. Allow and Peek then decide from a
@@ -97,7 +106,11 @@ type Limiter struct {
 // New returns the limiter called name (processes share the counts of a
 // name) of n events per per; n <= 0 disables it.
 func New(st *store.Store, name string, n int, per time.Duration, c clock.Clock) *Limiter {
-	return &Limiter{coll: st.Collection(Collection), name: name, n: n, per: per, clock: c, local: newWindow(n, per)}
+	l := &Limiter{name: name, n: n, per: per, clock: c, local: newWindow(n, per)}
+	if !st.Solo() {
+		l.coll = st.Collection(Collection)
+	}
+	return l
 }
 
 // count is one fixed window's document.
@@ -117,6 +130,10 @@ func (l *Limiter) Allow(ctx context.Context, key string) (bool, time.Duration, e
 	}
 	now := l.clock.Now().Truncate(time.Millisecond) // what the database keeps
 	k, win := hashKey(key), l.index(now)
+	if l.coll == nil {
+		ok, wait := l.local.allow(k, now)
+		return ok, wait, nil
+	}
 	id := l.id(k, win)
 	before, err := l.count(ctx, id, now, win)
 	if err != nil {
@@ -186,6 +203,10 @@ func (l *Limiter) Peek(ctx context.Context, key string) (bool, time.Duration, er
 	}
 	now := l.clock.Now().Truncate(time.Millisecond)
 	k, win := hashKey(key), l.index(now)
+	if l.coll == nil {
+		ok, wait := l.local.peek(k, now)
+		return ok, wait, nil
+	}
 	var cur, prev count
 	err := l.read(ctx, l.id(k, win), &cur)
 	if err == nil {
@@ -288,7 +309,8 @@ func hashKey(key string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// window is the per-process sliding window used while the database fails.
+// window is the per-process sliding window: a solo process's counts, and
+// everyone's while the database fails.
 type window struct {
 	n   int
 	per time.Duration

@@ -244,3 +244,37 @@ func TestKeysAreHashedAndCountsSwept(t *testing.T) {
 		t.Fatalf("%d left after the sweep, %v", count(), err)
 	}
 }
+
+// A process alone on its database (store.MarkSolo) limits as before but
+// counts in memory: nothing is written, and Peek agrees with Allow.
+func TestSoloProcessCountsInMemory(t *testing.T) {
+	st := openStore(t)
+	st.MarkSolo()
+	ctx := context.Background()
+	c := clock.NewFake(t0)
+	l := ratelimit.New(st, "login_ip", 3, time.Minute, c)
+	for i := range 3 {
+		if ok, _, err := l.Allow(ctx, "192.0.2.7"); !ok || err != nil {
+			t.Fatalf("attempt %d refused: %v", i+1, err)
+		}
+		c.Advance(time.Second)
+	}
+	if ok, _, _ := l.Peek(ctx, "192.0.2.7"); ok {
+		t.Fatal("peek allows a fourth attempt")
+	}
+	ok, wait, err := l.Allow(ctx, "192.0.2.7")
+	if ok || err != nil || wait < 50*time.Second {
+		t.Fatalf("fourth attempt: ok %v, wait %v, err %v; want refused for about a minute", ok, wait, err)
+	}
+	if ok, _, _ := l.Allow(ctx, "192.0.2.8"); !ok {
+		t.Fatal("another key is refused")
+	}
+	c.Advance(time.Minute)
+	if ok, _, _ := l.Allow(ctx, "192.0.2.7"); !ok {
+		t.Fatal("still refused once the minute is over")
+	}
+	n, err := st.Collection(ratelimit.Collection).Count(ctx, bson.M{})
+	if err != nil || n != 0 {
+		t.Fatalf("%d counts written (%v), want none", n, err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"civico/internal/idle"
@@ -63,6 +64,7 @@ type Store struct {
 	inserts   insertGroups // group commit of inserts (group.go)
 	opTimeout time.Duration
 	log       *slog.Logger
+	solo      atomic.Bool // no other process uses the database (MarkSolo)
 }
 
 // Open connects to cfg.URI, or starts the embedded engine when it is empty.
@@ -114,6 +116,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 // Embedded tells whether the store runs the embedded FerretDB.
 func (s *Store) Embedded() bool { return s.embedded != nil }
+
+// MarkSolo records that no other process uses the database: the app calls
+// it once it holds the solo mark (a process with its own NATS, which
+// refuses to share the database). Services created after it may then keep
+// in memory what several processes would have to share through the
+// database (the rate limits' counts).
+func (s *Store) MarkSolo() { s.solo.Store(true) }
+
+// Solo tells whether MarkSolo was called.
+func (s *Store) Solo() bool { return s.solo.Load() }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
