@@ -75,6 +75,28 @@ func (l *Log) follower(streetID string) *follower {
 	return f
 }
 
+// seen is the highest number of the street this process knows of from
+// the wire (0 without one): handed out, held, or known to be in the log.
+func (l *Log) seen(streetID string) int64 {
+	if l.wire == nil {
+		return 0
+	}
+	w := &l.wired
+	w.fmu.RLock()
+	f := w.followers[streetID]
+	w.fmu.RUnlock()
+	if f == nil {
+		return 0
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := max(f.next-1, f.known)
+	for seq := range f.held {
+		n = max(n, seq)
+	}
+	return n
+}
+
 // offer hands e out if it is the street's next event, drops it if it was
 // handed out already, and otherwise holds it and fills the gap before it.
 func (l *Log) offer(e Event) {
