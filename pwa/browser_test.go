@@ -229,6 +229,13 @@ func (tb *tab) eval(js string, out any) {
 // chromedp's Poll compiles with new Function, which the app's CSP forbids.
 func (tb *tab) waitJS(what, expr string) {
 	tb.t.Helper()
+	if err := tb.holds(expr, deadline); err != nil {
+		tb.fail("wait for %s (%s): %v", what, expr, err)
+	}
+}
+
+// holds waits, at most within, until expr is true, watching the DOM.
+func (tb *tab) holds(expr string, within time.Duration) error {
 	js := `new Promise((resolve) => {
 	  const check = () => { try { return !!(` + expr + `); } catch (e) { return false; } };
 	  if (check()) { resolve(true); return; }
@@ -238,12 +245,26 @@ func (tb *tab) waitJS(what, expr string) {
 	  obs.observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
 	  const iv = setInterval(() => { if (check()) finish(); }, 100);
 	})`
-	ctx, cancel := context.WithTimeout(tb.ctx, deadline)
+	ctx, cancel := context.WithTimeout(tb.ctx, within)
 	defer cancel()
 	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, func(p *runtime.EvaluateParams) { p.AwaitPromise = ptr(true) }))
-	if err != nil {
-		tb.fail("wait for %s (%s): %v", what, expr, err)
+	return err
+}
+
+// clickFor clicks sel and waits until expr shows the click took effect,
+// clicking again if it did not: a live redraw (the post's own event, then
+// its refetch) can replace the button between the press and the release
+// of a tap, and a browser then fires no click; a person whose tap did
+// nothing taps again.
+func (tb *tab) clickFor(sel, what, expr string) {
+	tb.t.Helper()
+	for range 3 {
+		tb.click(sel)
+		if tb.holds(expr, 3*time.Second) == nil {
+			return
+		}
 	}
+	tb.waitJS(what, expr)
 }
 
 // waitText waits until an element matching sel contains text.

@@ -85,8 +85,8 @@ func TestMetricsRequestIDsAndJSONLogs(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
-	if !regexp.MustCompile(`civico_db_command_duration_seconds_count\{command="(insert|find)"\} [1-9]`).Match(body) {
-		t.Error("no database command timed")
+	if !regexp.MustCompile(`civico_db_command_duration_seconds_count\{collection="[a-z_]+",command="(insert|find)"\} [1-9]`).Match(body) {
+		t.Error("no database command timed by collection")
 	}
 	if t.Failed() {
 		t.Logf("metrics:\n%s", body)
