@@ -324,7 +324,11 @@ func (s *Service) writeMarkers(batch []doneItem) {
 		doc := markerDoc{ID: bson.NewObjectID().Hex(), IDs: ids, At: s.clock.Now()}
 		var err error
 		for attempt := range 3 {
-			ctx, cancel := context.WithTimeout(store.Background(context.Background()), 10*time.Second)
+			// Not background work: a marker that waits behind every
+			// request is a push sent again after a crash, and under load
+			// that was up to a second of them. One write per batch (50 ms
+			// at least) costs the requests little.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			_, err = s.doneColl(bucket).InsertOne(ctx, doc)
 			cancel()
 			if err == nil || store.IsDuplicate(err) {
@@ -343,7 +347,9 @@ func (s *Service) writeMarkers(batch []doneItem) {
 	}
 	for job, n := range perJob {
 		if s.settle(job, n) {
-			ctx, cancel := context.WithTimeout(store.Background(context.Background()), 10*time.Second)
+			// Not background either: the next batch of markers waits for
+			// this loop.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			s.retireJob(ctx, job)
 			cancel()
 		}
