@@ -273,11 +273,11 @@ const maxMarkerBatch = 100
 
 // commitLoop writes done-markers in batches: what finished within
 // markerDelay of the batch's first item, once the foreground is quiet
-// (markerYield at most). Each marker is a write on the embedded engine's
-// one writer, which a person's request would otherwise queue behind; a
-// crash in between sends those pushes again (their Topic lets the phone
-// show each once). It ends when the done channel is closed, after writing
-// everything.
+// (markerYield at most). A batch is one write on the embedded engine's
+// one writer instead of one per push; a crash before it sends those pushes
+// again (their Topic lets the phone show each once), so it takes its turn
+// with the requests rather than after them. It ends when the done channel
+// is closed, after writing everything.
 func (s *Service) commitLoop() {
 	for first := range s.done {
 		batch := []doneItem{first}
