@@ -932,10 +932,10 @@ func pushedPosts(ps *pushservice.Service, memberDev *pushservice.Subscription, a
 // post (Topic) on the member's, the same reply on the admin's. A push the
 // service accepted just before a crash, whose done-marker was not yet
 // written, is sent again after the restart; more than one per worker per
-// crash is a fault. Markers are written in batches as background work
-// (outbox.go: commitLoop), so under load "just before" can be several
-// hundred milliseconds: each duplicate is logged with how long before the
-// crash that followed it its first copy was accepted.
+// crash is a fault. Markers are written in batches (outbox.go:
+// commitLoop), so under load "just before" can be a hundred milliseconds
+// or more: each duplicate is logged with how long before the crash that
+// followed it its first copy was accepted.
 func countDuplicates(t *testing.T, ps *pushservice.Service, memberDev, adminDev *pushservice.Subscription, kills []time.Time) {
 	t.Helper()
 	copies := map[string][]time.Time{}
