@@ -235,6 +235,9 @@ func (s *Service) decide(ctx context.Context, p auth.Principal, streetID, userID
 		return Member{}, err
 	}
 	m.UpdatedAt = now
+	if s.decided != nil {
+		s.decided()
+	}
 	done, err := s.apply(ctx, target, m, p.UserID)
 	if err != nil {
 		return Member{}, err

@@ -230,6 +230,14 @@ func TestApproveAndBanAtOnceOneWins(t *testing.T) {
 		e.request(pietro, sid, "")
 		procs := e.processes(2, streets.Options{}) // both know the request
 		a, b := procs[0], procs[1]
+		// Both decide on the pending request before either writes: left
+		// to the scheduler, the approval is sometimes written before the
+		// ban reads, and banning an active member is then right.
+		var decided sync.WaitGroup
+		decided.Add(2)
+		both := func() { decided.Done(); decided.Wait() }
+		streets.SetDecided(a, both)
+		streets.SetDecided(b, both)
 		var wg sync.WaitGroup
 		var approveErr, banErr error
 		wg.Go(func() { _, approveErr = a.Approve(e.Ctx, anna, sid, pietro.UserID, "") })

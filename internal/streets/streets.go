@@ -163,6 +163,11 @@ type Service struct {
 	opts      Options
 	create    *ratelimit.Limiter
 	rosters   rosterCache // roster.go
+
+	// decided, when set (tests only, export_test.go), runs between an
+	// admin's decision and its write: two of them can then be made to
+	// decide on the same state, which a scheduler does only now and then.
+	decided func()
 }
 
 type streetDoc struct {
