@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -32,12 +33,41 @@ func main() {
 	}
 }
 
+// digest asks the running server to send the email digests due now (for
+// cron, and for checking a deployment): through its debug endpoint,
+// CIVICO_DEBUG_ADDR, as the embedded database is that server's alone.
+// Digests already sent for their period are not sent again.
+func digest(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	addr := getenv("CIVICO_DEBUG_ADDR")
+	if addr == "" {
+		return errors.New("digest: set CIVICO_DEBUG_ADDR to the running server's debug address (e.g. 127.0.0.1:6060)")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/actions/digests", nil)
+	if err != nil {
+		return fmt.Errorf("digest: %w", err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("digest: is the server running with CIVICO_DEBUG_ADDR=%s? %w", addr, err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("digest: the server answered %s: %s", res.Status, body)
+	}
+	_, err = stdout.Write(body)
+	return err
+}
+
 // run starts the server and blocks until ctx ends, then shuts down cleanly.
 // With "backup" or "restore" first, it runs that command on the embedded
 // database instead (store.Command).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) > 0 && (args[0] == "backup" || args[0] == "restore") {
 		return store.Command(ctx, args, getenv, stdout)
+	}
+	if len(args) > 0 && args[0] == "digest" {
+		return digest(ctx, getenv, stdout)
 	}
 	cfg, err := config.Load(args, getenv)
 	if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"civico/internal/notices"
 	"civico/internal/push"
 
 	"github.com/gofiber/fiber/v2"
@@ -11,6 +12,19 @@ type notificationsRequest struct {
 	// QuietHours null means none.
 	QuietHours *quietHoursRequest    `json:"quiet_hours"`
 	Streets    []streetChoiceRequest `json:"streets"`
+	// Email, when present, replaces the email choices; absent keeps them.
+	Email *emailChoiceRequest `json:"email"`
+}
+
+type emailChoiceRequest struct {
+	Replies string `json:"replies"`
+	Digest  string `json:"digest"`
+}
+
+// notificationsResponse is the push settings with the email ones beside.
+type notificationsResponse struct {
+	push.Settings
+	Email *notices.Settings `json:"email,omitempty"`
 }
 
 type quietHoursRequest struct {
@@ -29,11 +43,24 @@ type streetChoiceRequest struct {
 }
 
 func (h *handlers) notificationSettings(c *fiber.Ctx) error {
-	s, err := h.d.Push.Settings(c.UserContext(), principal(c).UserID)
+	uid := principal(c).UserID
+	s, err := h.d.Push.Settings(c.UserContext(), uid)
 	if err != nil {
 		return err
 	}
-	return c.JSON(s)
+	return h.respondNotifications(c, uid, s)
+}
+
+func (h *handlers) respondNotifications(c *fiber.Ctx, uid string, s push.Settings) error {
+	out := notificationsResponse{Settings: s}
+	if h.d.Notices != nil {
+		e, err := h.d.Notices.Settings(c.UserContext(), uid)
+		if err != nil {
+			return err
+		}
+		out.Email = &e
+	}
+	return c.JSON(out)
 }
 
 func (h *handlers) setNotificationSettings(c *fiber.Ctx) error {
@@ -49,9 +76,16 @@ func (h *handlers) setNotificationSettings(c *fiber.Ctx) error {
 		choices.Streets[i] = push.StreetChoice{StreetID: s.StreetID, Requests: s.Requests, Offers: s.Offers,
 			Categories: s.Categories, Replies: s.Replies}
 	}
-	s, err := h.d.Push.SetSettings(c.UserContext(), principal(c).UserID, choices)
+	uid := principal(c).UserID
+	if req.Email != nil && h.d.Notices != nil {
+		// First: an invalid email choice changes nothing at all.
+		if _, err := h.d.Notices.SetSettings(c.UserContext(), uid, notices.Settings{Replies: req.Email.Replies, Digest: req.Email.Digest}); err != nil {
+			return err
+		}
+	}
+	s, err := h.d.Push.SetSettings(c.UserContext(), uid, choices)
 	if err != nil {
 		return err
 	}
-	return c.JSON(s)
+	return h.respondNotifications(c, uid, s)
 }

@@ -31,6 +31,7 @@ func (h *handlers) routes(app *fiber.App) {
 	me.Delete("/", h.deleteMe)
 	me.Get("/export", h.exportMe)
 
+	h.accountMailRoutes(authn, v1, me)
 	h.associationRoutes(v1, me)
 	h.streetRoutes(v1)
 	h.postRoutes(v1)

@@ -17,6 +17,7 @@ import (
 	"civico/internal/idle"
 	"civico/internal/impact"
 	"civico/internal/moderation"
+	"civico/internal/notices"
 	"civico/internal/portineria"
 	"civico/internal/posts"
 	"civico/internal/push"
@@ -78,6 +79,9 @@ type Deps struct {
 	// Push is web push (VAPID key, subscriptions, notification settings);
 	// nil leaves its routes out.
 	Push *push.Service
+	// Notices is what Civico tells by email (settings, one-click
+	// unsubscribe); nil leaves its routes out.
+	Notices *notices.Service
 	// Impact is the community's figures; Handoff the warm hand-off and
 	// "no wrong door" (links, unanswered requests); nil leaves their routes out.
 	Impact  *impact.Service

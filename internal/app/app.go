@@ -28,8 +28,10 @@ import (
 	"civico/internal/idle"
 	"civico/internal/impact"
 	"civico/internal/listener"
+	"civico/internal/mail"
 	"civico/internal/metrics"
 	"civico/internal/moderation"
+	"civico/internal/notices"
 	"civico/internal/portineria"
 	"civico/internal/posts"
 	"civico/internal/push"
@@ -65,6 +67,10 @@ type App struct {
 	Moderation *moderation.Service
 	// Push is web push: subscriptions, settings and the outbox.
 	Push *push.Service
+	// Mail is the email channel (outbox and sender); Notices what Civico
+	// tells by email (reply notices, digests, their settings).
+	Mail    *mail.Service
+	Notices *notices.Service
 	// Handoff is the warm hand-off and "no wrong door"; Impact the figures.
 	Handoff *handoff.Service
 	Impact  *impact.Service
@@ -160,7 +166,10 @@ func (a *App) build(ctx context.Context) error {
 			log.Warn("resyncing live events", "err", err)
 		}
 	})
-	a.Auth, err = auth.New(ctx, a.store, c, log, auth.Options{Secret: cfg.JWTSecret,
+	if err := a.buildMail(ctx); err != nil {
+		return err
+	}
+	a.Auth, err = auth.New(ctx, a.store, c, log, auth.Options{Secret: cfg.JWTSecret, Postman: a.Mail,
 		LoginPerAccount: cfg.LoginPerAccount, LoginPerIP: cfg.LoginPerIP, RegisterPerIP: cfg.RegisterPerIP})
 	if err != nil {
 		return err
@@ -187,6 +196,9 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.buildImpact(ctx); err != nil {
 		return err
 	}
+	if err := a.buildNotices(ctx); err != nil {
+		return err
+	}
 
 	files := a.pwa
 	if files == nil {
@@ -210,10 +222,11 @@ func (a *App) build(ctx context.Context) error {
 		Posts:       a.Posts,
 		Moderation:  a.Moderation,
 		Memberships: map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Memberships, "streets": a.streetMemberships},
-		Exporters:   map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Export, "push": a.Push.Export, "handoff": a.Handoff.Export, "streets": a.Streets.Export, "posts": a.Posts.Export, "reports": a.Moderation.Export},
-		Erasers:     []func(context.Context, string) error{a.Portineria.Erase, a.Push.Erase, a.Handoff.Erase, a.eraseStreetData},
+		Exporters:   map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Export, "push": a.Push.Export, "email": a.Notices.Export, "handoff": a.Handoff.Export, "streets": a.Streets.Export, "posts": a.Posts.Export, "reports": a.Moderation.Export},
+		Erasers:     []func(context.Context, string) error{a.Portineria.Erase, a.Push.Erase, a.Notices.Erase, a.Handoff.Erase, a.eraseStreetData},
 		Static:      static,
 		Push:        a.Push,
+		Notices:     a.Notices,
 		LogoutHook:  a.Push.Logout,
 		Impact:      a.Impact,
 		Handoff:     a.Handoff,
@@ -246,6 +259,7 @@ func (a *App) Serve(ln net.Listener) error {
 	}()
 	a.startBackups(ctx)
 	a.Push.Start()
+	a.Mail.Start()
 	a.life.Unlock()
 	err := a.fiber.Listener(ln)
 	a.life.Lock()
@@ -364,6 +378,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	// After the sweeps (which may publish) and before the store: sends in
 	// flight are abandoned to the next start, finished ones recorded.
 	a.Push.Close()
+	a.Mail.Close()
 	// Last of the services: the next start goes on with the numbering.
 	if cerr := a.Events.Close(ctx); cerr != nil && err == nil {
 		err = cerr

@@ -54,7 +54,8 @@ func (a *App) startDebug() error {
 		return nil
 	}
 	a.measure()
-	s, err := diag.Start(a.cfg.DebugAddr, diag.Vars{"hub": func() any { return a.Hub.Stats() }}, a.metrics.Handler())
+	s, err := diag.Start(a.cfg.DebugAddr, diag.Vars{"hub": func() any { return a.Hub.Stats() }}, a.metrics.Handler(),
+		diag.Actions{"digests": a.SendDigests})
 	if err != nil {
 		return err
 	}

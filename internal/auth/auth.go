@@ -1,6 +1,8 @@
 // Package auth owns accounts and sessions: registration, login with
 // argon2id, short-lived JWT access tokens, and opaque refresh tokens that
-// rotate on every use and whose reuse revokes their whole family.
+// rotate on every use and whose reuse revokes their whole family; and the
+// account's mail: password recovery and verified addresses (recovery.go,
+// address.go), sent through a Postman.
 package auth
 
 import (
@@ -36,6 +38,13 @@ var (
 	ErrRateLimited        = fault.New(fault.RateLimited, "rate_limited", "too many attempts, try again later")
 	ErrUserNotFound       = fault.New(fault.NotFound, "user_not_found", "user not found")
 	ErrWrongPassword      = fault.New(fault.Forbidden, "wrong_password", "the current password is wrong")
+
+	// The links of the account's mails. A bad link is a malformed request
+	// (400), like a bad cursor: nothing the user typed is wrong.
+	ErrResetTokenInvalid  = fault.New(fault.BadRequest, "invalid_reset_token", "this password reset link is not valid: it was used already, a newer one replaced it, or it is incomplete")
+	ErrResetTokenExpired  = fault.New(fault.BadRequest, "reset_token_expired", "this password reset link has expired, ask for a new one")
+	ErrVerifyTokenInvalid = fault.New(fault.BadRequest, "invalid_verification_token", "this confirmation link is not valid: it was used already, a newer one replaced it, or it is incomplete")
+	ErrVerifyTokenExpired = fault.New(fault.BadRequest, "verification_token_expired", "this confirmation link has expired, ask for a new one")
 )
 
 // Options tune the service.
@@ -48,6 +57,14 @@ type Options struct {
 	RefreshTTL time.Duration
 	// LoginPerAccount, LoginPerIP per minute; RegisterPerIP per hour.
 	LoginPerAccount, LoginPerIP, RegisterPerIP int
+	// Postman sends the account's mails; nil sends none (tests of other packages).
+	Postman Postman
+	// ForgotPerAddress, ForgotPerIP bound password reset requests per hour
+	// (defaults 3 and 20; negative: no limit).
+	ForgotPerAddress, ForgotPerIP int
+	// VerifyPerAccount bounds the verification mails a signed-in user asks
+	// for (a resend, an address change) per hour (default 5; negative: no limit).
+	VerifyPerAccount int
 }
 
 // Principal is who a request acts for.
@@ -63,6 +80,13 @@ type Account struct {
 	Locale    string    `json:"locale"`
 	TimeZone  string    `json:"time_zone"`
 	CreatedAt time.Time `json:"created_at"`
+	// EmailVerified: the owner of Email followed a link mailed to it.
+	// Notification mails go only to verified addresses.
+	EmailVerified bool `json:"email_verified"`
+	// PendingEmail is the address the account is changing to, until a link
+	// mailed to it is followed (also once that link expired: a resend
+	// mails a new one); Email stays in use until then.
+	PendingEmail string `json:"pending_email,omitempty"`
 }
 
 // Session is what register, login and refresh hand out.
@@ -84,7 +108,10 @@ type Service struct {
 	opts   Options
 	secret []byte
 
-	loginAccount, loginIP, registerIP *ratelimit.Limiter
+	postman Postman
+
+	loginAccount, loginIP, registerIP      *ratelimit.Limiter
+	forgotAddress, forgotIP, verifyAccount *ratelimit.Limiter
 	// dummyHash is checked for unknown emails so both answers take as long.
 	dummyHash string
 	// embedded: the engine evaluates $in document by document (see Users).
@@ -108,10 +135,26 @@ type user struct {
 	CreatedAt    time.Time     `bson:"created_at"`
 	UpdatedAt    time.Time     `bson:"updated_at"`
 	Deleted      bool          `bson:"deleted,omitempty"`
+
+	EmailVerified bool `bson:"email_verified"`
+	// TokenVersion is carried by every access token (claim "ver"); a
+	// password reset bumps it, so the tokens made before stop working on
+	// every process at once. Missing (accounts from before) counts as 0.
+	TokenVersion int `bson:"token_version,omitempty"`
+	// Reset is the latest password reset link; a newer one replaces it.
+	Reset *resetLink `bson:"reset,omitempty"`
+	// Verify is the latest verification link, for Email or for the
+	// address the account is changing to.
+	Verify *verifyLink `bson:"verify,omitempty"`
 }
 
 func (u user) account() Account {
-	return Account{ID: u.ID.Hex(), Email: u.Email, Name: u.Name, Locale: u.Locale, TimeZone: u.TimeZone, CreatedAt: u.CreatedAt}
+	a := Account{ID: u.ID.Hex(), Email: u.Email, Name: u.Name, Locale: u.Locale, TimeZone: u.TimeZone, CreatedAt: u.CreatedAt,
+		EmailVerified: u.EmailVerified}
+	if u.Verify != nil && u.Verify.Email != u.Email {
+		a.PendingEmail = u.Verify.Email
+	}
+	return a
 }
 
 // emailClaim makes emails unique with a lookup by _id, the one filter the
@@ -158,12 +201,23 @@ func New(ctx context.Context, st *store.Store, c clock.Clock, log *slog.Logger, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	orDefault := func(n *int, def int) {
+		if *n == 0 {
+			*n = def
+		}
+	}
+	orDefault(&opts.ForgotPerAddress, 3)
+	orDefault(&opts.ForgotPerIP, 20)
+	orDefault(&opts.VerifyPerAccount, 5)
 	s := &Service{
 		users: st.Collection("users"), emails: st.Collection("emails"), tokens: st.Collection("refresh_tokens"),
-		clock: c, log: log, opts: opts, embedded: st.Embedded(),
-		loginAccount: ratelimit.New(st, "login_account", opts.LoginPerAccount, time.Minute, c),
-		loginIP:      ratelimit.New(st, "login_ip", opts.LoginPerIP, time.Minute, c),
-		registerIP:   ratelimit.New(st, "register_ip", opts.RegisterPerIP, time.Hour, c),
+		clock: c, log: log, opts: opts, embedded: st.Embedded(), postman: opts.Postman,
+		loginAccount:  ratelimit.New(st, "login_account", opts.LoginPerAccount, time.Minute, c),
+		loginIP:       ratelimit.New(st, "login_ip", opts.LoginPerIP, time.Minute, c),
+		registerIP:    ratelimit.New(st, "register_ip", opts.RegisterPerIP, time.Hour, c),
+		forgotAddress: ratelimit.New(st, "forgot_address", opts.ForgotPerAddress, time.Hour, c),
+		forgotIP:      ratelimit.New(st, "forgot_ip", opts.ForgotPerIP, time.Hour, c),
+		verifyAccount: ratelimit.New(st, "verify_account", opts.VerifyPerAccount, time.Hour, c),
 	}
 	if len(opts.Secret) > 0 {
 		if len(opts.Secret) < 32 {
@@ -196,7 +250,10 @@ type Registration struct {
 	TimeZone string
 }
 
-// Register creates an account and signs it in.
+// Register creates an account and signs it in, and mails a link to
+// verify its address. The account is usable before that, so a mail that
+// cannot be queued is logged and the registration still succeeds: the
+// user can ask for the link again.
 func (s *Service) Register(ctx context.Context, r Registration, ip string) (Session, error) {
 	r.Email = normalizeEmail(r.Email)
 	r.Name = wording.Line(r.Name)
@@ -219,6 +276,9 @@ func (s *Service) Register(ctx context.Context, r Registration, ip string) (Sess
 	now := s.clock.Now().Truncate(time.Millisecond)
 	u := user{ID: bson.NewObjectID(), Email: r.Email, Name: r.Name, Locale: r.Locale, TimeZone: r.TimeZone,
 		PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	// The link is part of the new account's document: no second write.
+	verifyToken := newLinkToken(u.ID)
+	u.Verify = &verifyLink{Hash: tokenHash(verifyToken), Email: r.Email, ExpiresAt: now.Add(verifyTTL)}
 	if _, err := s.emails.InsertOne(ctx, emailClaim{Email: r.Email, UserID: u.ID}); err != nil {
 		if store.IsDuplicate(err) {
 			return Session{}, ErrEmailTaken
@@ -234,6 +294,11 @@ func (s *Service) Register(ctx context.Context, r Registration, ip string) (Sess
 	}
 	acc := u.account()
 	s.accounts.changed(acc.ID, &acc)
+	if s.postman != nil {
+		if err := s.postman.VerifyAddress(ctx, acc, acc.Email, verifyToken); err != nil {
+			s.log.Error("auth: the verification mail of a new account was not queued", "user", acc.ID, "err", err)
+		}
+	}
 	return s.newSession(ctx, u, randomToken(12))
 }
 
@@ -279,7 +344,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (Sessio
 	// the hash changed, this session ends; if it did not, any change comes
 	// later and its end takes this session too.
 	now, err := s.userByID(ctx, u.ID.Hex())
-	if err == nil && now.PasswordHash == u.PasswordHash {
+	if err == nil && sameCredentials(now, u) {
 		return sess, nil
 	}
 	if rerr := s.revokeFamily(context.WithoutCancel(ctx), family); rerr != nil {
@@ -317,7 +382,7 @@ func (s *Service) userByEmail(ctx context.Context, email string) (user, error) {
 
 func (s *Service) newSession(ctx context.Context, u user, family string) (Session, error) {
 	now := s.clock.Now().Truncate(time.Millisecond)
-	access, err := s.signAccess(u.ID.Hex(), now)
+	access, err := s.signAccess(u.ID.Hex(), u.TokenVersion, now)
 	if err != nil {
 		return Session{}, err
 	}
@@ -381,7 +446,27 @@ func (s *Service) Refresh(ctx context.Context, token string) (Session, error) {
 	if _, err := s.tokens.UpdateOne(ctx, bson.M{"_id": rt.Hash}, bson.M{"$set": bson.M{"next": tokenHash(sess.RefreshToken)}}); err != nil {
 		return Session{}, err
 	}
-	return sess, nil
+	// As in Login: a password change or reset that ended every session
+	// after the account was read above, but before the new token was
+	// stored, missed it. Read again: unchanged, and the end comes later
+	// and takes this token too; changed, and this family ends here.
+	again, err := s.userByID(ctx, rt.UserID)
+	if err == nil && sameCredentials(again, u) {
+		return sess, nil
+	}
+	if rerr := s.revokeFamily(context.WithoutCancel(ctx), rt.FamilyID); rerr != nil {
+		return Session{}, errors.Join(err, rerr)
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return Session{}, err
+	}
+	return Session{}, ErrBadRefresh
+}
+
+// sameCredentials tells whether nothing that ends every session (a new
+// password, a reset) happened between two reads of one account.
+func sameCredentials(now, before user) bool {
+	return now.PasswordHash == before.PasswordHash && now.TokenVersion == before.TokenVersion
 }
 
 // racing tells a spent token presented again by the client that spent it,
@@ -754,7 +839,8 @@ func (s *Service) CheckPassword(ctx context.Context, p Principal, password strin
 }
 
 // Delete closes an account: its sessions end, its email is freed, and what
-// stays (the id other records point at) keeps no personal data.
+// stays (the id other records point at) keeps no personal data (nor the
+// links of its mails: a pending address is personal data too).
 func (s *Service) Delete(ctx context.Context, p Principal) error {
 	u, err := s.userByID(ctx, p.UserID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -769,7 +855,7 @@ func (s *Service) Delete(ctx context.Context, p Principal) error {
 	_, err = s.users.UpdateOne(ctx, bson.M{"_id": u.ID}, bson.M{"$set": bson.M{
 		"deleted": true, "email": "deleted:" + u.ID.Hex(), "name": "", "password_hash": "",
 		"updated_at": s.clock.Now().Truncate(time.Millisecond),
-	}})
+	}, "$unset": bson.M{"reset": "", "verify": ""}})
 	if err != nil {
 		s.accounts.invalidate() // it may have been applied
 		return err

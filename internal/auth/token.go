@@ -24,12 +24,16 @@ const (
 
 type accessClaims struct {
 	Kind string `json:"typ"`
+	// Version is the account's token_version when the token was made
+	// (missing: 0).
+	Version int `json:"ver"`
 	jwt.RegisteredClaims
 }
 
-func (s *Service) signAccess(userID string, now time.Time) (string, error) {
+func (s *Service) signAccess(userID string, version int, now time.Time) (string, error) {
 	claims := accessClaims{
-		Kind: accessKind,
+		Kind:    accessKind,
+		Version: version,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    issuer,
 			Subject:   userID,
@@ -47,10 +51,11 @@ const maxTokenLen = 2048
 
 // Verify checks an access token: HS256 only, issuer, audience, expiry and
 // issue time required, and the access kind; then that its account still
-// exists. That last check reads the database (one lookup by _id) on every
-// request: a deletion made by any process, before or after a restart,
-// refuses the token at once, which no copy kept in one process's memory
-// could promise.
+// exists and was not reset since (the token's version is the account's).
+// That last check reads the database (one lookup by _id) on every
+// request: a deletion or password reset made by any process, before or
+// after a restart, refuses the token at once, which no copy kept in one
+// process's memory could promise.
 func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 	if len(token) > maxTokenLen {
 		return Principal{}, ErrBadToken
@@ -75,11 +80,15 @@ func (s *Service) Verify(ctx context.Context, token string) (Principal, error) {
 	if claims.Kind != accessKind || claims.Subject == "" || claims.IssuedAt == nil {
 		return Principal{}, ErrBadToken
 	}
-	if _, err := s.userByID(ctx, claims.Subject); err != nil {
+	u, err := s.userByID(ctx, claims.Subject)
+	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return Principal{}, ErrBadToken
 		}
 		return Principal{}, err
+	}
+	if claims.Version != u.TokenVersion {
+		return Principal{}, ErrBadToken
 	}
 	return Principal{UserID: claims.Subject}, nil
 }
@@ -93,8 +102,8 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// tokenHash is how refresh tokens are stored: a leaked database holds no
-// usable token.
+// tokenHash is how refresh tokens and mailed links are stored: a leaked
+// database holds no usable token.
 func tokenHash(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])

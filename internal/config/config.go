@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -55,6 +56,14 @@ type Config struct {
 	PushAllowInsecure bool
 	PushWorkers       int
 	PushRate          int
+
+	// SMTPURL is where mail goes (smtp://, smtps:// or, for a loopback
+	// relay, smtp+insecure://); empty writes each mail as an .eml file
+	// under <data>/mail. MailFrom is the sender; MailRate caps the mails
+	// a process sends per second.
+	SMTPURL  string
+	MailFrom string
+	MailRate int
 
 	LoginPerAccount int
 	LoginPerIP      int
@@ -105,6 +114,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.BoolVar(&c.PushAllowInsecure, "push-allow-insecure", env("CIVICO_PUSH_ALLOW_INSECURE", "") == "1", "accept http loopback push endpoints (tests only)")
 	intVar(fs, &perr, &c.PushWorkers, "push-workers", env("CIVICO_PUSH_WORKERS", "8"))
 	intVar(fs, &perr, &c.PushRate, "push-rate", env("CIVICO_PUSH_RATE", "1500"))
+	fs.StringVar(&c.MailFrom, "mail-from", env("CIVICO_MAIL_FROM", "Civico <civico@localhost>"), "the mails' sender, e.g. Civico <civico@example.org>")
+	intVar(fs, &perr, &c.MailRate, "mail-rate", env("CIVICO_MAIL_RATE", "20"))
 	intVar(fs, &perr, &c.LoginPerAccount, "login-per-account", env("CIVICO_LOGIN_PER_ACCOUNT", "10"))
 	intVar(fs, &perr, &c.LoginPerIP, "login-per-ip", env("CIVICO_LOGIN_PER_IP", "30"))
 	intVar(fs, &perr, &c.RegisterPerIP, "register-per-ip", env("CIVICO_REGISTER_PER_IP", "20"))
@@ -151,6 +162,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if c.VAPIDPrivateKey, err = secretEnv(getenv, "CIVICO_VAPID_PRIVATE_KEY"); err != nil {
 		return Config{}, err
 	}
+	if c.SMTPURL, err = secretEnv(getenv, "CIVICO_SMTP_URL"); err != nil {
+		return Config{}, err
+	}
 	c.VAPIDSubject = env("CIVICO_VAPID_SUBJECT", "mailto:admin@civico.invalid")
 	return c, c.validate()
 }
@@ -186,6 +200,12 @@ func (c *Config) validate() error {
 	}
 	if c.PushRate < 0 || c.PushRate > 1_000_000 {
 		errs = append(errs, errors.New("the push rate must be within 0..1000000 per second (0: unpaced)"))
+	}
+	if a, err := mail.ParseAddress(c.MailFrom); err != nil || strings.ContainsAny(c.MailFrom, "\r\n") || !strings.Contains(a.Address, "@") {
+		errs = append(errs, fmt.Errorf("CIVICO_MAIL_FROM %q is not an address such as Civico <civico@example.org>", c.MailFrom))
+	}
+	if c.MailRate < 1 || c.MailRate > 10_000 {
+		errs = append(errs, errors.New("CIVICO_MAIL_RATE must be within 1..10000 mails per second"))
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("log format %q: json or text", c.LogFormat))

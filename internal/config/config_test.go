@@ -51,15 +51,18 @@ func TestSecretsFromFiles(t *testing.T) {
 
 func TestInvalidSettingsAreRefused(t *testing.T) {
 	cases := map[string]map[string]string{
-		"short secret":  {"CIVICO_JWT_SECRET": "short"},
-		"missing file":  {"CIVICO_JWT_SECRET_FILE": "/nonexistent/secret"},
-		"vapid half":    {"CIVICO_VAPID_PRIVATE_KEY": "x"},
-		"vapid subject": {"CIVICO_VAPID_SUBJECT": "admin@example.org"},
-		"public url":    {"CIVICO_PUBLIC_URL": "localhost"},
-		"push workers":  {"CIVICO_PUSH_WORKERS": "0"},
-		"push rate":     {"CIVICO_PUSH_RATE": "-1"},
-		"not a number":  {"CIVICO_LOGIN_PER_IP": "many"},
-		"bad log level": {"CIVICO_LOG_LEVEL": "chatty"},
+		"short secret":   {"CIVICO_JWT_SECRET": "short"},
+		"missing file":   {"CIVICO_JWT_SECRET_FILE": "/nonexistent/secret"},
+		"vapid half":     {"CIVICO_VAPID_PRIVATE_KEY": "x"},
+		"vapid subject":  {"CIVICO_VAPID_SUBJECT": "admin@example.org"},
+		"public url":     {"CIVICO_PUBLIC_URL": "localhost"},
+		"push workers":   {"CIVICO_PUSH_WORKERS": "0"},
+		"push rate":      {"CIVICO_PUSH_RATE": "-1"},
+		"not a number":   {"CIVICO_LOGIN_PER_IP": "many"},
+		"bad log level":  {"CIVICO_LOG_LEVEL": "chatty"},
+		"mail from":      {"CIVICO_MAIL_FROM": "civico at example"},
+		"mail from crlf": {"CIVICO_MAIL_FROM": "Civico <a@example.org>\r\nBcc: b@example.org"},
+		"mail rate":      {"CIVICO_MAIL_RATE": "0"},
 	}
 	for name, m := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -117,5 +120,17 @@ func TestNATSSettings(t *testing.T) {
 	// A data directory is not needed when NATS and MongoDB are elsewhere.
 	if _, err := config.Load([]string{"-data", ""}, env(map[string]string{"MONGODB_URI": "mongodb://db", "CIVICO_NATS_URL": "nats://n1"})); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The SMTP URL holds a password, so it may come from a file too.
+func TestSMTPURLFromFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "smtp")
+	if err := os.WriteFile(p, []byte("smtps://civico:s3cret@mail.example.org:465\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(nil, env(map[string]string{"CIVICO_SMTP_URL_FILE": p, "CIVICO_MAIL_FROM": "Via Fondazza <civico@example.org>"}))
+	if err != nil || c.SMTPURL != "smtps://civico:s3cret@mail.example.org:465" || c.MailFrom != "Via Fondazza <civico@example.org>" || c.MailRate != 20 {
+		t.Fatalf("%+v, %v", c, err)
 	}
 }

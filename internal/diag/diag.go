@@ -77,10 +77,27 @@ func openFiles() int {
 	return len(ents)
 }
 
-// Handler serves /debug/vars (GET ?gc=1 to collect garbage first) and
-// /debug/pprof/.
-func Handler(vars Vars, metrics http.Handler) http.Handler {
+// Actions are operator commands run on the server, POST /actions/<name>:
+// the command line reaches a running server through them (the embedded
+// database is held by that server).
+type Actions map[string]func(ctx context.Context) (any, error)
+
+// Handler serves /debug/vars (GET ?gc=1 to collect garbage first),
+// /debug/pprof/ and the actions.
+func Handler(vars Vars, metrics http.Handler, actions Actions) http.Handler {
 	mux := http.NewServeMux()
+	for name, fn := range actions {
+		mux.HandleFunc("POST /actions/"+name, func(w http.ResponseWriter, r *http.Request) {
+			out, err := fn(r.Context())
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			if err != nil {
+				w.WriteHeader(http.StatusInternalServerError)
+				_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+				return
+			}
+			_ = json.NewEncoder(w).Encode(out)
+		})
+	}
 	if metrics != nil {
 		mux.Handle("/metrics", metrics)
 	}
@@ -112,13 +129,13 @@ type Server struct {
 	done chan struct{}
 }
 
-// Start serves Handler(vars) on addr until Shutdown.
-func Start(addr string, vars Vars, metrics http.Handler) (*Server, error) {
+// Start serves Handler(vars, metrics, actions) on addr until Shutdown.
+func Start(addr string, vars Vars, metrics http.Handler, actions Actions) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("diag: %w", err)
 	}
-	s := &Server{srv: &http.Server{Handler: Handler(vars, metrics), ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr().String(),
+	s := &Server{srv: &http.Server{Handler: Handler(vars, metrics, actions), ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr().String(),
 		done: make(chan struct{})}
 	go func() {
 		defer close(s.done)

@@ -30,7 +30,7 @@ func get(t *testing.T, url string) (int, []byte) {
 // The endpoint reports the runtime's memory and the services' counters (what
 // the load test divides by the open sockets), and serves pprof.
 func TestDebugEndpointServesVarsAndPprof(t *testing.T) {
-	s, err := diag.Start("127.0.0.1:0", diag.Vars{"hub": func() any { return map[string]int{"conns": 3} }}, nil)
+	s, err := diag.Start("127.0.0.1:0", diag.Vars{"hub": func() any { return map[string]int{"conns": 3} }}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,5 +67,32 @@ func TestDebugEndpointServesVarsAndPprof(t *testing.T) {
 	}
 	if status, _ := get(t, base+"/nothing"); status != http.StatusNotFound {
 		t.Fatalf("unknown path: %d", status)
+	}
+}
+
+// An action runs on POST only and answers its result as JSON; a GET
+// changes nothing.
+func TestActionsRunOnPost(t *testing.T) {
+	runs := 0
+	s, err := diag.Start("127.0.0.1:0", nil, nil, diag.Actions{"digests": func(context.Context) (any, error) {
+		runs++
+		return map[string]int{"queued": 7}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	url := "http://" + s.Addr() + "/actions/digests"
+	if status, _ := get(t, url); status == http.StatusOK || runs != 0 {
+		t.Fatalf("GET: status %d, %d runs", status, runs)
+	}
+	res, err := http.Post(url, "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var v map[string]int
+	if err := json.NewDecoder(res.Body).Decode(&v); err != nil || res.StatusCode != http.StatusOK || v["queued"] != 7 || runs != 1 {
+		t.Fatalf("POST: status %d, %v, %v, %d runs", res.StatusCode, v, err, runs)
 	}
 }

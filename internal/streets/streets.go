@@ -690,3 +690,20 @@ func checkText(f fault.Fields, field, v string, minLen, maxLen int) {
 		}
 	}
 }
+
+// StreetIDs lists every street that is not archived, for work that visits
+// them all (the email digests): one read of the ids alone.
+func (s *Service) StreetIDs(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.streets.Each(ctx, bson.M{"archived_at": nil}, func(raw bson.Raw) error {
+		var d struct {
+			ID bson.ObjectID `bson:"_id"`
+		}
+		if err := bson.Unmarshal(raw, &d); err != nil {
+			return err
+		}
+		out = append(out, d.ID.Hex())
+		return nil
+	}, options.Find().SetProjection(bson.M{"_id": 1}))
+	return out, err
+}

@@ -7,11 +7,16 @@ import * as session from './session.js';
 import { h, mount } from './dom.js';
 import * as realtime from './realtime.js';
 import * as outbox from './outbox.js';
+import * as banner from './banner.js';
 
 const lazy = (file, name) => () => import(file).then((m) => ({ render: m[name] }));
 
 router.add('/signin', lazy('./auth.js', 'signin'), { public: true, guest: true });
 router.add('/signup', lazy('./auth.js', 'signup'), { public: true, guest: true });
+router.add('/forgot', lazy('./auth.js', 'forgot'), { public: true, guest: true });
+// The links in the mails: they work signed in or out, on any device.
+router.add('/reset', lazy('./auth.js', 'reset'), { public: true });
+router.add('/verify', lazy('./auth.js', 'verify'), { public: true });
 router.add('/', lazy('./streets.js', 'home'));
 router.add('/streets', lazy('./streets.js', 'directory'));
 router.add('/join', lazy('./streets.js', 'join'));
@@ -79,6 +84,7 @@ async function switchLanguage() {
   await i18n.choose(other);
   shell();
   netStatus();
+  banner.draw();
   await router.reload();
 }
 
@@ -164,6 +170,7 @@ async function boot() {
   shell();
   session.events.addEventListener('change', () => {
     shell();
+    banner.draw();
     if (!session.signedIn()) {
       outbox.clear().catch(() => {});
       router.reload();
@@ -181,8 +188,12 @@ async function boot() {
   document.addEventListener('civico:language', () => {
     shell();
     netStatus();
+    banner.draw();
   });
-  document.addEventListener('civico:navigated', markCurrent);
+  document.addEventListener('civico:navigated', () => {
+    markCurrent();
+    banner.draw();
+  });
   countPending();
   await router.start();
   markCurrent();

@@ -1,6 +1,7 @@
-// Notification settings (push on this device, and what to be told about in
-// each street, with quiet hours) and the account (name, language, data
-// export, closing the account, signing out).
+// Notification settings (push on this device, what to be told about in
+// each street, with quiet hours, and what to be told by email) and the
+// account (name, language, email address, data export, closing the
+// account, signing out).
 import { h, mount } from './dom.js';
 import { t, lang, languages, choose } from './i18n.js';
 import * as api from './api.js';
@@ -8,7 +9,7 @@ import * as session from './session.js';
 import * as push from './push.js';
 import { navigate, reload } from './router.js';
 import { categories } from './posts.js';
-import { ask, busy, check, failure, field, heading, loading, submitting, toast, values } from './ui.js';
+import { ask, badge, busy, check, failure, field, heading, loading, radios, submitting, toast, values } from './ui.js';
 
 function pushBox() {
   const box = h('section', { class: 'explain stack', id: 'push-box', 'aria-labelledby': 'push-heading' });
@@ -54,6 +55,21 @@ function streetPrefs(s, name) {
       h('div', { class: 'stack' }, categories.map((c) => check({ label: t(`category.${c}`), name: `${id}.cat.${c}`, checked: cats.has(c) })))));
 }
 
+// emailPrefs is the email part of the settings: replies to my posts (at
+// once, in the digest, or not) and the street's digest. The server sends a
+// reply by email only to whom no device of theirs notified, never both.
+function emailPrefs(email) {
+  const me = session.state.me || {};
+  return h('fieldset', { class: 'card stack', id: 'email-prefs' },
+    h('legend', null, t('prefs.email')),
+    h('p', { class: 'hint' }, me.email ? t('prefs.email.lead', { email: me.email }) : t('prefs.email.lead.plain')),
+    me.email_verified === false ? h('p', { class: 'notice warn', id: 'email-unverified' }, t('prefs.email.unverified')) : null,
+    radios({ legend: t('prefs.email.replies'), stacked: true, hint: t('prefs.email.replies.hint'), name: 'email.replies', value: email.replies || 'immediately',
+      options: ['immediately', 'digest', 'off'].map((v) => [v, t(`prefs.email.replies.${v}`)]) }),
+    radios({ legend: t('prefs.email.digest'), stacked: true, hint: t('prefs.email.digest.hint'), name: 'email.digest', value: email.digest || 'weekly',
+      options: ['weekly', 'daily', 'off'].map((v) => [v, t(`prefs.email.digest.${v}`)]) }));
+}
+
 /** notifications is the notification settings screen. */
 export async function notifications(ctx) {
   const body = h('div', null, loading());
@@ -71,7 +87,10 @@ export async function notifications(ctx) {
   const saved = new Map((prefs.streets || []).map((s) => [s.street_id, s]));
   const defaults = prefs.defaults || {};
   const quiet = prefs.quiet_hours;
+  // A server without email says nothing of it; then nothing is shown or sent.
+  const email = prefs.email && typeof prefs.email === 'object' ? prefs.email : null;
   const form = h('form', { class: 'stack', id: 'prefs-form', novalidate: true },
+    email ? emailPrefs(email) : null,
     mine.length ? mine.map((s) => streetPrefs({ ...defaults, ...(saved.get(s.id) || {}), street_id: s.id }, s.name)) : h('p', { class: 'state' }, t('prefs.nostreets')),
     h('fieldset', { class: 'card stack' }, h('legend', null, t('prefs.quiet')),
       h('p', { class: 'hint' }, t('prefs.quiet.hint'), prefs.time_zone ? ` ${t('prefs.quiet.tz', { tz: prefs.time_zone })}` : ''),
@@ -83,7 +102,7 @@ export async function notifications(ctx) {
     e.preventDefault();
     submitting(form, async () => {
       const v = values(form);
-      await api.put('/me/notifications', {
+      const choices = {
         quiet_hours: v.quiet ? { start: v['quiet_hours.start'], end: v['quiet_hours.end'] } : null,
         streets: mine.map((s) => ({
           street_id: s.id,
@@ -92,11 +111,51 @@ export async function notifications(ctx) {
           replies: v[`${s.id}.replies`],
           categories: categories.filter((c) => v[`${s.id}.cat.${c}`]),
         })),
-      });
+      };
+      if (email) choices.email = { replies: v['email.replies'], digest: v['email.digest'] };
+      await api.put('/me/notifications', choices);
       toast(t('action.saved'));
     });
   });
   mount(body, form);
+}
+
+// emailSection shows the address and whether it is confirmed, and changes
+// it: the new address counts only once its link is opened, so until then
+// the old one stays and the new one is shown as waiting.
+function emailSection(u) {
+  const parts = [h('h2', { id: 'email-heading' }, t('account.email'))];
+  const state = u.email_verified === true ? badge(t('account.email.verified'), 'ok')
+    : u.email_verified === false ? badge(t('account.email.unverified'), 'warn') : null;
+  parts.push(h('p', { id: 'email-current' }, t('account.email.current', { email: u.email || '' }), ' ', state));
+  if (u.pending_email || u.email_verified === false) {
+    const pending = u.pending_email || '';
+    const again = h('button', { type: 'button', class: 'btn ghost', id: 'email-resend' }, t('verify.banner.again'));
+    const said = h('p', { role: 'status', class: 'resent' });
+    again.addEventListener('click', () => busy(again, async () => {
+      await api.post('/me/email/verification');
+      said.textContent = t('verify.banner.sent', { email: pending || u.email });
+    }));
+    parts.push(h('p', { class: 'notice warn', id: 'email-pending' },
+      pending ? t('account.email.pending', { email: pending, old: u.email || '' }) : t('account.email.confirm')), again, said);
+  }
+  const form = h('form', { class: 'stack card', id: 'email-form', novalidate: true },
+    h('p', { class: 'hint' }, t('account.email.change.hint')),
+    field({ label: t('account.email.new'), name: 'email', type: 'email', autocomplete: 'email', required: true, inputmode: 'email' }),
+    field({ label: t('account.email.password'), name: 'current_password', type: 'password', autocomplete: 'current-password', required: true }),
+    h('button', { type: 'submit', class: 'btn primary' }, t('account.email.change')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    submitting(form, async () => {
+      const v = values(form);
+      await api.post('/me/email', { email: v.email, current_password: v.current_password });
+      await session.loadMe();
+      toast(t('account.email.sent', { email: v.email }));
+      await reload();
+    });
+  });
+  parts.push(form);
+  return h('section', { class: 'stack', id: 'email-section', 'aria-labelledby': 'email-heading' }, ...parts);
 }
 
 /** account is the account screen. */
@@ -138,7 +197,7 @@ export function account(ctx) {
       await navigate('/signin', { replace: true });
     });
   });
-  mount(ctx.main, heading(t('account.title'), h('p', { class: 'lead' }, u.email || '')), form,
+  mount(ctx.main, heading(t('account.title'), h('p', { class: 'lead' }, u.email || '')), form, emailSection(u),
     h('section', { class: 'stack', 'aria-labelledby': 'data-heading' }, h('h2', { id: 'data-heading' }, t('account.data')),
       h('p', null, t('account.data.text')), h('div', { class: 'actions' }, exp, out, del)));
 }

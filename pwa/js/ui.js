@@ -76,9 +76,14 @@ export function check({ label, name, checked, value, hint }) {
     h('label', { for: id }, label, hint ? h('span', { class: 'hint' }, hint) : null));
 }
 
-/** radios is a group of labelled radio buttons in a fieldset. */
-export function radios({ legend, name, value, options }) {
-  return h('fieldset', { class: 'radios' }, h('legend', null, legend),
+/**
+ * radios is a group of labelled radio buttons in a fieldset, with an
+ * optional hint; stacked puts one choice under the other (long labels).
+ */
+export function radios({ legend, name, value, options, hint, stacked }) {
+  const hintId = hint ? uid(`h-${name}`) : null;
+  return h('fieldset', { class: stacked ? 'radios stacked' : 'radios', 'aria-describedby': hintId }, h('legend', null, legend),
+    hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
     options.map(([v, l]) => {
       const id = uid(`r-${name}`);
       return h('div', { class: 'radio' }, h('input', { type: 'radio', id, name, value: v, checked: v === value }), h('label', { for: id }, l));
