@@ -284,3 +284,42 @@ func TestBadConfigurationIsRefused(t *testing.T) {
 		})
 	}
 }
+
+var debugRE = regexp.MustCompile(`"msg":"debug endpoint listening","addr":"([^"]+)"`)
+
+// `civico digest` asks the running server, through its debug endpoint, to
+// send the digests due now; without the address it says what to set.
+func TestDigestCommandReachesTheRunningServer(t *testing.T) {
+	smtp := testutil.SMTP(t)
+	c := startChild(t, t.TempDir(), testDB(), "CIVICO_DEBUG_ADDR=127.0.0.1:0", "CIVICO_SMTP_URL="+smtp.URL())
+	var debug string
+	for line := range c.lines {
+		if m := debugRE.FindStringSubmatch(line); m != nil {
+			debug = m[1]
+			break
+		}
+	}
+	if debug == "" {
+		t.Fatalf("no debug endpoint: %s", c.stderr)
+	}
+	var out bytes.Buffer
+	env := func(k string) string {
+		if k == "CIVICO_DEBUG_ADDR" {
+			return debug
+		}
+		return ""
+	}
+	if err := run(context.Background(), []string{"digest"}, env, &out); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Queued *int `json:"queued"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil || res.Queued == nil || *res.Queued != 0 {
+		t.Fatalf("digest answered %q (%v): a new server has nothing to send", out.String(), err)
+	}
+	err := run(context.Background(), []string{"digest"}, func(string) string { return "" }, &out)
+	if err == nil || !strings.Contains(err.Error(), "CIVICO_DEBUG_ADDR") {
+		t.Fatalf("without the address: %v", err)
+	}
+}

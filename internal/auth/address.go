@@ -192,22 +192,11 @@ func (s *Service) ChangeEmail(ctx context.Context, p Principal, newEmail, curren
 	now := s.clock.Now().Truncate(time.Millisecond)
 	// Conditional on the password as checked, as Update: a password
 	// changed meanwhile is no longer current.
-	filter := bson.D{{Key: "_id", Value: u.ID}, {Key: "deleted", Value: bson.M{"$ne": true}}, {Key: "password_hash", Value: u.PasswordHash}}
-	r, err := s.users.UpdateOne(ctx, filter, bson.M{"$set": bson.M{
+	if err := s.setAccount(ctx, u, true, bson.M{
 		"verify":     verifyLink{Hash: tokenHash(token), Email: newEmail, ExpiresAt: now.Add(verifyTTL)},
 		"updated_at": now,
-	}})
-	s.accountChanged(context.WithoutCancel(ctx), u.ID)
-	if err != nil {
+	}); err != nil {
 		return Account{}, err
-	}
-	if r.MatchedCount == 0 {
-		if _, err := s.userByID(ctx, p.UserID); errors.Is(err, store.ErrNotFound) {
-			return Account{}, ErrUserNotFound
-		} else if err != nil {
-			return Account{}, err
-		}
-		return Account{}, ErrWrongPassword
 	}
 	acc, err := s.Me(ctx, p)
 	if err != nil {

@@ -722,22 +722,8 @@ func (s *Service) Update(ctx context.Context, p Principal, ch Changes) (Account,
 	// must not get its name back, and of two password changes at once
 	// only the first counts; the other's current password is no longer
 	// current.
-	filter := bson.D{{Key: "_id", Value: u.ID}, {Key: "deleted", Value: bson.M{"$ne": true}}}
-	if ch.Password != nil {
-		filter = append(filter, bson.E{Key: "password_hash", Value: u.PasswordHash})
-	}
-	r, err := s.users.UpdateOne(ctx, filter, bson.M{"$set": set})
-	s.accountChanged(context.WithoutCancel(ctx), u.ID)
-	if err != nil {
+	if err := s.setAccount(ctx, u, ch.Password != nil, set); err != nil {
 		return Account{}, err
-	}
-	if r.MatchedCount == 0 {
-		if _, err := s.userByID(ctx, p.UserID); errors.Is(err, store.ErrNotFound) {
-			return Account{}, ErrUserNotFound
-		} else if err != nil {
-			return Account{}, err
-		}
-		return Account{}, ErrWrongPassword
 	}
 	if ch.Password != nil {
 		if err := s.RevokeAll(ctx, p.UserID); err != nil {
@@ -745,6 +731,30 @@ func (s *Service) Update(ctx context.Context, p Principal, ch Changes) (Account,
 		}
 	}
 	return s.Me(ctx, p)
+}
+
+// setAccount writes set to the account as it was read (u): not once it is
+// deleted (on any process), and, when the change was allowed by its
+// password, not once that password changed (ErrWrongPassword).
+func (s *Service) setAccount(ctx context.Context, u user, byPassword bool, set bson.M) error {
+	filter := bson.D{{Key: "_id", Value: u.ID}, {Key: "deleted", Value: bson.M{"$ne": true}}}
+	if byPassword {
+		filter = append(filter, bson.E{Key: "password_hash", Value: u.PasswordHash})
+	}
+	r, err := s.users.UpdateOne(ctx, filter, bson.M{"$set": set})
+	s.accountChanged(context.WithoutCancel(ctx), u.ID)
+	if err != nil {
+		return err
+	}
+	if r.MatchedCount == 0 {
+		if _, err := s.userByID(ctx, u.ID.Hex()); errors.Is(err, store.ErrNotFound) {
+			return ErrUserNotFound
+		} else if err != nil {
+			return err
+		}
+		return ErrWrongPassword
+	}
+	return nil
 }
 
 func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }

@@ -151,36 +151,3 @@ func (l *logTap) count(text string) int {
 	return n
 }
 
-// cluster says which processes run, as the bus's heartbeats do.
-type cluster struct {
-	mu    sync.Mutex
-	alive map[string]bool
-}
-
-func newCluster() *cluster { return &cluster{alive: map[string]bool{}} }
-
-func (c *cluster) process(id string) mail.Owners {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.alive[id] = true
-	return member{c: c, id: id}
-}
-
-func (c *cluster) kill(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.alive, id)
-}
-
-type member struct {
-	c  *cluster
-	id string
-}
-
-func (m member) Self() string { return m.id }
-
-func (m member) Alive(_ context.Context, id string) (bool, error) {
-	m.c.mu.Lock()
-	defer m.c.mu.Unlock()
-	return m.c.alive[id], nil
-}

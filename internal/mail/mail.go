@@ -33,6 +33,7 @@ import (
 
 	"civico/internal/clock"
 	"civico/internal/idle"
+	"civico/internal/schedule"
 	"civico/internal/store"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -88,7 +89,7 @@ type Service struct {
 	publicURL string
 	transport transport
 	pace      *pacer
-	sched     *scheduler
+	sched     *schedule.Queue[*item]
 
 	// mem is how many bytes of mails this process holds in memory; past
 	// maxMemory a queued mail is read back from the outbox when its turn
@@ -183,7 +184,7 @@ func (s *Service) Start() {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		s.sched.run(s.ctx)
+		s.sched.Run(s.ctx)
 	}()
 	for range s.opts.Workers {
 		s.workers.Add(1)
@@ -222,7 +223,7 @@ func (s *Service) Close() {
 
 // Wake makes the scheduler look at the clock now: tests that move a fake
 // clock past a backoff or NotBefore call it instead of waiting a tick.
-func (s *Service) Wake() { s.sched.wake() }
+func (s *Service) Wake() { s.sched.Wake() }
 
 // Stats counts what the service did since it started.
 type Stats struct {
@@ -245,7 +246,7 @@ func (s *Service) Stats() Stats {
 	return Stats{
 		Queued: s.stats.queued.Load(), Duplicates: s.stats.duplicates.Load(), Suppressed: s.stats.suppressed.Load(),
 		Sent: s.stats.sent.Load(), Retried: s.stats.retried.Load(), Bounced: s.stats.bounced.Load(),
-		Dropped: s.stats.dropped.Load(), Pending: s.sched.size(),
+		Dropped: s.stats.dropped.Load(), Pending: s.sched.Size(),
 	}
 }
 

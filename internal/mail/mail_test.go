@@ -314,9 +314,9 @@ func TestRestartInTheMiddleOfABatchLosesAndRepeatsNothing(t *testing.T) {
 // a live one are left alone.
 func TestTwoProcessesSendEachMailOnce(t *testing.T) {
 	e := newEnv(t)
-	c := newCluster()
-	a := e.started(func(o *civmail.Options) { o.Owners = c.process("a") })
-	b := e.started(func(o *civmail.Options) { o.Owners = c.process("b") })
+	c := testutil.NewCluster()
+	a := e.started(func(o *civmail.Options) { o.Owners = c.Process("a") })
+	b := e.started(func(o *civmail.Options) { o.Owners = c.Process("b") })
 	for i := range 4 {
 		queue(t, a, msg("a"+string(rune('0'+i)), "anna@example.org"))
 		queue(t, b, msg("b"+string(rune('0'+i)), "anna@example.org"))
@@ -335,7 +335,7 @@ func TestTwoProcessesSendEachMailOnce(t *testing.T) {
 
 	// A third process queues and stops before sending (not started: as
 	// if it crashed right after the inserts).
-	x := e.service(func(o *civmail.Options) { o.Owners = c.process("x") })
+	x := e.service(func(o *civmail.Options) { o.Owners = c.Process("x") })
 	for i := range 3 {
 		queue(t, x, msg("x"+string(rune('0'+i)), "anna@example.org"))
 	}
@@ -343,7 +343,7 @@ func TestTwoProcessesSendEachMailOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.smtp.None(t) // x is alive: its mails are its own
-	c.kill("x")
+	c.Kill("x")
 	errs := make(chan error, 2)
 	go func() { errs <- a.Sweep(context.Background()) }()
 	go func() { errs <- b.Sweep(context.Background()) }()

@@ -144,7 +144,7 @@ func (s *Service) hold(doc *outboxDoc) {
 	} else {
 		s.mem.Add(-size)
 	}
-	if !s.sched.add(it) {
+	if !s.sched.Add(it) {
 		s.release(it)
 	}
 }
@@ -204,7 +204,7 @@ func (s *Service) finish(it *item, outcome string) {
 		return
 	}
 	s.remove(it.key)
-	s.sched.forget(it.key)
+	s.sched.Forget(it.key)
 }
 
 // remove deletes a finished mail from the outbox.
@@ -234,7 +234,7 @@ func (s *Service) recover(ctx context.Context) error {
 	var errs []error
 	taken := 0
 	for _, d := range docs {
-		if s.sched.holds(d.ID) {
+		if s.sched.Holds(d.ID) {
 			continue
 		}
 		if d.Owner != self { // self: queued while closed, or by an earlier run with this id
@@ -261,7 +261,7 @@ func (s *Service) recover(ctx context.Context) error {
 				continue // another process claimed it, or it is finished
 			}
 		}
-		if s.sched.add(&item{key: d.ID, due: d.DueAt}) {
+		if s.sched.Add(&item{key: d.ID, due: d.DueAt}) {
 			taken++
 		}
 	}

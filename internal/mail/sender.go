@@ -49,7 +49,7 @@ func (s *Service) worker() {
 		select {
 		case <-s.stop:
 			return
-		case it := <-s.sched.work:
+		case it := <-s.sched.Work():
 			s.deliver(sess, it)
 			idle.Reset(idleClose)
 		case <-idle.C:
@@ -78,7 +78,7 @@ func (s *Service) deliver(sess session, it *item) {
 		return
 	case errors.Is(err, store.ErrNotFound) || (err == nil && cur.Owner != s.owners.Self()):
 		s.release(it)
-		s.sched.forget(it.key)
+		s.sched.Forget(it.key)
 		return
 	case err != nil:
 		s.log.Warn("mail: reading a mail before its send", "key", it.key, "err", err)
@@ -102,7 +102,7 @@ func (s *Service) deliver(sess session, it *item) {
 	case done:
 		s.release(it)
 		s.remove(it.key)
-		s.sched.forget(it.key)
+		s.sched.Forget(it.key)
 		return
 	}
 	if err := s.pace.wait(ctx); err != nil {
@@ -182,12 +182,12 @@ func (s *Service) retry(it *item, doc *outboxDoc, cause error) {
 			s.log.Warn("mail: retry not recorded", "key", it.key, "err", err)
 		case res.MatchedCount == 0:
 			s.release(it)
-			s.sched.forget(it.key)
+			s.sched.Forget(it.key)
 			s.notify()
 			return
 		}
 	}
-	s.sched.requeue(it)
+	s.sched.Requeue(it)
 	s.notify()
 }
 

@@ -244,7 +244,7 @@ func (s *Service) enqueue(bucket string, ds []*delivery) int {
 	n := 0
 	for _, d := range ds {
 		s.buckets.add(bucket, 1)
-		if s.sched.add(d) {
+		if s.sched.Add(d) {
 			n++
 		} else {
 			s.buckets.add(bucket, -1)
@@ -343,7 +343,7 @@ func (s *Service) writeMarkers(batch []doneItem) {
 			s.log.Error("push: done-markers not written", "bucket", bucket, "n", len(items), "err", err)
 		}
 		s.buckets.finish(bucket, len(items))
-		s.sched.forget(ids)
+		s.sched.Forget(ids...)
 	}
 	for job, n := range perJob {
 		if s.settle(job, n) {

@@ -2,52 +2,17 @@ package push_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"civico/internal/clock"
 	"civico/internal/push"
 	"civico/internal/pushservice"
+	"civico/internal/testutil"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-// cluster says which processes are running, as the bus's heartbeats do:
-// each push service standing in for a process gets a member of it.
-type cluster struct {
-	mu    sync.Mutex
-	alive map[string]bool
-}
-
-func newCluster() *cluster { return &cluster{alive: map[string]bool{}} }
-
-// process starts the process id and returns its view of the cluster.
-func (c *cluster) process(id string) push.Owners {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.alive[id] = true
-	return member{c: c, id: id}
-}
-
-func (c *cluster) kill(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.alive, id)
-}
-
-type member struct {
-	c  *cluster
-	id string
-}
-
-func (m member) Self() string { return m.id }
-
-func (m member) Alive(_ context.Context, id string) (bool, error) {
-	m.c.mu.Lock()
-	defer m.c.mu.Unlock()
-	return m.c.alive[id], nil
-}
 
 // withOwners makes e.svc the process o.
 func withOwners(o push.Owners) envOption { return func(e *env) { e.opts.Owners = o } }
@@ -70,9 +35,9 @@ func (e *env) other(o push.Owners) *push.Service {
 // killService stops process id as kill -9 would, but for the done-markers of what
 // it sent: those are written (a marker not written before a crash means
 // that push is sent again, which the Topic lets the phone show once).
-func (c *cluster) killService(id string, svc *push.Service) {
+func killService(c *testutil.Cluster, id string, svc *push.Service) {
 	svc.Close()
-	c.kill(id)
+	c.Kill(id)
 }
 
 // jobOwners lists the owner of every job on disk.
@@ -108,15 +73,15 @@ func (e *env) probe(svc *push.Service, u *user, key string, n int) {
 // reads the done-markers A wrote and sends the rest: every device gets
 // exactly one push.
 func TestDeadProcessJobIsTakenOverAndSentOnce(t *testing.T) {
-	cl := newCluster()
-	e := newEnv(t, withOwners(cl.process("A")), withOptions(func(o *push.Options) { o.Workers = 2 }))
+	cl := testutil.NewCluster()
+	e := newEnv(t, withOwners(cl.Process("A")), withOptions(func(o *push.Options) { o.Workers = 2 }))
 	author := e.user("it", "")
 	users := []*user{author}
 	for range 12 {
 		users = append(users, e.user("it", ""))
 	}
 	sid := e.table.street("Via San Vitale", users...)
-	b := e.other(cl.process("B")) // running, with nothing to take over
+	b := e.other(cl.Process("B")) // running, with nothing to take over
 
 	const first = 5
 	e.ps.SetBehaviour(func(r pushservice.Request) pushservice.Answer {
@@ -132,7 +97,7 @@ func TestDeadProcessJobIsTakenOverAndSentOnce(t *testing.T) {
 	if err := b.Sweep(context.Background()); err != nil { // A is alive: nothing to do
 		t.Fatal(err)
 	}
-	cl.killService("A", e.svc) // 5 accepted, 2 hanging, 5 not tried
+	killService(cl, "A", e.svc) // 5 accepted, 2 hanging, 5 not tried
 	e.ps.SetBehaviour(nil)
 	e.ps.Release()
 
@@ -160,8 +125,8 @@ func TestDeadProcessJobIsTakenOverAndSentOnce(t *testing.T) {
 func TestSweepLeavesTheJobsOfALiveProcess(t *testing.T) {
 	rome, _ := time.LoadLocation("Europe/Rome")
 	fake := clock.NewFake(time.Date(2026, 11, 14, 23, 30, 0, 0, rome))
-	cl := newCluster()
-	e := newEnv(t, withClock(fake), withOwners(cl.process("A")))
+	cl := testutil.NewCluster()
+	e := newEnv(t, withClock(fake), withOwners(cl.Process("A")))
 	author, probe := e.user("it", "Europe/Rome"), e.user("it", "Europe/Rome")
 	sleepers := []*user{e.user("it", "Europe/Rome"), e.user("en", "Europe/Rome")}
 	sid := e.table.street("Via Mascarella", append([]*user{author}, sleepers...)...)
@@ -173,7 +138,7 @@ func TestSweepLeavesTheJobsOfALiveProcess(t *testing.T) {
 	e.post(sid, author, "request", "company", "Compagnia per la nonna domani")
 	waitStats(t, e.svc, func(s push.Stats) bool { return s.Deliveries == 2 && s.Pending == 2 })
 
-	b := e.other(cl.process("B"))
+	b := e.other(cl.Process("B"))
 	if err := b.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -209,8 +174,8 @@ func TestSweepLeavesTheJobsOfALiveProcess(t *testing.T) {
 func TestDeviceMovedOnAnotherProcessMissesThePreviousOwnersPush(t *testing.T) {
 	rome, _ := time.LoadLocation("Europe/Rome")
 	fake := clock.NewFake(time.Date(2026, 11, 14, 23, 30, 0, 0, rome))
-	cl := newCluster()
-	e := newEnv(t, withClock(fake), withOwners(cl.process("A")))
+	cl := testutil.NewCluster()
+	e := newEnv(t, withClock(fake), withOwners(cl.Process("A")))
 	author, first, second := e.user("it", "Europe/Rome"), e.user("it", "Europe/Rome"), e.user("it", "Europe/Rome")
 	sid := e.table.street("Via Indipendenza", author, first)
 	if _, err := e.svc.SetSettings(context.Background(), first.ID, push.Choices{QuietHours: &push.QuietHours{Start: "22:00", End: "07:30"}}); err != nil {
@@ -219,7 +184,7 @@ func TestDeviceMovedOnAnotherProcessMissesThePreviousOwnersPush(t *testing.T) {
 	e.post(sid, author, "offer", "lending", "Per il primo")
 	waitStats(t, e.svc, func(s push.Stats) bool { return s.Deliveries == 1 && s.Pending == 1 })
 
-	b := e.other(cl.process("B"))
+	b := e.other(cl.Process("B"))
 	if _, created, err := b.Subscribe(context.Background(), second.ID, push.NewSubscription{Endpoint: first.sub.Endpoint, P256dh: first.sub.P256dh, Auth: first.sub.Auth}); err != nil || created {
 		t.Fatalf("created %v, %v: want the existing subscription moved", created, err)
 	}
@@ -241,8 +206,8 @@ func TestDeviceMovedOnAnotherProcessMissesThePreviousOwnersPush(t *testing.T) {
 func TestNotifyWithANoteAlreadyQueuedQueuesNothing(t *testing.T) {
 	rome, _ := time.LoadLocation("Europe/Rome")
 	fake := clock.NewFake(time.Date(2026, 11, 14, 23, 30, 0, 0, rome))
-	cl := newCluster()
-	e := newEnv(t, withClock(fake), withOwners(cl.process("A")))
+	cl := testutil.NewCluster()
+	e := newEnv(t, withClock(fake), withOwners(cl.Process("A")))
 	u, probe := e.user("it", "Europe/Rome"), e.user("it", "Europe/Rome")
 	if _, err := e.svc.SetSettings(context.Background(), u.ID, push.Choices{QuietHours: &push.QuietHours{Start: "22:00", End: "07:30"}}); err != nil {
 		t.Fatal(err)
@@ -254,7 +219,7 @@ func TestNotifyWithANoteAlreadyQueuedQueuesNothing(t *testing.T) {
 	}
 	waitStats(t, e.svc, func(s push.Stats) bool { return s.Deliveries == 1 && s.Pending == 1 }) // held: quiet hours
 
-	b := e.other(cl.process("B"))
+	b := e.other(cl.Process("B"))
 	if err := b.Notify(context.Background(), note); err != nil {
 		t.Fatal(err)
 	}
@@ -284,8 +249,8 @@ func TestBucketStaysWhileAnotherProcessHoldsAJobInIt(t *testing.T) {
 	rome, _ := time.LoadLocation("Europe/Rome")
 	fake := clock.NewFake(time.Date(2026, 11, 14, 23, 30, 0, 0, rome)) // 22:30 UTC
 	const bucket = "2026111422"
-	cl := newCluster()
-	e := newEnv(t, withClock(fake), withOwners(cl.process("A")))
+	cl := testutil.NewCluster()
+	e := newEnv(t, withClock(fake), withOwners(cl.Process("A")))
 	author, sleeper, awake := e.user("it", "Europe/Rome"), e.user("it", "Europe/Rome"), e.user("it", "Europe/Rome")
 	sid := e.table.street("Via Galliera", author, sleeper, awake)
 	if _, err := e.svc.SetSettings(context.Background(), sleeper.ID, push.Choices{QuietHours: &push.QuietHours{Start: "22:00", End: "07:30"}}); err != nil {
@@ -296,7 +261,7 @@ func TestBucketStaysWhileAnotherProcessHoldsAJobInIt(t *testing.T) {
 	waitCount(t, e, "push_done_"+bucket, 1) // A's marker for the awake member
 
 	// B uses the same hour's bucket and finishes with it.
-	b := e.other(cl.process("B"))
+	b := e.other(cl.Process("B"))
 	e.probe(b, awake, "b-note", 2)
 	waitStats(t, b, func(s push.Stats) bool { return s.Pending == 0 })
 
@@ -311,7 +276,7 @@ func TestBucketStaysWhileAnotherProcessHoldsAJobInIt(t *testing.T) {
 		t.Fatalf("%d marker documents left in the bucket A still uses", n)
 	}
 
-	cl.killService("A", e.svc)
+	killService(cl, "A", e.svc)
 	if err := b.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -345,16 +310,16 @@ func TestBucketStaysWhileAnotherProcessHoldsAJobInIt(t *testing.T) {
 func TestTakeoverRereadsTheMarkers(t *testing.T) {
 	rome, _ := time.LoadLocation("Europe/Rome")
 	fake := clock.NewFake(time.Date(2026, 11, 14, 23, 30, 0, 0, rome))
-	cl := newCluster()
-	e := newEnv(t, withClock(fake), withOwners(cl.process("A")), withOptions(func(o *push.Options) { o.RetryBase = 50 * time.Millisecond }))
+	cl := testutil.NewCluster()
+	e := newEnv(t, withClock(fake), withOwners(cl.Process("A")), withOptions(func(o *push.Options) { o.RetryBase = 50 * time.Millisecond }))
 	author, sleeper, awake, noted := e.user("it", "Europe/Rome"), e.user("it", "Europe/Rome"), e.user("it", "Europe/Rome"), e.user("it", "Europe/Rome")
 	sid := e.table.street("Via Galliera", author, sleeper, awake)
 	if _, err := e.svc.SetSettings(context.Background(), sleeper.ID, push.Choices{QuietHours: &push.QuietHours{Start: "22:00", End: "07:30"}}); err != nil {
 		t.Fatal(err)
 	}
 	// C queued a note and died before sending it.
-	c := e.other(cl.process("C"))
-	cl.killService("C", c)
+	c := e.other(cl.Process("C"))
+	killService(cl, "C", c)
 	if err := c.Notify(context.Background(), push.Note{Key: "c-note", UserID: noted.ID, Texts: map[string]push.NoteText{"it": {Title: "Prova"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +329,7 @@ func TestTakeoverRereadsTheMarkers(t *testing.T) {
 	if err := e.ps.Wait(ctxT(t, 10*time.Second), func(v pushservice.View) bool { return v.Hanging() == 1 }); err != nil {
 		t.Fatal(err)
 	}
-	b := e.other(cl.process("B")) // takes C's note over: reads the bucket's markers
+	b := e.other(cl.Process("B")) // takes C's note over: reads the bucket's markers
 	if _, err := e.ps.WaitMessages(ctxT(t, 10*time.Second), noted.sub.Token, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +340,7 @@ func TestTakeoverRereadsTheMarkers(t *testing.T) {
 	e.received(awake, 1)
 	waitStats(t, e.svc, func(s push.Stats) bool { return s.Sent == 1 && s.Pending == 1 })
 
-	cl.killService("A", e.svc)
+	killService(cl, "A", e.svc)
 	if err := b.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -394,16 +359,16 @@ func TestTakeoverRereadsTheMarkers(t *testing.T) {
 // A job written before jobs had owners is taken over like a dead
 // process's.
 func TestJobWithoutOwnerIsTakenOver(t *testing.T) {
-	cl := newCluster()
-	e := newEnv(t, withOwners(cl.process("A")))
+	cl := testutil.NewCluster()
+	e := newEnv(t, withOwners(cl.Process("A")))
 	author, u := e.user("it", ""), e.user("it", "")
 	sid := e.table.street("Via Castiglione", author, u)
-	cl.killService("A", e.svc)
+	killService(cl, "A", e.svc)
 	e.post(sid, author, "request", "babysitting", "Babysitter martedì sera") // only the job is written
 	if _, err := e.st.Collection("push_jobs").UpdateMany(context.Background(), bson.M{}, bson.M{"$unset": bson.M{"owner": ""}}); err != nil {
 		t.Fatal(err)
 	}
-	b := e.other(cl.process("B")) // its start claims what no live process holds
+	b := e.other(cl.Process("B")) // its start claims what no live process holds
 	e.received(u, 1)
 	waitStats(t, b, func(s push.Stats) bool { return s.Pending == 0 })
 	waitJobs(t, e, 0)

@@ -33,6 +33,7 @@ import (
 	"civico/internal/clock"
 	"civico/internal/idle"
 	"civico/internal/ratelimit"
+	"civico/internal/schedule"
 	"civico/internal/store"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -110,7 +111,7 @@ type Service struct {
 	// pace spreads the sends of a big fan-out over time.
 	pace *pacer
 
-	sched   *scheduler
+	sched   *schedule.Queue[*delivery]
 	buckets *buckets
 	expandQ chan jobDoc
 	done    chan doneItem
@@ -244,7 +245,7 @@ func (s *Service) Start() {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		s.sched.run(ctx)
+		s.sched.Run(ctx)
 	}()
 	for range s.opts.Workers {
 		s.workers.Add(1)
@@ -284,7 +285,7 @@ func (s *Service) Close() {
 
 // Wake makes the scheduler look at the clock now (tests that move a fake
 // clock past quiet hours or a backoff call it instead of waiting a tick).
-func (s *Service) Wake() { s.sched.wake() }
+func (s *Service) Wake() { s.sched.Wake() }
 
 // Stats counts what the service did since it started.
 type Stats struct {
@@ -305,7 +306,7 @@ type stats struct {
 // Stats returns the counters.
 func (s *Service) Stats() Stats {
 	return Stats{Jobs: s.stats.jobs.Load(), Skipped: s.stats.skipped.Load(), Deliveries: s.stats.deliveries.Load(), Sent: s.stats.sent.Load(),
-		Gone: s.stats.gone.Load(), Retried: s.stats.retried.Load(), Dropped: s.stats.dropped.Load(), Pending: s.sched.size()}
+		Gone: s.stats.gone.Load(), Retried: s.stats.retried.Load(), Dropped: s.stats.dropped.Load(), Pending: s.sched.Size()}
 }
 
 // Sweep is the periodic recovery of the outbox, for the whole cluster: the

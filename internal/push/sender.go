@@ -69,7 +69,7 @@ func (s *Service) worker(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case d := <-s.sched.work:
+		case d := <-s.sched.Work():
 			s.deliver(ctx, d)
 		}
 	}
@@ -230,7 +230,7 @@ func (s *Service) retry(d *delivery, after time.Duration) {
 		return
 	}
 	s.stats.retried.Add(1)
-	s.sched.requeue(d)
+	s.sched.Requeue(d)
 }
 
 // parseRetryAfter reads seconds or an HTTP date; 0 when absent or bad.
