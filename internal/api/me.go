@@ -12,6 +12,7 @@ type updateMeRequest struct {
 	TimeZone        *string `json:"time_zone"`
 	Password        *string `json:"password"`
 	CurrentPassword *string `json:"current_password"`
+	OnPaper         *bool   `json:"on_paper"`
 }
 
 // meResponse is the account plus what the user belongs to; each capability
@@ -36,7 +37,7 @@ func (h *handlers) updateMe(c *fiber.Ctx) error {
 		return err
 	}
 	acc, err := h.d.Auth.Update(c.UserContext(), principal(c), auth.Changes{Name: req.Name, Locale: req.Locale,
-		TimeZone: req.TimeZone, Password: req.Password, CurrentPassword: req.CurrentPassword})
+		TimeZone: req.TimeZone, Password: req.Password, CurrentPassword: req.CurrentPassword, OnPaper: req.OnPaper})
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ func (h *handlers) routes(app *fiber.App) {
 
 	h.accountMailRoutes(authn, v1, me)
 	h.associationRoutes(v1, me)
+	h.paperRoutes(v1)
 	h.streetRoutes(v1)
 	h.postRoutes(v1)
 	h.reportRoutes(v1)

@@ -18,6 +18,7 @@ import (
 	"civico/internal/impact"
 	"civico/internal/moderation"
 	"civico/internal/notices"
+	"civico/internal/paper"
 	"civico/internal/portineria"
 	"civico/internal/posts"
 	"civico/internal/push"
@@ -82,6 +83,9 @@ type Deps struct {
 	// Notices is what Civico tells by email (settings, one-click
 	// unsubscribe); nil leaves its routes out.
 	Notices *notices.Service
+	// Paper prints the street's board and invitation flyers; nil leaves
+	// its routes out.
+	Paper *paper.Service
 	// Impact is the community's figures; Handoff the warm hand-off and
 	// "no wrong door" (links, unanswered requests); nil leaves their routes out.
 	Impact  *impact.Service

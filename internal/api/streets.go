@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -150,7 +149,7 @@ func (h *handlers) inviteURL(c *fiber.Ctx, inv streets.Invite) string {
 	if base == "" {
 		base = c.Protocol() + "://" + c.Hostname()
 	}
-	return base + "/join?street=" + url.QueryEscape(inv.StreetID) + "&code=" + url.QueryEscape(inv.Code)
+	return base + streets.InvitePath(inv.StreetID, inv.Code)
 }
 
 func (h *handlers) revokeInvite(c *fiber.Ctx) error {

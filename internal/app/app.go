@@ -32,6 +32,7 @@ import (
 	"civico/internal/metrics"
 	"civico/internal/moderation"
 	"civico/internal/notices"
+	"civico/internal/paper"
 	"civico/internal/portineria"
 	"civico/internal/posts"
 	"civico/internal/push"
@@ -71,6 +72,8 @@ type App struct {
 	// tells by email (reply notices, digests, their settings).
 	Mail    *mail.Service
 	Notices *notices.Service
+	// Paper prints the street's board and invitation flyers.
+	Paper *paper.Service
 	// Handoff is the warm hand-off and "no wrong door"; Impact the figures.
 	Handoff *handoff.Service
 	Impact  *impact.Service
@@ -199,6 +202,7 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.buildNotices(ctx); err != nil {
 		return err
 	}
+	a.buildPaper()
 
 	files := a.pwa
 	if files == nil {
@@ -227,6 +231,7 @@ func (a *App) build(ctx context.Context) error {
 		Static:      static,
 		Push:        a.Push,
 		Notices:     a.Notices,
+		Paper:       a.Paper,
 		LogoutHook:  a.Push.Logout,
 		Impact:      a.Impact,
 		Handoff:     a.Handoff,

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"net"
 	"path/filepath"
 	"sync"
@@ -43,16 +41,9 @@ func (a *App) buildNotices(ctx context.Context) error {
 	if err := a.store.EnsureIndexes(ctx, notices.Indexes()...); err != nil {
 		return err
 	}
-	secret, err := a.store.Setting(ctx, "unsubscribe_secret", func() (string, error) { return randomSecret(), nil })
-	if err != nil {
-		return err
-	}
-	key, err := base64.RawURLEncoding.DecodeString(secret)
-	if err != nil {
-		return err
-	}
 	n, err := notices.New(ctx, a.store, a.clock, a.Mail, a.Auth, a.Push, a.Push, a.Streets, a.Posts,
-		notices.Options{PublicURL: a.publicURL(), Secret: key, Logger: a.log.With("component", "notices")})
+		// The unsubscribe links' key is kept in the database (notices.Options).
+		notices.Options{PublicURL: a.publicURL(), Logger: a.log.With("component", "notices"), Foreground: a.Foreground})
 	if err != nil {
 		return err
 	}
@@ -100,13 +91,4 @@ func (a *App) publicURL() string {
 		port = p
 	}
 	return "http://localhost:" + port
-}
-
-// randomSecret is 32 random bytes, base64url encoded.
-func randomSecret() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic("app: no randomness: " + err.Error())
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
 }

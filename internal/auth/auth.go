@@ -87,6 +87,9 @@ type Account struct {
 	// mailed to it is followed (also once that link expired: a resend
 	// mails a new one); Email stays in use until then.
 	PendingEmail string `json:"pending_email,omitempty"`
+	// OnPaper: the account's posts may appear on the street's printed
+	// board (first name and initial); the owner may say never.
+	OnPaper bool `json:"on_paper"`
 }
 
 // Session is what register, login and refresh hand out.
@@ -146,11 +149,13 @@ type user struct {
 	// Verify is the latest verification link, for Email or for the
 	// address the account is changing to.
 	Verify *verifyLink `bson:"verify,omitempty"`
+	// NoPaper keeps the account off printed sheets; missing means on.
+	NoPaper bool `bson:"no_paper,omitempty"`
 }
 
 func (u user) account() Account {
 	a := Account{ID: u.ID.Hex(), Email: u.Email, Name: u.Name, Locale: u.Locale, TimeZone: u.TimeZone, CreatedAt: u.CreatedAt,
-		EmailVerified: u.EmailVerified}
+		EmailVerified: u.EmailVerified, OnPaper: !u.NoPaper}
 	if u.Verify != nil && u.Verify.Email != u.Email {
 		a.PendingEmail = u.Verify.Email
 	}
@@ -660,6 +665,8 @@ type Changes struct {
 	TimeZone        *string
 	Password        *string
 	CurrentPassword *string
+	// OnPaper false keeps the account's posts off printed boards.
+	OnPaper *bool
 }
 
 // Update changes the caller's account. A new password needs the current
@@ -690,6 +697,9 @@ func (s *Service) Update(ctx context.Context, p Principal, ch Changes) (Account,
 			f.Add("time_zone", "required")
 		}
 		set["time_zone"] = checkTimeZone(f, *ch.TimeZone)
+	}
+	if ch.OnPaper != nil {
+		set["no_paper"] = !*ch.OnPaper
 	}
 	if ch.Password != nil {
 		validatePassword(f, "password", *ch.Password)

@@ -115,3 +115,27 @@ func TestManyUsersFollowWritesAfterTheFirstLookup(t *testing.T) {
 		}
 	}
 }
+
+// A new account may appear on printed boards; its owner may say never,
+// and every lookup (one or many accounts) then says so.
+func TestOnPaperIsTheOwnersChoice(t *testing.T) {
+	s, _, _ := newService(t, auth.Options{})
+	ctx := context.Background()
+	anna := register(t, s, "anna.paper@example.org")
+	if !anna.Account.OnPaper {
+		t.Fatal("a new account is off paper")
+	}
+	off := false
+	acc, err := s.Update(ctx, auth.Principal{UserID: anna.Account.ID}, auth.Changes{OnPaper: &off})
+	if err != nil || acc.OnPaper {
+		t.Fatalf("after saying never: %+v, %v", acc, err)
+	}
+	got, err := s.Users(ctx, []string{anna.Account.ID})
+	if err != nil || got[anna.Account.ID].OnPaper {
+		t.Fatalf("Users: %+v, %v", got, err)
+	}
+	on := true
+	if acc, err := s.Update(ctx, auth.Principal{UserID: anna.Account.ID}, auth.Changes{OnPaper: &on}); err != nil || !acc.OnPaper {
+		t.Fatalf("back on paper: %+v, %v", acc, err)
+	}
+}

@@ -134,6 +134,27 @@ func (s *Service) Queue(ctx context.Context, m Message) error {
 	return nil
 }
 
+// Queued tells whether the mail id was queued already (waiting in the
+// outbox, or sent within the last 30 days): a caller that composes many
+// mails asks before composing one that would be a duplicate.
+func (s *Service) Queued(ctx context.Context, id string) (bool, error) {
+	key := mailKey(id)
+	if done, err := s.finished(ctx, key); err != nil || done {
+		return done, err
+	}
+	var d struct {
+		ID string `bson:"_id"`
+	}
+	err := s.outbox.FindOne(ctx, bson.M{"_id": key}, &d, options.FindOne().SetProjection(bson.M{"_id": 1}))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("mail: read outbox: %w", err)
+	}
+	return true, nil
+}
+
 // hold gives a queued mail to the scheduler, in memory while there is
 // room.
 func (s *Service) hold(doc *outboxDoc) {

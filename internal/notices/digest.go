@@ -101,6 +101,15 @@ func (r *digestRun) zone(name string) *time.Location {
 // outbox's idempotency key ("digest:<street>:<user>:<period>") makes a
 // second queueing of the same mail (a crash before the mark, two runs at
 // once) send nothing more. Running it twice queues nothing new.
+// digestID is the outbox's key of r's digest of the street for its period.
+func digestID(sid string, r *reader) string {
+	return "digest:" + sid + ":" + r.acc.ID + ":" + r.per.key
+}
+
+// yieldBound is how long one digest waits for the foreground to be quiet:
+// on a server that is never quiet the run still moves on.
+const yieldBound = 5 * time.Millisecond
+
 func (s *Service) Digests(ctx context.Context, now time.Time) (int, error) {
 	streets, err := s.dir.StreetIDs(ctx)
 	if err != nil {
@@ -209,23 +218,38 @@ func (s *Service) streetDigests(ctx context.Context, run *digestRun, sid string)
 	queued := 0
 	var errs []error
 	for _, r := range due {
+		if err := s.foreground.Wait(ctx, yieldBound); err != nil {
+			return queued, errors.Join(append(errs, err)...)
+		}
 		var items []posts.Post
 		if r.withPosts {
 			items = itemsFor(recent, r.acc.ID, r.since, run.now)
 		}
 		if len(items) > 0 || len(r.replies) > 0 {
-			m, err := s.digestMail(r, sid, street, items)
-			if err == nil {
-				err = s.out.Queue(ctx, m)
+			told, err := s.out.Queued(ctx, digestID(sid, r))
+			if err == nil && !told {
+				var m Mail
+				if m, err = s.digestMail(r, sid, street, items); err == nil {
+					err = s.out.Queue(ctx, m)
+				}
 			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("user %s: %w", r.acc.ID, err))
 				continue // not marked: the next run tries again
 			}
-			queued++
+			if !told {
+				queued++
+			}
+			if len(r.replies) == 0 {
+				// The mail's own key keeps the period from being told
+				// twice (Queued): no mark, one write fewer per reader,
+				// which a run of thousands makes count.
+				continue
+			}
 		}
-		// Marked also when there was nothing to tell: the period is done,
-		// and a post made later in it waits for the next one.
+		// Marked when there was nothing to tell: the period is done, and a
+		// post made later in it waits for the next one. And when replies
+		// were listed: they leave the reader's pending ones.
 		if err := s.markSent(ctx, r, sid, run.now); err != nil {
 			errs = append(errs, fmt.Errorf("user %s: %w", r.acc.ID, err))
 		}
@@ -387,7 +411,7 @@ func (s *Service) digestMail(r *reader, sid, street string, items []posts.Post) 
 	if err != nil {
 		return Mail{}, err
 	}
-	return Mail{ID: "digest:" + sid + ":" + r.acc.ID + ":" + r.per.key, Kind: mail.KindDigest, To: r.acc.Email, ToName: r.acc.Name,
+	return Mail{ID: digestID(sid, r), Kind: mail.KindDigest, To: r.acc.Email, ToName: r.acc.Name,
 		Locale: t.Lang, Subject: v.Subject, Text: text, HTML: html, Unsubscribe: s.UnsubscribeURL(r.acc.ID, unsubscribe)}, nil
 }
 

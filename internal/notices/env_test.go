@@ -51,6 +51,7 @@ type env struct {
 // outbox is where the notices service queues its mails.
 type outbox interface {
 	Queue(context.Context, notices.Mail) error
+	Queued(context.Context, string) (bool, error)
 }
 
 // newEnv builds the services; outboxOf makes the outbox on the env's
@@ -140,6 +141,12 @@ func (r *recorder) Queue(_ context.Context, m notices.Mail) error {
 	r.ids[m.ID] = true
 	r.mails = append(r.mails, m)
 	return nil
+}
+
+func (r *recorder) Queued(_ context.Context, id string) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ids[id], nil
 }
 
 // all returns the mails queued so far.

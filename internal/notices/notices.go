@@ -20,6 +20,7 @@ import (
 	"civico/internal/auth"
 	"civico/internal/clock"
 	"civico/internal/fault"
+	"civico/internal/idle"
 	"civico/internal/posts"
 	"civico/internal/store"
 )
@@ -28,6 +29,8 @@ import (
 // more (mail.Service).
 type outbox interface {
 	Queue(ctx context.Context, m Mail) error
+	// Queued tells whether the mail id was queued already.
+	Queued(ctx context.Context, id string) (bool, error)
 }
 
 // accounts reads accounts (auth.Service): email, name, locale, time zone
@@ -71,6 +74,10 @@ type Options struct {
 	Secret []byte
 	// Logger, nil for none.
 	Logger *slog.Logger
+	// Foreground, when set, is waited for (briefly) before each digest is
+	// written: a run of thousands is background work, and the street's
+	// live sockets and people's requests go first.
+	Foreground *idle.Gate
 }
 
 // ErrBadUnsubscribe is the answer to an unsubscribe link that was altered,
@@ -90,6 +97,8 @@ type Service struct {
 	public   string
 	secret   []byte
 	log      *slog.Logger
+	// foreground goes first: see Options.Foreground.
+	foreground *idle.Gate
 }
 
 // settingsCollection holds one document per user who chose something or
@@ -121,7 +130,8 @@ func New(ctx context.Context, st *store.Store, c clock.Clock, out outbox, acc ac
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{settings: st.Collection(settingsCollection), clock: c, out: out, acc: acc, dev: dev, quiet: q, dir: dir,
-		feed: f, public: strings.TrimRight(opts.PublicURL, "/"), secret: secret, log: log}, nil
+		feed: f, public: strings.TrimRight(opts.PublicURL, "/"), secret: secret, log: log,
+		foreground: opts.Foreground}, nil
 }
 
 // link is an address in the PWA (path starts with "/").

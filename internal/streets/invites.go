@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -297,4 +298,14 @@ func (s *Service) useInvite(ctx context.Context, streetID, code string) error {
 			return err
 		}
 	}
+}
+
+// JoinPath is the PWA's join screen of a street, and InvitePath the same
+// with an invite's code: the one form of every such link, whether the API
+// answers it or a printed QR code carries it.
+func JoinPath(streetID string) string { return "/streets/" + url.PathEscape(streetID) + "/join" }
+
+// InvitePath is the join screen with the invite's code filled in.
+func InvitePath(streetID, code string) string {
+	return JoinPath(streetID) + "?code=" + url.QueryEscape(code)
 }

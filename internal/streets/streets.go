@@ -707,3 +707,14 @@ func (s *Service) StreetIDs(ctx context.Context) ([]string, error) {
 	}, options.Find().SetProjection(bson.M{"_id": 1}))
 	return out, err
 }
+
+// Listing is a street's public face (name, city, member count), for work
+// that names the street to people who need not be members (a printed
+// board, a flyer).
+func (s *Service) Listing(ctx context.Context, streetID string) (Listing, error) {
+	d, err := s.street(ctx, streetID)
+	if err != nil {
+		return Listing{}, err
+	}
+	return Listing{ID: d.ID, Name: d.Name, City: d.City, MemberCount: d.MemberCount}, nil
+}

@@ -1,6 +1,7 @@
 package streets_test
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -452,5 +453,26 @@ func TestMembershipLookupAndRestart(t *testing.T) {
 	}
 	if dir, _, _ := svc.Directory(e.Ctx, "", "", "", 10); len(dir) != 1 || dir[0].MemberCount != 2 {
 		t.Fatalf("directory after restart = %+v", dir)
+	}
+}
+
+// The visits of every street and the public face of one: ids of the
+// streets there are, and a street's name, city and member count to
+// anyone who prints or shares it.
+func TestStreetIDsAndListing(t *testing.T) {
+	e := newEnv(t)
+	anna, bruno := e.User("Anna"), e.User("Bruno")
+	a := e.NamedStreet(anna, "Via Fondazza", bruno)
+	b := e.NamedStreet(bruno, "Via del Pratello")
+	ids, err := e.Streets.StreetIDs(e.Ctx)
+	if err != nil || !slices.Contains(ids, a) || !slices.Contains(ids, b) {
+		t.Fatalf("StreetIDs %v, %v; want %s and %s", ids, err, a, b)
+	}
+	l, err := e.Streets.Listing(e.Ctx, a)
+	if err != nil || l.ID != a || l.Name != "Via Fondazza" || l.MemberCount != 2 {
+		t.Fatalf("Listing %+v, %v", l, err)
+	}
+	if _, err := e.Streets.Listing(e.Ctx, "0123456789abcdef01234567"); !errors.Is(err, streets.ErrStreetNotFound) {
+		t.Fatalf("an unknown street: %v", err)
 	}
 }

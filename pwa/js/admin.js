@@ -1,13 +1,15 @@
 // A street's administration: join requests, reports, members (roles, ban
-// with a reason), banned members, invite links, the links with Portinaio
-// desks and the audit log, with the way to the street's impact figures and
-// its unanswered requests. Every decision asks for its reason, which the
-// audit log keeps.
-import { h, mount } from './dom.js';
-import { t, has, when, ago } from './i18n.js';
+// with a reason), banned members, invite links (each also as a flyer to
+// print and a QR code), the links with Portinaio desks and the audit log,
+// with the way to the street's impact figures and its unanswered requests,
+// and the street's board printed on paper. Every decision asks for its
+// reason, which the audit log keeps.
+import { h, mount, uid } from './dom.js';
+import { t, tn, has, when, ago } from './i18n.js';
 import * as api from './api.js';
 import * as session from './session.js';
 import * as links from './links.js';
+import { boardButton, flyerButton, qrButton } from './paper.js';
 import { ask, badge, busy, empty, failure, heading, loading, more, tabs, toast } from './ui.js';
 
 const sections = ['requests', 'reports', 'members', 'banned', 'invites', 'desks', 'audit'];
@@ -24,7 +26,8 @@ export async function render(ctx) {
       h('p', null, h('a', { href: `/streets/${sid}`, class: 'back' }, t('admin.back'))),
       h('div', { class: 'actions' },
         h('a', { href: `/impact/streets/${sid}`, class: 'btn ghost', id: 'street-impact' }, t('admin.impact')),
-        h('a', { href: `/impact/streets/${sid}?show=unanswered`, class: 'btn ghost', id: 'street-unanswered' }, t('admin.unanswered')))),
+        h('a', { href: `/impact/streets/${sid}?show=unanswered`, class: 'btn ghost', id: 'street-unanswered' }, t('admin.unanswered')),
+        boardButton(sid, s ? s.name : '', { id: 'print-board' }))),
     tabs(t('admin.sections'), sections.map((x) => [x === 'requests' ? base : `${base}/${x}`, t(`admin.${x}`)]), tab === 'requests' ? base : `${base}/${tab}`),
     h('h2', { id: 'admin-section' }, t(`admin.${tab}`)),
     body);
@@ -162,27 +165,54 @@ function inviteUrl(inv, sid) {
   return `${location.origin}/streets/${sid}/join?code=${encodeURIComponent(inv.code)}`;
 }
 
+// inviteCard is one open invite: its link to copy or share, until when it
+// works and how often it was used, and the same invitation on paper (a
+// flyer for the street's doors) and as a QR code (for a chat).
+function inviteCard(inv, sid, name) {
+  const link = inviteUrl(inv, sid);
+  const titleId = uid('invite');
+  const input = h('input', { type: 'text', readonly: true, value: link, class: 'invite-link', 'aria-label': t('admin.invite.link') });
+  const copy = h('button', { type: 'button', class: 'btn', 'aria-describedby': titleId }, t('admin.invite.copy'));
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(link);
+      toast(t('admin.invite.copied'));
+    } catch {
+      input.select();
+    }
+  });
+  const share = navigator.share ? h('button', { type: 'button', class: 'btn ghost', 'aria-describedby': titleId }, t('admin.invite.share')) : null;
+  if (share) share.addEventListener('click', () => navigator.share({ title: 'Civico', url: link }).catch(() => {}));
+  const paper = { 'aria-describedby': titleId };
+  return h('li', { class: 'card stack invite', 'data-code': inv.code },
+    h('h3', { id: titleId }, t('admin.invite.until', { when: when(inv.expires_at) })),
+    inv.max_uses ? h('p', { class: 'meta' }, tn('admin.invite.uses', inv.uses || 0, { max: inv.max_uses })) : null,
+    input,
+    h('div', { class: 'actions' }, copy, share, flyerButton(sid, inv.code, name, paper), qrButton(sid, inv.code, link, name, paper)));
+}
+
 async function invites(ctx, sid, body) {
-  const out = h('div', { id: 'invite-out', 'aria-live': 'polite' });
+  const s = session.street(sid);
+  const name = s ? s.name : '';
+  const ul = h('ul', { class: 'list cards', id: 'invites' });
+  // No live region: the list would be read whole; a new invite takes the focus.
+  const out = h('div', { id: 'invite-out' }, loading());
   const make = h('button', { type: 'button', class: 'btn primary', id: 'make-invite' }, t('admin.invite.make'));
   make.addEventListener('click', () => busy(make, async () => {
     const inv = await api.post(`/streets/${sid}/invites`, {});
-    const link = inviteUrl(inv, sid);
-    const input = h('input', { type: 'text', readonly: true, value: link, id: 'invite-link', 'aria-label': t('admin.invite.link') });
-    const copy = h('button', { type: 'button', class: 'btn' }, t('admin.invite.copy'));
-    copy.addEventListener('click', async () => {
-      try {
-        await navigator.clipboard.writeText(link);
-        toast(t('admin.invite.copied'));
-      } catch {
-        input.select();
-      }
-    });
-    const share = navigator.share ? h('button', { type: 'button', class: 'btn ghost' }, t('admin.invite.share')) : null;
-    if (share) share.addEventListener('click', () => navigator.share({ title: 'Civico', url: link }).catch(() => {}));
-    mount(out, h('div', { class: 'card stack' }, h('p', null, t('admin.invite.made', { when: when(inv.expires_at) })), input, h('div', { class: 'actions' }, copy, share)));
+    const card = inviteCard(inv, sid, name);
+    ul.prepend(card);
+    mount(out, ul);
+    card.querySelector('.invite-link').focus();
   }));
-  mount(body, h('p', null, t('admin.invite.text')), make, out);
+  mount(body, h('p', null, t('admin.invite.text')), h('p', null, t('admin.invite.paper')), make, out);
+  const res = await api.get(`/streets/${sid}/invites`, undefined, { signal: ctx.signal });
+  if (!ctx.current()) return;
+  for (const inv of res.items || []) {
+    // One made while the list loaded is already there.
+    if (!ul.querySelector(`[data-code="${CSS.escape(inv.code)}"]`)) ul.append(inviteCard(inv, sid, name));
+  }
+  mount(out, ul.children.length ? ul : empty(t('admin.invite.none')));
 }
 
 function desks(ctx, sid, body) {

@@ -187,10 +187,18 @@ export const patch = (path, body, opts = {}) => request('PATCH', path, { ...opts
 /** del deletes, with an optional JSON body (a reason). */
 export const del = (path, body, opts = {}) => request('DELETE', path, { ...opts, body });
 
-/** download fetches a file with the user's token and saves it as filename. */
-export async function download(path, filename, query) {
-  const res = await request('GET', path, { query, raw: true, headers: { Accept: 'text/csv,*/*' } });
-  const blob = await res.blob();
+/**
+ * file fetches a file with the user's token (a PDF, an image: the API's
+ * files need it, so they cannot be plain links) and resolves to a Blob of
+ * the type the server said.
+ */
+export async function file(path, query, accept = '*/*') {
+  const res = await request('GET', path, { query, raw: true, headers: { Accept: accept } });
+  return res.blob();
+}
+
+/** save hands blob to the browser as a download named filename. */
+export function save(blob, filename) {
   const href = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = href;
@@ -200,6 +208,11 @@ export async function download(path, filename, query) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(href), 30000);
+}
+
+/** download fetches a file with the user's token and saves it as filename. */
+export async function download(path, filename, query) {
+  save(await file(path, query, 'text/csv,*/*'), filename);
 }
 
 /** key makes an idempotency key. */

@@ -2,10 +2,13 @@
 // sides agreed, the desk's volunteers see the street's requests nobody
 // answered and can call a neighbour who is not online. A street admin asks
 // or accepts from the street's admin screen, a coordinator from the desk's;
-// either side may undo it. The same screen part serves both sides.
+// either side may undo it. The same screen part serves both sides; on the
+// desk's, each linked street's board can be printed, for the neighbours
+// who come to the counter.
 import { h, mount, uid } from './dom.js';
 import { t } from './i18n.js';
 import * as api from './api.js';
+import { boardButton } from './paper.js';
 import { ask, badge, busy, empty, field, loading, submitting, toast, values } from './ui.js';
 
 const statusBadge = {
@@ -36,8 +39,13 @@ export async function render(ctx, box, side) {
     const [label, kind] = statusBadge[state];
     const li = h('li', { class: 'card link', 'data-link': o.id, 'data-status': l.status },
       h('h3', { id: titleId }, o.name || o.id), h('p', null, badge(t(label), kind)));
-    if (!side.edit) return li;
     const acts = [];
+    // Every volunteer of the desk may print it, not only who edits the links.
+    if (!street && state === 'active') acts.push(boardButton(o.id, o.name, { 'aria-describedby': titleId }));
+    if (!side.edit) {
+      if (acts.length) li.append(h('div', { class: 'actions' }, acts));
+      return li;
+    }
     if (state === 'theirs') {
       const accept = h('button', { type: 'button', class: 'btn primary accept-link', 'aria-describedby': titleId }, t('links.accept'));
       accept.addEventListener('click', () => busy(accept, async () => {

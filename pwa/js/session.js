@@ -15,7 +15,7 @@ function changed() {
 }
 
 function remember(me) {
-  const keep = { id: me.id, name: me.name, email: me.email, locale: me.locale, memberships: me.memberships };
+  const keep = { id: me.id, name: me.name, email: me.email, locale: me.locale, on_paper: me.on_paper, memberships: me.memberships };
   localStorage.setItem(USER_KEY, JSON.stringify(keep));
 }
 

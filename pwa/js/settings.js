@@ -1,8 +1,8 @@
 // Notification settings (push on this device, what to be told about in
 // each street, with quiet hours, and what to be told by email) and the
-// account (name, language, email address, data export, closing the
-// account, signing out).
-import { h, mount } from './dom.js';
+// account (name, language, email address, never appearing on the street's
+// printed board, data export, closing the account, signing out).
+import { h, mount, uid } from './dom.js';
 import { t, lang, languages, choose } from './i18n.js';
 import * as api from './api.js';
 import * as session from './session.js';
@@ -158,6 +158,34 @@ function emailSection(u) {
   return h('section', { class: 'stack', id: 'email-section', 'aria-labelledby': 'email-heading' }, ...parts);
 }
 
+// paperSection is the choice never to appear on paper: a street's admins
+// and its desk's volunteers print the street's open requests and offers
+// (title, category, first name and initial) for the neighbours who never
+// open the app. The switch saves at once; a refused save puts it back.
+function paperSection(u) {
+  const id = uid('never-on-paper');
+  const hintId = `${id}-hint`;
+  const box = h('input', { type: 'checkbox', role: 'switch', id, name: 'never_on_paper', checked: u.on_paper === false, 'aria-describedby': hintId });
+  box.addEventListener('change', async () => {
+    const never = box.checked;
+    box.disabled = true;
+    try {
+      await api.patch('/me', { on_paper: !never });
+      await session.loadMe().catch(() => {});
+      toast(t(never ? 'account.paper.never.ok' : 'account.paper.again.ok'));
+    } catch (err) {
+      box.checked = !never;
+      toast(api.message(err), 'error');
+    } finally {
+      box.disabled = false;
+    }
+  });
+  return h('section', { class: 'stack', id: 'paper-section', 'aria-labelledby': 'paper-heading' },
+    h('h2', { id: 'paper-heading' }, t('account.paper')),
+    h('p', { id: hintId }, t('account.paper.text')),
+    h('div', { class: 'check switch' }, box, h('label', { for: id }, t('account.paper.never'))));
+}
+
 /** account is the account screen. */
 export function account(ctx) {
   const u = session.state.user;
@@ -197,7 +225,7 @@ export function account(ctx) {
       await navigate('/signin', { replace: true });
     });
   });
-  mount(ctx.main, heading(t('account.title'), h('p', { class: 'lead' }, u.email || '')), form, emailSection(u),
+  mount(ctx.main, heading(t('account.title'), h('p', { class: 'lead' }, u.email || '')), form, paperSection(u), emailSection(u),
     h('section', { class: 'stack', 'aria-labelledby': 'data-heading' }, h('h2', { id: 'data-heading' }, t('account.data')),
       h('p', null, t('account.data.text')), h('div', { class: 'actions' }, exp, out, del)));
 }
