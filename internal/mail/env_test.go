@@ -150,4 +150,3 @@ func (l *logTap) count(text string) int {
 	}
 	return n
 }
-

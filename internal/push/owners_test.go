@@ -13,7 +13,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-
 // withOwners makes e.svc the process o.
 func withOwners(o push.Owners) envOption { return func(e *env) { e.opts.Owners = o } }
 
