@@ -16,12 +16,14 @@ import (
 	"civico/internal/hub"
 	"civico/internal/idle"
 	"civico/internal/impact"
+	"civico/internal/locator"
 	"civico/internal/moderation"
 	"civico/internal/notices"
 	"civico/internal/paper"
 	"civico/internal/portineria"
 	"civico/internal/posts"
 	"civico/internal/push"
+	"civico/internal/referrals"
 	"civico/internal/streets"
 
 	"github.com/gofiber/fiber/v2"
@@ -90,6 +92,10 @@ type Deps struct {
 	// "no wrong door" (links, unanswered requests); nil leaves their routes out.
 	Impact  *impact.Service
 	Handoff *handoff.Service
+	// Locator is the neighbourhood's places; Referrals the desk's referrals
+	// to them; nil leaves their routes out.
+	Locator   *locator.Service
+	Referrals *referrals.Service
 	// Foreground, when set, is marked busy while a request is answered
 	// (not for websockets, which live for hours): background work gives way.
 	Foreground *idle.Gate

@@ -28,6 +28,7 @@ import (
 	"civico/internal/idle"
 	"civico/internal/impact"
 	"civico/internal/listener"
+	"civico/internal/locator"
 	"civico/internal/mail"
 	"civico/internal/metrics"
 	"civico/internal/moderation"
@@ -37,6 +38,7 @@ import (
 	"civico/internal/posts"
 	"civico/internal/push"
 	"civico/internal/ratelimit"
+	"civico/internal/referrals"
 	"civico/internal/store"
 	"civico/internal/streets"
 	"civico/pwa"
@@ -77,6 +79,9 @@ type App struct {
 	// Handoff is the warm hand-off and "no wrong door"; Impact the figures.
 	Handoff *handoff.Service
 	Impact  *impact.Service
+	// Locator is the neighbourhood's places; Referrals the desk's referrals to them.
+	Locator   *locator.Service
+	Referrals *referrals.Service
 	// Foreground is marked by requests and fan-outs; pushes wait for it
 	// to be quiet before encrypting. Its part fanout is marked by the hub
 	// alone; the embedded database's writes wait for that.
@@ -202,6 +207,12 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.buildNotices(ctx); err != nil {
 		return err
 	}
+	if err := a.buildLocator(ctx); err != nil {
+		return err
+	}
+	if err := a.buildReferrals(ctx); err != nil {
+		return err
+	}
 	a.buildPaper()
 
 	files := a.pwa
@@ -226,8 +237,8 @@ func (a *App) build(ctx context.Context) error {
 		Posts:       a.Posts,
 		Moderation:  a.Moderation,
 		Memberships: map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Memberships, "streets": a.streetMemberships},
-		Exporters:   map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Export, "push": a.Push.Export, "email": a.Notices.Export, "handoff": a.Handoff.Export, "streets": a.Streets.Export, "posts": a.Posts.Export, "reports": a.Moderation.Export},
-		Erasers:     []func(context.Context, string) error{a.Portineria.Erase, a.Push.Erase, a.Notices.Erase, a.Handoff.Erase, a.eraseStreetData},
+		Exporters:   map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Export, "push": a.Push.Export, "email": a.Notices.Export, "handoff": a.Handoff.Export, "streets": a.Streets.Export, "posts": a.Posts.Export, "reports": a.Moderation.Export, "places": a.Locator.Export, "referrals": a.Referrals.Export},
+		Erasers:     []func(context.Context, string) error{a.Portineria.Erase, a.Push.Erase, a.Notices.Erase, a.Handoff.Erase, a.Locator.Erase, a.Referrals.Erase, a.eraseStreetData},
 		Static:      static,
 		Push:        a.Push,
 		Notices:     a.Notices,
@@ -235,6 +246,8 @@ func (a *App) build(ctx context.Context) error {
 		LogoutHook:  a.Push.Logout,
 		Impact:      a.Impact,
 		Handoff:     a.Handoff,
+		Locator:     a.Locator,
+		Referrals:   a.Referrals,
 		Foreground:  a.Foreground,
 		Observer:    a.metrics,
 	})
