@@ -213,6 +213,7 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.buildReferrals(ctx); err != nil {
 		return err
 	}
+	a.buildFigures()
 	a.buildPaper()
 
 	files := a.pwa

@@ -8,7 +8,7 @@ import (
 )
 
 // buildImpact makes the warm hand-off, "no wrong door" and the impact
-// figures. Call it once streets, posts, portineria and push exist: the
+// figures' sources. Call it once streets, posts, portineria and push exist: the
 // hand-off reads posts, links streets to associations and pushes reminders.
 func (a *App) buildImpact(ctx context.Context) error {
 	if err := a.store.EnsureIndexes(ctx, handoff.Indexes()...); err != nil {
@@ -21,6 +21,10 @@ func (a *App) buildImpact(ctx context.Context) error {
 	a.Handoff = handoff.New(a.store, a.clock, a.Posts, a.Streets, a.Portineria, a.Auth, notifier, a.log.With("component", "handoff"))
 	a.Events.Subscribe(a.Handoff.OnEvent)
 	a.sweeps = append(a.sweeps, a.Handoff.Sweep)
-	a.Impact = impact.New(a.Posts, a.Streets, a.Portineria, a.Handoff, a.clock)
 	return nil
+}
+
+// buildFigures makes the impact figures, once the referrals they count exist.
+func (a *App) buildFigures() {
+	a.Impact = impact.New(a.Posts, a.Streets, a.Portineria, a.Handoff, a.Referrals, a.clock)
 }

@@ -83,6 +83,10 @@ type Config struct {
 	BackupInterval time.Duration
 	BackupDir      string
 	BackupKeep     int
+
+	// ReferralFollowUp is how long after a referral the desk asks whether
+	// it helped (CIVICO_REFERRAL_FOLLOWUP: "7d", or a duration such as "36h").
+	ReferralFollowUp time.Duration
 }
 
 // Load reads args (flags) over getenv (environment) over the defaults.
@@ -131,6 +135,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&backupInterval, "backup-interval", env("CIVICO_BACKUP_INTERVAL", "0"), "back the embedded database up this often (e.g. 24h); 0: never")
 	fs.StringVar(&c.BackupDir, "backup-dir", env("CIVICO_BACKUP_DIR", ""), "scheduled backups' directory (default <data>/backups)")
 	intVar(fs, &perr, &c.BackupKeep, "backup-keep", env("CIVICO_BACKUP_KEEP", "7"))
+	daysVar(fs, &perr, &c.ReferralFollowUp, "referral-followup", env("CIVICO_REFERRAL_FOLLOWUP", "7d"))
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
@@ -203,6 +208,9 @@ func (c *Config) validate() error {
 	}
 	if a, err := mail.ParseAddress(c.MailFrom); err != nil || strings.ContainsAny(c.MailFrom, "\r\n") || !strings.Contains(a.Address, "@") {
 		errs = append(errs, fmt.Errorf("CIVICO_MAIL_FROM %q is not an address such as Civico <civico@example.org>", c.MailFrom))
+	}
+	if c.ReferralFollowUp < time.Hour || c.ReferralFollowUp > 90*24*time.Hour {
+		errs = append(errs, errors.New("CIVICO_REFERRAL_FOLLOWUP must be within 1h..90d (e.g. 7d)"))
 	}
 	if c.MailRate < 1 || c.MailRate > 10_000 {
 		errs = append(errs, errors.New("CIVICO_MAIL_RATE must be within 1..10000 mails per second"))
@@ -303,6 +311,32 @@ func intVar(fs *flag.FlagSet, errs *[]error, p *int, name, def string) {
 		*p = v
 		return err
 	})
+}
+
+// daysVar is durVar that also takes whole days ("7d"), the unit
+// operators think of follow-ups in.
+func daysVar(fs *flag.FlagSet, errs *[]error, p *time.Duration, name, def string) {
+	d, err := parseDays(def)
+	if err != nil {
+		*errs = append(*errs, fmt.Errorf("%s: %q is not a duration such as 7d or 36h", name, def))
+	}
+	*p = d
+	fs.Func(name, "duration or days", func(s string) error {
+		v, err := parseDays(s)
+		*p = v
+		return err
+	})
+}
+
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 || days > 3650 {
+			return 0, fmt.Errorf("%q: not a number of days", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 func durVar(fs *flag.FlagSet, errs *[]error, p *time.Duration, name, def string) {

@@ -17,7 +17,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr != ":8080" || c.DataDir != "./data" || c.MongoURI != "" || c.LoginPerAccount != 10 || c.LoginPerIP != 30 ||
-		c.RegisterPerIP != 20 || c.PostsPerHour != 30 || c.ReadTimeout != 10*time.Second {
+		c.RegisterPerIP != 20 || c.PostsPerHour != 30 || c.ReadTimeout != 10*time.Second || c.ReferralFollowUp != 7*24*time.Hour {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -32,6 +32,15 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 	}
 	if c.Addr != ":9000" || c.DataDir != "/var/lib/civico" || c.MongoURI == "" || c.LoginPerIP != 5 || c.ReadTimeout != 3*time.Second {
 		t.Fatalf("got %+v", c)
+	}
+}
+
+func TestReferralFollowUpInDaysOrHours(t *testing.T) {
+	for in, want := range map[string]time.Duration{"7d": 7 * 24 * time.Hour, "14d": 14 * 24 * time.Hour, "36h": 36 * time.Hour} {
+		c, err := config.Load(nil, env(map[string]string{"CIVICO_REFERRAL_FOLLOWUP": in}))
+		if err != nil || c.ReferralFollowUp != want {
+			t.Errorf("%s: %v, %v", in, c.ReferralFollowUp, err)
+		}
 	}
 }
 
@@ -63,6 +72,9 @@ func TestInvalidSettingsAreRefused(t *testing.T) {
 		"mail from":      {"CIVICO_MAIL_FROM": "civico at example"},
 		"mail from crlf": {"CIVICO_MAIL_FROM": "Civico <a@example.org>\r\nBcc: b@example.org"},
 		"mail rate":      {"CIVICO_MAIL_RATE": "0"},
+		"follow-up days": {"CIVICO_REFERRAL_FOLLOWUP": "seven"},
+		"follow-up long": {"CIVICO_REFERRAL_FOLLOWUP": "120d"},
+		"follow-up zero": {"CIVICO_REFERRAL_FOLLOWUP": "0d"},
 	}
 	for name, m := range cases {
 		t.Run(name, func(t *testing.T) {

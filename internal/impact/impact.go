@@ -10,6 +10,8 @@ package impact
 import (
 	"sort"
 	"time"
+
+	"civico/internal/referrals"
 )
 
 // MinPeople is the smallest number of people a published figure may cover.
@@ -63,10 +65,48 @@ type Figures struct {
 	NewPairs               *int           `json:"new_pairs,omitempty"`
 }
 
-// Report is the figures of the period and of each calendar month in it.
+// Report is the figures of the period and of each calendar month in it;
+// an association's report adds its desk's referrals to places.
 type Report struct {
 	Figures
-	Monthly []Month `json:"monthly"`
+	Monthly   []Month          `json:"monthly"`
+	Referrals *ReferralFigures `json:"referrals,omitempty"`
+}
+
+// ReferralFigures count the desk's referrals made in the period: how many
+// were followed up (the person, or the volunteer, said how it went) and how
+// many helped. Suppressed, like the other figures, when fewer than
+// MinPeople people were referred: "3 referrals, 1 helped" would point at
+// someone a volunteer knows.
+type ReferralFigures struct {
+	Suppressed bool `json:"suppressed"`
+	People     *int `json:"people,omitempty"`
+	Made       *int `json:"made,omitempty"`
+	FollowedUp *int `json:"followed_up,omitempty"`
+	Helped     *int `json:"helped,omitempty"`
+}
+
+// ReferralFiguresOf counts the referrals made in [from, to).
+func ReferralFiguresOf(facts []referrals.Fact, from, to time.Time) ReferralFigures {
+	people := map[string]bool{}
+	var made, followed, helped int
+	for _, f := range facts {
+		if f.At.Before(from) || !f.At.Before(to) {
+			continue
+		}
+		people[f.Person] = true
+		made++
+		if f.FollowedUp {
+			followed++
+		}
+		if f.Helped {
+			helped++
+		}
+	}
+	if len(people) < MinPeople {
+		return ReferralFigures{Suppressed: true}
+	}
+	return ReferralFigures{People: ptr(len(people)), Made: ptr(made), FollowedUp: ptr(followed), Helped: ptr(helped)}
 }
 
 // Month is one month's figures.

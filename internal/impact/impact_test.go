@@ -1,10 +1,12 @@
 package impact_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	"civico/internal/impact"
+	"civico/internal/referrals"
 )
 
 var base = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
@@ -102,5 +104,27 @@ func TestMonthlySeriesSplitsThePeriod(t *testing.T) {
 	// is a new pair again, since they had not exchanged before mid-September.
 	if *r.NewPairs != 2 {
 		t.Fatalf("new pairs %d", *r.NewPairs)
+	}
+}
+
+// The desk's referrals count like the other figures: fewer than five
+// people referred in the period tell nothing; from five, made, followed up
+// and helped; referrals outside the period are left out.
+func TestReferralFigures(t *testing.T) {
+	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 1, 0)
+	in := from.Add(24 * time.Hour)
+	var facts []referrals.Fact
+	for i := range 4 {
+		facts = append(facts, referrals.Fact{Person: fmt.Sprint("member:", i), At: in, FollowedUp: i < 3, Helped: i < 2})
+	}
+	facts = append(facts, referrals.Fact{Person: "member:late", At: to, FollowedUp: true, Helped: true})
+	if f := impact.ReferralFiguresOf(facts, from, to); !f.Suppressed || f.Made != nil {
+		t.Fatalf("4 people: %+v", f)
+	}
+	facts = append(facts, referrals.Fact{Person: "user:x", At: in}, referrals.Fact{Person: "user:x", At: in, FollowedUp: true, Helped: true})
+	f := impact.ReferralFiguresOf(facts, from, to)
+	if f.Suppressed || *f.People != 5 || *f.Made != 6 || *f.FollowedUp != 4 || *f.Helped != 3 {
+		t.Fatalf("5 people: %+v", f)
 	}
 }

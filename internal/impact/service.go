@@ -13,6 +13,7 @@ import (
 	"civico/internal/fault"
 	"civico/internal/portineria"
 	"civico/internal/posts"
+	"civico/internal/referrals"
 	"civico/internal/streets"
 )
 
@@ -30,6 +31,11 @@ type Linker interface {
 	LinkedStreets(ctx context.Context, aid string) ([]string, error)
 }
 
+// Referrals lists an association's referrals to places (referrals.Service).
+type Referrals interface {
+	Facts(ctx context.Context, aid string, end time.Time) ([]referrals.Fact, error)
+}
+
 // Service gathers facts from storage and computes the figures.
 //
 // Cost: a street's figures read the street's post journal and each post by
@@ -42,12 +48,13 @@ type Service struct {
 	streets *streets.Service
 	desks   *portineria.Service
 	links   Linker
+	refs    Referrals
 	clock   clock.Clock
 }
 
-// New returns the service.
-func New(ps *posts.Service, sts *streets.Service, desks *portineria.Service, links Linker, c clock.Clock) *Service {
-	return &Service{posts: ps, streets: sts, desks: desks, links: links, clock: c}
+// New returns the service; refs may be nil (no referral figures).
+func New(ps *posts.Service, sts *streets.Service, desks *portineria.Service, links Linker, refs Referrals, c clock.Clock) *Service {
+	return &Service{posts: ps, streets: sts, desks: desks, links: links, refs: refs, clock: c}
 }
 
 // Period parses from and to: a day (2026-03-01), a month (2026-03) or an
@@ -152,7 +159,16 @@ func (s *Service) Association(ctx context.Context, p auth.Principal, aid, from, 
 		all.Requests = append(all.Requests, f.Requests...)
 		all.Exchanges = append(all.Exchanges, f.Exchanges...)
 	}
-	return Compute(all, start, end), nil
+	r := Compute(all, start, end)
+	if s.refs != nil {
+		facts, err := s.refs.Facts(ctx, aid, end)
+		if err != nil {
+			return Report{}, err
+		}
+		rf := ReferralFiguresOf(facts, start, end)
+		r.Referrals = &rf
+	}
+	return r, nil
 }
 
 // StreetFacts reads what the figures need of a street: its requests (not

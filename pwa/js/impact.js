@@ -96,12 +96,23 @@ function figures(r) {
       cats.map(([c, n]) => `${t(`category.${c}`)}: ${n}`).join(' · ')) : null];
 }
 
+// referrals is the desk's referrals to places, on an association's report.
+function referrals(f) {
+  if (!f) return null;
+  const title = h('h3', null, t('impact.referrals'));
+  if (f.suppressed) return h('section', { class: 'impact-referrals' }, title, h('p', { class: 'state empty' }, t('impact.suppressed')));
+  const rows = [['impact.referrals_made', num(f.made)], ['impact.referrals_followed_up', num(f.followed_up)], ['impact.referrals_helped', num(f.helped)]];
+  return h('section', { class: 'impact-referrals' }, title,
+    h('dl', { class: 'stats figures' }, rows.map(([k, v]) => h('div', null, h('dt', null, t(k)), h('dd', null, v)))));
+}
+
 async function report(ctx, box, path, csvName) {
   const r = await api.get(path, null, { signal: ctx.signal });
   if (!ctx.current()) return;
   const months = r.monthly || [];
   mount(box,
     figures(r),
+    referrals(r.referrals),
     h('div', { class: 'charts' },
       chart(t('impact.chart_requests'), months, (m) => m.requests),
       chart(t('impact.chart_exchanges'), months, (m) => m.exchanges),
