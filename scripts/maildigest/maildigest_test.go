@@ -48,6 +48,7 @@ var (
 	mailRate = flag.Int("mail-rate", 10000, "CIVICO_MAIL_RATE: mails per second at most")
 	window   = flag.Duration("window", 10*time.Second, "length of the websocket measurements before and after the digests")
 	setupPar = flag.Int("setup-par", 4, "concurrent registrations during setup")
+	rounds   = flag.Int("rounds", 3, "weekly digests to time, a week apart, each with its own new posts")
 )
 
 func BenchmarkDigest(b *testing.B) {
@@ -55,16 +56,16 @@ func BenchmarkDigest(b *testing.B) {
 	defer debug.SetGCPercent(debug.SetGCPercent(app.GCPercent))
 	b.ResetTimer()
 	run(b, options{members: *members, sockets: *sockets, wsRate: *wsRate, posts: *newPosts, mailRate: *mailRate,
-		window: *window, setupPar: *setupPar, out: os.Stdout, progress: os.Stderr})
+		rounds: *rounds, window: *window, setupPar: *setupPar, out: os.Stdout, progress: os.Stderr})
 }
 
 // TestDigestSmoke runs the bench on a small street: every member gets one
 // digest through SMTP, and the followers' probe frames are timed.
 func TestDigestSmoke(t *testing.T) {
-	r := run(t, options{members: 50, sockets: 5, wsRate: 20, posts: 3, mailRate: 10000,
+	r := run(t, options{members: 50, sockets: 5, wsRate: 20, posts: 3, mailRate: 10000, rounds: 2,
 		window: 500 * time.Millisecond, setupPar: 2, out: io.Discard, progress: io.Discard})
-	if r.mails != 50 {
-		t.Errorf("%d digests sent, want 50", r.mails)
+	if r.mails != 100 {
+		t.Errorf("%d digests sent over two weeks, want 100", r.mails)
 	}
 	if len(r.before) == 0 || len(r.during) == 0 {
 		t.Errorf("no probe frames timed: %d before, %d during", len(r.before), len(r.during))
@@ -73,6 +74,7 @@ func TestDigestSmoke(t *testing.T) {
 
 type options struct {
 	members, sockets, wsRate, posts, mailRate, setupPar int
+	rounds                                              int
 	window                                              time.Duration
 	out, progress                                       io.Writer
 }
@@ -82,6 +84,9 @@ type result struct {
 	before, during, after probe.Sample
 }
 
+// quiet is the fan-out without digests: before and after together.
+func (r result) quiet() probe.Sample { return r.before.Merge(r.after) }
+
 type member struct {
 	id, token string
 }
@@ -89,9 +94,11 @@ type member struct {
 // shifted is the wall clock moved by a fixed amount: the server runs on a
 // Monday early morning, before its hourly sweep finds any weekly digest due
 // (from 08:00), so the digests of the bench's own call are the only ones.
-type shifted struct{ by time.Duration }
+type shifted struct{ by atomic.Int64 }
 
-func (c shifted) Now() time.Time { return time.Now().UTC().Add(c.by) }
+func (c *shifted) Now() time.Time { return time.Now().UTC().Add(time.Duration(c.by.Load())) }
+
+func (c *shifted) add(d time.Duration) { c.by.Add(int64(d)) }
 
 // nextMonday returns the first Monday 06:00 in Rome (the members' zone: they
 // set none) after now.
@@ -112,7 +119,8 @@ func run(tb testing.TB, o options) result {
 	tb.Helper()
 	ctx := context.Background()
 	monday := nextMonday(time.Now())
-	clk := shifted{by: time.Until(monday)}
+	clk := &shifted{}
+	clk.add(time.Until(monday))
 	// The digests' time: 09:00 of that Monday, when the week's digest is due
 	// and lists the posts made since the Monday before.
 	digestAt := monday.Add(3 * time.Hour)
@@ -201,7 +209,41 @@ func run(tb testing.TB, o options) result {
 	fmt.Fprintf(o.out, "street: %d members with verified addresses, %d new posts, %d websocket followers, %d probe updates/s; at most %d mails/s\n",
 		o.members, o.posts, o.sockets, o.wsRate, o.mailRate)
 
-	stop := probe.Updates(client, s.URL, sess.AccessToken, probePost, o.wsRate)
+	var r result
+	var quietP99, busyP99 []time.Duration
+	for round := range o.rounds {
+		if round > 0 {
+			// A week later: new posts for the next Monday's digest, and a
+			// fresh session (the week outlived every access token; the
+			// followers' sockets stay open).
+			clk.add(7 * 24 * time.Hour)
+			digestAt = digestAt.AddDate(0, 0, 7)
+			s.Do(tb, "POST", "/auth/login", map[string]string{"email": author.Email, "password": author.Password}, "").Expect(tb, http.StatusOK).JSON(tb, &sess)
+			writer := *author
+			writer.Token = sess.AccessToken
+			for i := range o.posts {
+				s.CreatePost(tb, &writer, sid, "request", fmt.Sprintf("Settimana %d: chi mi aiuta? %d", round+1, i))
+			}
+		}
+		rr := digestRound(ctx, tb, s, relay, client, lat, sess.AccessToken, probePost, digestAt, o)
+		fmt.Fprintf(o.out, "round %d: p99 %s → %s (%+.0f%%)\n", round+1, rr.quiet().P(0.99).Round(100*time.Microsecond),
+			rr.during.P(0.99).Round(100*time.Microsecond), change(rr.during.P(0.99), rr.quiet().P(0.99)))
+		quietP99, busyP99 = append(quietP99, rr.quiet().P(0.99)), append(busyP99, rr.during.P(0.99))
+		r.mails += rr.mails
+		r.before, r.during, r.after = r.before.Merge(rr.before), r.during.Merge(rr.during), r.after.Merge(rr.after)
+	}
+	mq, mb := probe.Median(quietP99), probe.Median(busyP99)
+	fmt.Fprintf(o.out, "over %d rounds: websocket p99 without digests median %s, during the digests median %s: %+.0f%%\n", o.rounds,
+		mq.Round(100*time.Microsecond), mb.Round(100*time.Microsecond), change(mb, mq))
+	return r
+}
+
+// digestRound measures one Monday's digests: the websocket fan-out for a
+// window before, while the digests are queued and sent, and a window after.
+func digestRound(ctx context.Context, tb testing.TB, s *testutil.Server, relay *testutil.SMTPServer, client *http.Client,
+	lat *probe.Latencies, token, probePost string, digestAt time.Time, o options) result {
+	tb.Helper()
+	stop := probe.Updates(client, s.URL, token, probePost, o.wsRate)
 	time.Sleep(500 * time.Millisecond) // let the probe stream settle
 	lat.Reset()
 	var r result
@@ -257,7 +299,7 @@ func run(tb testing.TB, o options) result {
 	stop()
 	stats := s.App.Mail.Stats()
 
-	quiet := r.before.Merge(r.after)
+	quiet := r.quiet()
 	fmt.Fprintf(o.out, "digests: %d queued in %s (%d accepted by then); first accepted after %s, last (%d) after %s: %.0f mails/s; retried %d, dropped %d, bounced %d\n",
 		queued, queuedIn.Round(time.Millisecond), sentByThen, firstAt.Round(time.Millisecond), r.mails, took.Round(time.Millisecond),
 		float64(r.mails)/took.Seconds(), stats.Retried-stats0.Retried, stats.Dropped-stats0.Dropped, stats.Bounced-stats0.Bounced)
