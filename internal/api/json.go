@@ -55,6 +55,10 @@ func declaredJSON(c *fiber.Ctx) bool {
 }
 
 func jsonError(err error) error {
+	// A type's own decoder (opening hours) names the field and the problem.
+	if e, ok := fault.As(err); ok && e.Kind == fault.Invalid {
+		return e
+	}
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
 		field := typeErr.Field
