@@ -111,7 +111,7 @@ self.addEventListener('push', (event) => {
     badge: '/icons/badge-72.png',
     lang: data.lang || undefined,
     data: { url: typeof data.url === 'string' ? data.url : '/' },
-    // The warm hand-off's one-tap answers (see handoffURL).
+    // One-tap answers: the warm hand-off's, a referral's follow-up (see handoffURL).
     actions: Array.isArray(data.actions) ? data.actions.slice(0, 2)
       .filter((a) => a && typeof a.action === 'string' && typeof a.title === 'string')
       .map((a) => ({ action: a.action, title: a.title })) : [],

@@ -44,7 +44,8 @@ func secureHeaders(cfg Config) func(*fiber.Ctx) {
 		c.Set("Content-Security-Policy", contentSecurityPolicy)
 		c.Set("X-Content-Type-Options", "nosniff")
 		c.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		c.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
+		// The Locator's "near me" asks for the position, from this origin only.
+		c.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(self), payment=(), usb=()")
 		c.Set("X-Frame-Options", "DENY")
 		c.Set("Cross-Origin-Opener-Policy", "same-origin")
 		if hsts {

@@ -41,6 +41,7 @@ func (h *handlers) routes(app *fiber.App) {
 	h.impactRoutes(v1)
 	h.placeRoutes(v1)
 	h.referralRoutes(v1, me)
+	h.suggestionRoutes(v1, me)
 
 	// Anything else under /api is unknown: never the SPA fallback.
 	v1.Use(func(c *fiber.Ctx) error { return errNotFound })

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"civico/internal/auth"
@@ -25,6 +26,7 @@ import (
 	"civico/internal/push"
 	"civico/internal/referrals"
 	"civico/internal/streets"
+	"civico/internal/suggestions"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/compress"
@@ -33,8 +35,10 @@ import (
 
 // Config tunes the HTTP server.
 type Config struct {
-	// BodyLimit bounds request bodies (default 64 KB).
-	BodyLimit int
+	// BodyLimit bounds request bodies (default 64 KB); UploadLimit those
+	// of the routes that take files (default 2 MB, see uploads).
+	BodyLimit   int
+	UploadLimit int
 	// ReadTimeout, WriteTimeout and IdleTimeout bound slow clients.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
@@ -96,6 +100,9 @@ type Deps struct {
 	// to them; nil leaves their routes out.
 	Locator   *locator.Service
 	Referrals *referrals.Service
+	// Suggestions are residents' suggestions on the places; nil leaves
+	// their routes out.
+	Suggestions *suggestions.Service
 	// Foreground, when set, is marked busy while a request is answered
 	// (not for websockets, which live for hours): background work gives way.
 	Foreground *idle.Gate
@@ -107,6 +114,9 @@ type Deps struct {
 func New(cfg Config, d Deps) *fiber.App {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = 64 * 1024
+	}
+	if cfg.UploadLimit < cfg.BodyLimit {
+		cfg.UploadLimit = max(cfg.BodyLimit, 2<<20)
 	}
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 10 * time.Second
@@ -126,8 +136,9 @@ func New(cfg Config, d Deps) *fiber.App {
 	// No ProxyHeader: c.IP() would then be the X-Forwarded-For the client
 	// wrote; clientIP is the one way to the caller's address.
 	app := fiber.New(fiber.Config{
-		AppName:                 "civico",
-		BodyLimit:               cfg.BodyLimit,
+		AppName:   "civico",
+		BodyLimit: cfg.UploadLimit, // the rest are held to BodyLimit by limitBodies
+
 		ReadTimeout:             cfg.ReadTimeout,
 		WriteTimeout:            cfg.WriteTimeout,
 		IdleTimeout:             cfg.IdleTimeout,
@@ -145,6 +156,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		app.Use(foreground(d.Foreground))
 	}
 	app.Use(withHeaders(setHeaders))
+	app.Use(limitBodies(cfg.BodyLimit))
 	app.Use(compress.New(compress.Config{Level: compress.LevelBestSpeed}))
 	h := &handlers{cfg: cfg, d: d, proxies: parseProxies(cfg.TrustedProxies, d.Log)}
 	h.routes(app)
@@ -178,4 +190,21 @@ func (h *handlers) readyz(c *fiber.Ctx) error {
 		}
 	}
 	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// uploads are the routes that take a file rather than a JSON document: up
+// to UploadLimit. A CSV of a council's 5 000 places does not fit in 64 KB.
+func upload(method, path string) bool {
+	return method == fiber.MethodPost && strings.HasSuffix(path, "/places.csv") && strings.HasPrefix(path, "/api/v1/associations/")
+}
+
+// limitBodies refuses a body over limit on every route but the uploads.
+// Fiber can only bound every route alike, at the uploads' size.
+func limitBodies(limit int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if n := c.Request().Header.ContentLength(); (n > limit || len(c.Request().Body()) > limit) && !upload(c.Method(), c.Path()) {
+			return errTooLarge
+		}
+		return c.Next()
+	}
 }

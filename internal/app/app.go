@@ -41,6 +41,7 @@ import (
 	"civico/internal/referrals"
 	"civico/internal/store"
 	"civico/internal/streets"
+	"civico/internal/suggestions"
 	"civico/pwa"
 
 	"github.com/gofiber/fiber/v2"
@@ -82,6 +83,8 @@ type App struct {
 	// Locator is the neighbourhood's places; Referrals the desk's referrals to them.
 	Locator   *locator.Service
 	Referrals *referrals.Service
+	// Suggestions are residents' suggestions on the places.
+	Suggestions *suggestions.Service
 	// Foreground is marked by requests and fan-outs; pushes wait for it
 	// to be quiet before encrypting. Its part fanout is marked by the hub
 	// alone; the embedded database's writes wait for that.
@@ -210,6 +213,9 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.buildLocator(ctx); err != nil {
 		return err
 	}
+	if err := a.buildSuggestions(ctx); err != nil {
+		return err
+	}
 	if err := a.buildReferrals(ctx); err != nil {
 		return err
 	}
@@ -238,8 +244,8 @@ func (a *App) build(ctx context.Context) error {
 		Posts:       a.Posts,
 		Moderation:  a.Moderation,
 		Memberships: map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Memberships, "streets": a.streetMemberships},
-		Exporters:   map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Export, "push": a.Push.Export, "email": a.Notices.Export, "handoff": a.Handoff.Export, "streets": a.Streets.Export, "posts": a.Posts.Export, "reports": a.Moderation.Export, "places": a.Locator.Export, "referrals": a.Referrals.Export},
-		Erasers:     []func(context.Context, string) error{a.Portineria.Erase, a.Push.Erase, a.Notices.Erase, a.Handoff.Erase, a.Locator.Erase, a.Referrals.Erase, a.eraseStreetData},
+		Exporters:   map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Export, "push": a.Push.Export, "email": a.Notices.Export, "handoff": a.Handoff.Export, "streets": a.Streets.Export, "posts": a.Posts.Export, "reports": a.Moderation.Export, "places": a.Locator.Export, "referrals": a.Referrals.Export, "suggestions": a.Suggestions.Export},
+		Erasers:     []func(context.Context, string) error{a.Portineria.Erase, a.Push.Erase, a.Notices.Erase, a.Handoff.Erase, a.Locator.Erase, a.Referrals.Erase, a.Suggestions.Erase, a.eraseStreetData},
 		Static:      static,
 		Push:        a.Push,
 		Notices:     a.Notices,
@@ -249,6 +255,7 @@ func (a *App) build(ctx context.Context) error {
 		Handoff:     a.Handoff,
 		Locator:     a.Locator,
 		Referrals:   a.Referrals,
+		Suggestions: a.Suggestions,
 		Foreground:  a.Foreground,
 		Observer:    a.metrics,
 	})

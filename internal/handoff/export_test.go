@@ -1,4 +1,6 @@
 package handoff
 
+import "civico/internal/followups"
+
 // ClaimFor is how long a sweep holds a check it claimed, for tests.
-const ClaimFor = claimFor
+const ClaimFor = followups.ClaimFor

@@ -20,11 +20,8 @@
 // handoff_due (by _id post:state, so a check is scheduled once), and the
 // sweep reads the ones whose time came (a scan of that collection on the
 // embedded engine, which holds only the checks of the last days' requests;
-// the "at" index on MongoDB). A sweep claims a check before acting by
-// moving its time forward by claimFor, in one conditional update that
-// only one sweep can win; once acted on, the check is deleted. A sweep
-// that fails, or whose process dies, leaves the check to fall due again
-// when the claim runs out: never lost, and the reminder claim and the
+// the "at" index on MongoDB), claiming each before acting on it
+// (internal/followups): never lost, and the reminder claim and the
 // unanswered entry (both inserts by _id) keep the effects once.
 // The first sweep of a process, and one a day after, also reads the live
 // requests (one scan of the posts collection) and schedules any that never
@@ -37,7 +34,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -45,6 +41,7 @@ import (
 	"civico/internal/clock"
 	"civico/internal/events"
 	"civico/internal/fault"
+	"civico/internal/followups"
 	"civico/internal/portineria"
 	"civico/internal/posts"
 	"civico/internal/push"
@@ -126,17 +123,9 @@ type Service struct {
 	lastBackfill time.Time
 }
 
-// claimFor is how long a sweep holds a check it claimed. A check neither
-// done nor given back by then (acting failed, or the process died) falls
-// due again for any sweep. Acting takes a few reads and one insert.
-const claimFor = 2 * time.Minute
-
 // backfillEvery is how often a process's sweep schedules the requests
 // that have no check (see backfill).
 const backfillEvery = 24 * time.Hour
-
-// sweepBatch bounds the checks one read of the due collection returns.
-const sweepBatch = 200
 
 // dueDoc is a check to make on a post at a time.
 type dueDoc struct {
@@ -144,7 +133,7 @@ type dueDoc struct {
 	PostID   string    `bson:"post_id"`
 	StreetID string    `bson:"street_id"`
 	State    string    `bson:"state"`
-	At       time.Time `bson:"at"` // when due; a claim moves it (claimFor)
+	At       time.Time `bson:"at"` // when due; a claim moves it (followups.ClaimFor)
 	Tries    int       `bson:"tries,omitempty"`
 }
 
@@ -225,53 +214,10 @@ func (s *Service) Sweep(ctx context.Context) error {
 	if err := s.maybeBackfill(ctx); err != nil {
 		errs = append(errs, err) // the due checks still go
 	}
-	now := s.clock.Now().UTC()
-	for {
-		var docs []dueDoc
-		if err := s.due.FindAll(ctx, bson.M{"at": bson.M{"$lte": now}}, &docs,
-			options.Find().SetSort(bson.D{{Key: "at", Value: 1}}).SetLimit(sweepBatch)); err != nil {
-			return errors.Join(append(errs, err)...)
-		}
-		sort.SliceStable(docs, func(i, j int) bool { return docs[i].At.Before(docs[j].At) })
-		for _, it := range docs {
-			until, ok, err := s.claim(ctx, it.ID, now)
-			if err != nil {
-				// Unclaimed, it would be found again: stop here, the next
-				// sweep goes on.
-				return errors.Join(append(errs, err)...)
-			}
-			if !ok {
-				continue // another sweep has it, or it is done
-			}
-			if err := s.handle(ctx, it); err != nil {
-				errs = append(errs, err) // due again once the claim runs out
-				continue
-			}
-			// Guarded by the claim: a sweep that took the check over after
-			// a claim ran out deletes it itself.
-			if _, err := s.due.DeleteOne(ctx, bson.M{"_id": it.ID, "at": until}); err != nil {
-				errs = append(errs, err) // acted on: a second go changes nothing
-			}
-		}
-		// Every check read was claimed or taken by someone else, so none of
-		// them is found again.
-		if len(docs) < sweepBatch {
-			return errors.Join(errs...)
-		}
+	if err := followups.Sweep(ctx, s.due, s.clock.Now().UTC(), s.handle); err != nil {
+		errs = append(errs, err)
 	}
-}
-
-// claim takes a due check for this sweep: its time moves claimFor past now,
-// out of every other sweep's reach, if it still was due. It returns the
-// new time, which is the claim's token.
-func (s *Service) claim(ctx context.Context, id string, now time.Time) (time.Time, bool, error) {
-	until := now.Add(claimFor).Truncate(time.Millisecond)
-	r, err := s.due.UpdateOne(ctx, bson.M{"_id": id, "at": bson.M{"$lte": now}},
-		bson.M{"$set": bson.M{"at": until}, "$inc": bson.M{"tries": 1}})
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	return until, r.MatchedCount == 1, nil
+	return errors.Join(errs...)
 }
 
 // maybeBackfill runs the backfill on this process's first sweep and once

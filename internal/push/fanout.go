@@ -443,7 +443,8 @@ func (s *Service) deliveries(ctx context.Context, j jobDoc) ([]*delivery, error)
 		return nil, err
 	}
 	street := ""
-	if s.dir != nil {
+	// A note may concern no street (a referral of a member met at a desk).
+	if s.dir != nil && j.StreetID != "" {
 		if street, err = s.dir.StreetName(ctx, j.StreetID); err != nil {
 			s.log.Warn("push: street name", "street", j.StreetID, "err", err)
 			street = ""

@@ -133,10 +133,11 @@ function url(path, query) {
  * request calls the API. Options: body (sent as JSON), query, headers,
  * auth (default true), signal, meta (resolve to {data, saved} where saved
  * is the date of an offline copy served by the service worker), raw (resolve
- * to the Response).
+ * to the Response), data (a Blob or string sent as it is, with the
+ * Content-Type given in headers: a CSV upload).
  */
 export async function request(method, path, opts = {}) {
-  const { body, query, headers = {}, auth = true, signal, meta = false, raw = false } = opts;
+  const { body, data: payload, query, headers = {}, auth = true, signal, meta = false, raw = false } = opts;
   const h = { Accept: 'application/json', ...headers };
   if (body !== undefined) h['Content-Type'] = 'application/json';
   if (auth) {
@@ -151,7 +152,7 @@ export async function request(method, path, opts = {}) {
   try {
     res = await fetch(url(path, query), {
       method, headers: h, signal, credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? payload : JSON.stringify(body),
     });
   } catch (err) {
     if (err && err.name === 'AbortError') throw err;

@@ -32,7 +32,13 @@ router.add('/account', lazy('./settings.js', 'account'));
 router.add('/impact/streets/:sid', lazy('./impact.js', 'street'));
 router.add('/impact/associations/:aid', lazy('./impact.js', 'association'));
 router.add('/posts/:pid/handoff', lazy('./impact.js', 'handoff'));
+// The neighbourhood's services: public information, signed in or out.
+router.add('/places', lazy('./places.js', 'search'), { public: true });
+router.add('/places/suggest', lazy('./places.js', 'suggest'));
+router.add('/places/:id', lazy('./places.js', 'place'), { public: true });
+router.add('/referrals/:id', lazy('./referrals.js', 'followUp'));
 router.add('/portineria', lazy('./portineria.js', 'list'));
+router.add('/portineria/:aid/places/:pid', lazy('./placeadmin.js', 'edit'));
 router.add('/portineria/:aid/members/:mid', lazy('./portineria.js', 'member'));
 router.add('/portineria/:aid', lazy('./portineria.js', 'association'));
 router.add('/portineria/:aid/:tab', lazy('./portineria.js', 'association'));
@@ -55,12 +61,14 @@ function shell() {
   const langButton = h('button', { type: 'button', class: 'lang', lang: other, onclick: switchLanguage },
     t(`lang.switch.${other}`));
   if (!session.signedIn()) {
-    mount(nav, h('ul', null, h('li', null, langButton)));
+    mount(nav, h('ul', null, h('li', null, h('a', { href: '/places' }, t('nav.places'))),
+      h('li', null, h('a', { href: `/signin` }, t('nav.signin'))), h('li', null, langButton)));
     nav.setAttribute('aria-label', t('nav.label'));
     nav.hidden = false;
+    markCurrent();
     return;
   }
-  const links = [['/', t('nav.streets')], ['/settings', t('nav.notifications')]];
+  const links = [['/', t('nav.streets')], ['/places', t('nav.places')], ['/settings', t('nav.notifications')]];
   if (session.associations().length > 0) links.push(['/portineria', t('nav.portineria')]);
   links.push(['/account', t('nav.account')]);
   mount(nav, h('ul', null, links.map(([href, text]) => h('li', null, h('a', { href }, text))), h('li', null, langButton)));

@@ -8,7 +8,7 @@ import { h, mount, uid } from './dom.js';
 import { t, day, lang } from './i18n.js';
 import * as api from './api.js';
 import * as session from './session.js';
-import { busy, empty, failure, heading, loading, more, toast } from './ui.js';
+import { answerBox, busy, empty, failure, focusPicked, heading, loading, more, toast } from './ui.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -120,14 +120,15 @@ async function report(ctx, box, path, csvName) {
     h('p', null, h('button', { type: 'button', class: 'btn', id: 'impact-csv', onclick: (e) => busy(e.currentTarget, () => api.download(`${path}.csv`, csvName)) }, t('impact.csv'))));
 }
 
-// unanswered lists requests waiting for help; take is set for volunteers.
-async function unanswered(ctx, box, path, take) {
+// unanswered lists requests waiting for help; take is set for volunteers,
+// and refer(post, li) adds "refer to a place" to a request the desk took.
+async function unanswered(ctx, box, path, take, refer) {
   const ul = h('ul', { class: 'list cards unanswered' });
   const pager = h('div', { class: 'pager' });
   const page = async (cursor) => {
     const res = await api.get(path, { cursor, limit: 20 }, { signal: ctx.signal });
     if (!ctx.current()) return;
-    for (const it of res.items || []) ul.append(item(it, take));
+    for (const it of res.items || []) ul.append(item(it, take, refer));
     mount(pager, more(res.next_cursor, page));
     mount(box, ul.children.length ? ul : empty(t('impact.unanswered_none')), pager);
   };
@@ -141,7 +142,7 @@ export function deskNote(desk, id) {
     : t('impact.desk_on_it', { desk: desk.association_name }));
 }
 
-function item(it, take) {
+function item(it, take, refer) {
   const p = it.post;
   const titleId = uid('unanswered');
   const desks = (it.desks || []).map((d) => h('div', { class: 'desk' },
@@ -165,15 +166,19 @@ function item(it, take) {
       note.setAttribute('tabindex', '-1');
       b.parentElement.replaceWith(note);
       note.focus();
+      if (refer) refer(p, li);
     }));
     li.append(h('div', { class: 'actions' }, b));
-  }
+  } else if (take && refer) refer(p, li);
   return li;
 }
 
 /** unansweredOf draws association aid's unanswered list, with "take it on", into box. */
 export function unansweredOf(ctx, box, aid) {
-  return unanswered(ctx, box, `/associations/${aid}/unanswered`, (pid) => `/associations/${aid}/unanswered/${pid}/take`);
+  const refer = (p, li) => import('./referrals.js').then((m) => {
+    if (ctx.current()) li.append(m.referBox(ctx, aid, { post_id: p.id }, p.on_behalf_of || p.author_name || p.title));
+  }).catch(() => {});
+  return unanswered(ctx, box, `/associations/${aid}/unanswered`, (pid) => `/associations/${aid}/unanswered/${pid}/take`, refer);
 }
 
 /**
@@ -241,21 +246,11 @@ export function handoffBox(pid, v, answered, chosen) {
     toast(t('handoff.thanks'));
     await answered(p, answer);
   };
-  const picked = v.answers.includes(chosen) ? chosen : '';
-  const askId = uid('handoff-ask');
-  const confirmId = uid('handoff-confirm');
-  const buttons = v.answers.map((a, i) => {
-    const primary = picked ? a === picked : i === 0;
-    const b = h('button', { type: 'button', class: primary ? 'btn primary' : 'btn', 'data-answer': a,
-      'aria-describedby': a === picked ? `${askId} ${confirmId}` : null }, t(answerKeys[a]));
-    b.addEventListener('click', () => busy(b, () => send(a)));
-    return b;
+  return answerBox({
+    answers: v.answers, label: (a) => t(answerKeys[a]), chosen, send, cls: 'handoff-box', confirmCls: 'handoff-confirm',
+    ask: t(v.state === 'matched' ? 'handoff.ask_matched' : 'handoff.ask_open'),
+    before: v.answers.includes('done') ? h('div', { class: 'field' }, h('label', { for: thanksId }, t('handoff.thanks_label')), thanks) : null,
   });
-  return h('div', { class: 'handoff-box' },
-    h('p', { id: askId }, t(v.state === 'matched' ? 'handoff.ask_matched' : 'handoff.ask_open')),
-    v.answers.includes('done') ? h('div', { class: 'field' }, h('label', { for: thanksId }, t('handoff.thanks_label')), thanks) : null,
-    picked ? h('p', { id: confirmId, class: 'handoff-confirm' }, t('handoff.confirm', { answer: t(answerKeys[picked]) })) : null,
-    h('div', { class: 'actions' }, buttons));
 }
 
 /**
@@ -282,9 +277,7 @@ export async function handoff(ctx) {
     }
     const wanted = ctx.query.get('answer');
     mount(box, v.desk ? deskNote(v.desk) : null, handoffBox(pid, v, recorded, wanted));
-    const pick = wanted && box.querySelector(`.handoff-box button[data-answer="${CSS.escape(wanted)}"]`);
-    // After the router has settled the screen (it focuses the heading).
-    if (pick) setTimeout(() => { if (ctx.current() && pick.isConnected) pick.focus(); });
+    focusPicked(ctx, box.querySelector('.handoff-box'), wanted);
   } catch (err) {
     if (err.name === 'AbortError' || !ctx.current()) return;
     mount(box, failure(err, () => handoff(ctx)));

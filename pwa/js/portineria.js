@@ -18,7 +18,7 @@ import * as invitations from './invitations.js';
 import { categories, kinds } from './posts.js';
 import { ask, badge, busy, check, empty, failure, field, heading, loading, more, radios, submitting, tabs, toast, values } from './ui.js';
 
-const sections = ['roster', 'renewals', 'ledger', 'report', 'unanswered', 'streets', 'staff'];
+const sections = ['roster', 'renewals', 'ledger', 'report', 'unanswered', 'places', 'suggestions', 'referrals', 'streets', 'staff'];
 const types = ['fee', 'donation', 'refund', 'adjustment'];
 const methods = ['cash', 'transfer', 'other'];
 
@@ -120,7 +120,11 @@ export async function association(ctx) {
     tabs(t('assoc.sections'), items, tab === 'roster' || tab === 'new' ? base : `${base}/${tab}`),
     h('h2', { id: 'assoc-section' }, t(`assoc.${tab}`)),
     body);
-  const show = { roster, new: addMember, renewals, ledger, report, unanswered, streets: linkedStreets, staff }[tab];
+  const show = { roster, new: addMember, renewals, ledger, report, unanswered, streets: linkedStreets, staff,
+    // The Locator's parts load when opened.
+    places: (c, x, b) => import('./placeadmin.js').then((m) => m.section(c, x, b)),
+    suggestions: (c, x, b) => import('./placeadmin.js').then((m) => m.queue(c, x, b)),
+    referrals: (c, x, b) => import('./referrals.js').then((m) => m.section(c, x, b)) }[tab];
   try {
     await show(ctx, a, body);
   } catch (err) {
@@ -243,6 +247,13 @@ export async function member(ctx) {
     m = await api.get(`/associations/${aid}/members/${mid}`, { year: thisYear() });
     drawCard();
   };
+  // Referring the member to a place of the Locator (loaded on first use).
+  const refer = h('section', { id: 'member-refer' });
+  if (!m.erased) {
+    import('./referrals.js').then((mod) => {
+      if (ctx.current()) mount(refer, mod.referBox(ctx, aid, { member_id: mid }, m.full_name));
+    }).catch(() => {});
+  }
   const pay = paymentForm(a, m, async () => {
     await Promise.all([loadEntries(), refreshMember()]);
   });
@@ -253,6 +264,7 @@ export async function member(ctx) {
     h('section', { 'aria-labelledby': 'pay-heading' }, h('h2', { id: 'pay-heading' }, t('pay.title')), pay),
     h('section', { 'aria-labelledby': 'entries-heading' }, h('h2', { id: 'entries-heading' }, t('ledger.member')), entries),
     h('section', { 'aria-labelledby': 'assist-heading' }, h('h2', { id: 'assist-heading' }, t('assist.title', { name: m.full_name })), assistForm(a, m)),
+    m.erased ? null : refer,
     m.erased ? null : account,
     h('details', { class: 'card' }, h('summary', null, t('member.edit')), editForm(a, m, async (next) => {
       m = next;

@@ -233,3 +233,41 @@ export function more(cursor, fn) {
   b.addEventListener('click', () => busy(b, () => fn(cursor)));
   return b;
 }
+
+/**
+ * answerBox is a question answered with one tap (the warm hand-off's "how
+ * did it go?", a referral's "did it help?"): a button per answer, the
+ * likeliest first. chosen, one of answers, is an answer picked beforehand
+ * (a notification's button, as ?answer=): its button is the primary one,
+ * with a line asking to confirm it, and nothing is sent until a button is
+ * tapped — anyone can send such a link. opts: answers, label(answer), ask
+ * (the question), chosen, send(answer) (async), cls (the box's class, also
+ * the prefix of the confirmation's: "<cls>-confirm"… for the hand-off,
+ * "handoff-box" and "handoff-confirm"), before (nodes between question and
+ * buttons).
+ */
+export function answerBox(opts) {
+  const { answers, label, ask: question, chosen, send, cls = 'answer-box', confirmCls = 'answer-confirm', before } = opts;
+  const picked = answers.includes(chosen) ? chosen : '';
+  const askId = uid('answer-ask');
+  const confirmId = uid('answer-confirm');
+  const buttons = answers.map((a, i) => {
+    const primary = picked ? a === picked : i === 0;
+    const b = h('button', { type: 'button', class: primary ? 'btn primary' : 'btn', 'data-answer': a,
+      'aria-describedby': a === picked ? `${askId} ${confirmId}` : null }, label(a));
+    b.addEventListener('click', () => busy(b, () => send(a)));
+    return b;
+  });
+  return h('div', { class: cls },
+    h('p', { id: askId }, question),
+    before || null,
+    picked ? h('p', { id: confirmId, class: confirmCls }, t('handoff.confirm', { answer: label(picked) })) : null,
+    h('div', { class: 'actions' }, buttons));
+}
+
+/** focusPicked focuses box's button for answer, once the router has settled the screen. */
+export function focusPicked(ctx, box, answer) {
+  const pick = answer && box.querySelector(`button[data-answer="${CSS.escape(answer)}"]`);
+  // After the router has settled the screen (it focuses the heading).
+  if (pick) setTimeout(() => { if (ctx.current() && pick.isConnected) pick.focus(); });
+}
