@@ -10,10 +10,13 @@ func TestSignUpSignOutSignIn(t *testing.T) {
 	t.Parallel()
 	srv := start(t)
 	anna := newTab(t, srv, "anna")
-	anna.open("/")
-	if p := anna.path(); p != "/signin?next=%2F" {
+	// "/" is the landing page for visitors (public_test.go); the app's
+	// screens send them to sign in.
+	anna.open("/streets")
+	if p := anna.path(); p != "/signin?next=%2Fstreets" {
 		t.Fatalf("a visitor is sent to %q, want the sign-in screen", p)
 	}
+	anna.open("/signin")
 	anna.screen("signin")
 	anna.click(`a[href^="/signup"]`)
 	anna.waitPath("/signup")

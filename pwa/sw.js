@@ -36,12 +36,15 @@ self.addEventListener('message', (event) => {
 });
 
 // Which API reads are kept for offline reading: a street's feed (its first
-// page, any filter), the street, a post, and /me.
+// page, any filter), the street, a post, a street's events, an event, and
+// /me. Photos are not kept here: the browser's own cache holds them (the
+// server sends them private, with an ETag), and 60 entries would not.
 function keptRead(url) {
   const p = url.pathname;
   if (url.searchParams.has('cursor')) return false;
   return /^\/api\/v1\/streets\/[^/]+\/posts$/.test(p) || /^\/api\/v1\/streets\/[^/]+$/.test(p) ||
-    /^\/api\/v1\/posts\/[^/]+$/.test(p) || p === '/api/v1/me';
+    /^\/api\/v1\/posts\/[^/]+$/.test(p) || p === '/api/v1/me' ||
+    /^\/api\/v1\/streets\/[^/]+\/events$/.test(p) || /^\/api\/v1\/events\/[^/]+$/.test(p);
 }
 
 async function trim(cache) {
@@ -82,6 +85,9 @@ self.addEventListener('fetch', (event) => {
     if (keptRead(url)) event.respondWith(readThrough(request));
     return;
   }
+  // The streets' public pages (/s, /s/<slug>) are the server's own HTML,
+  // not the app's: they come from the network.
+  if (request.mode === 'navigate' && (url.pathname === '/s' || url.pathname.startsWith('/s/'))) return;
   if (request.mode === 'navigate') {
     // The app shell answers every navigation: the router draws the screen.
     event.respondWith((async () => {

@@ -18,6 +18,7 @@ type createPostRequest struct {
 	Title    string            `json:"title"`
 	Body     string            `json:"body"`
 	When     *posts.TimeWindow `json:"when"`
+	Photos   []posts.PhotoIn   `json:"photos"`
 }
 
 type updatePostRequest struct {
@@ -28,7 +29,8 @@ type updatePostRequest struct {
 }
 
 type replyRequest struct {
-	Body string `json:"body"`
+	Body  string         `json:"body"`
+	Photo *posts.PhotoIn `json:"photo"`
 }
 
 type acceptRequest struct {
@@ -66,7 +68,7 @@ func (h *handlers) createPost(c *fiber.Ctx) error {
 	}
 	p, created, err := h.d.Posts.CreateOnce(c.UserContext(), principal(c), param(c, "sid"),
 		posts.NewPost{Kind: req.Kind, Category: req.Category, Title: req.Title, Body: req.Body, When: req.When,
-			IdempotencyKey: idempotencyKey(c)})
+			Photos: req.Photos, IdempotencyKey: idempotencyKey(c)})
 	if err != nil {
 		return err
 	}
@@ -152,7 +154,8 @@ func (h *handlers) createReply(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	r, created, err := h.d.Posts.ReplyOnce(c.UserContext(), principal(c), param(c, "pid"), req.Body, idempotencyKey(c))
+	r, created, err := h.d.Posts.ReplyWith(c.UserContext(), principal(c), param(c, "pid"),
+		posts.NewReply{Body: req.Body, Photo: req.Photo}, idempotencyKey(c))
 	if err != nil {
 		return err
 	}

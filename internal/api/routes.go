@@ -42,6 +42,9 @@ func (h *handlers) routes(app *fiber.App) {
 	h.placeRoutes(v1)
 	h.referralRoutes(v1, me)
 	h.suggestionRoutes(v1, me)
+	h.eventRoutes(v1, me)
+	h.showcaseRoutes(app)
+	h.photoRoutes(v1)
 
 	// Anything else under /api is unknown: never the SPA fallback.
 	v1.Use(func(c *fiber.Ctx) error { return errNotFound })

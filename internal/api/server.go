@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"civico/internal/activities"
 	"civico/internal/auth"
 	"civico/internal/fault"
 	"civico/internal/handoff"
@@ -21,10 +22,12 @@ import (
 	"civico/internal/moderation"
 	"civico/internal/notices"
 	"civico/internal/paper"
+	"civico/internal/photos"
 	"civico/internal/portineria"
 	"civico/internal/posts"
 	"civico/internal/push"
 	"civico/internal/referrals"
+	"civico/internal/showcase"
 	"civico/internal/streets"
 	"civico/internal/suggestions"
 
@@ -36,7 +39,8 @@ import (
 // Config tunes the HTTP server.
 type Config struct {
 	// BodyLimit bounds request bodies (default 64 KB); UploadLimit those
-	// of the routes that take files (default 2 MB, see uploads).
+	// of the routes that take files (default 10 MB, see uploads; each
+	// service bounds its own files further, the places CSV at 2 MB).
 	BodyLimit   int
 	UploadLimit int
 	// ReadTimeout, WriteTimeout and IdleTimeout bound slow clients.
@@ -103,6 +107,14 @@ type Deps struct {
 	// Suggestions are residents' suggestions on the places; nil leaves
 	// their routes out.
 	Suggestions *suggestions.Service
+	// Activities are the street's events (/events, the calendar feeds);
+	// nil leaves their routes out.
+	Activities *activities.Service
+	// Showcase draws the public pages ("/", /s/<slug>, the invite card);
+	// nil leaves "/" to Static (the app's shell).
+	Showcase *showcase.Pages
+	// Photos are the images of posts and replies; nil leaves their routes out.
+	Photos *photos.Service
 	// Foreground, when set, is marked busy while a request is answered
 	// (not for websockets, which live for hours): background work gives way.
 	Foreground *idle.Gate
@@ -116,7 +128,7 @@ func New(cfg Config, d Deps) *fiber.App {
 		cfg.BodyLimit = 64 * 1024
 	}
 	if cfg.UploadLimit < cfg.BodyLimit {
-		cfg.UploadLimit = max(cfg.BodyLimit, 2<<20)
+		cfg.UploadLimit = max(cfg.BodyLimit, 10<<20)
 	}
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 10 * time.Second
@@ -193,9 +205,14 @@ func (h *handlers) readyz(c *fiber.Ctx) error {
 }
 
 // uploads are the routes that take a file rather than a JSON document: up
-// to UploadLimit. A CSV of a council's 5 000 places does not fit in 64 KB.
+// to UploadLimit. A CSV of a council's 5 000 places does not fit in 64 KB,
+// nor does a photo.
 func upload(method, path string) bool {
-	return method == fiber.MethodPost && strings.HasSuffix(path, "/places.csv") && strings.HasPrefix(path, "/api/v1/associations/")
+	if method != fiber.MethodPost {
+		return false
+	}
+	return (strings.HasSuffix(path, "/places.csv") && strings.HasPrefix(path, "/api/v1/associations/")) ||
+		(strings.HasSuffix(path, "/photos") && strings.HasPrefix(path, "/api/v1/streets/") && strings.Count(path, "/") == 5)
 }
 
 // limitBodies refuses a body over limit on every route but the uploads.

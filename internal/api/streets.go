@@ -19,6 +19,14 @@ type createStreetRequest struct {
 	Description string `json:"description"`
 }
 
+// updateStreetRequest is an admin's change of the street; absent fields
+// stay as they are.
+type updateStreetRequest struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	Listed      *bool   `json:"listed"`
+}
+
 type joinStreetRequest struct {
 	Message    string `json:"message"`
 	InviteCode string `json:"invite_code"`
@@ -47,11 +55,13 @@ func (h *handlers) streetRoutes(v1 fiber.Router) {
 		return
 	}
 	// Each route carries requireUser itself rather than a /streets group
-	// middleware: the websocket channel under /streets authenticates its own way.
+	// middleware: the websocket channel under /streets authenticates its
+	// own way, and the directory answers signed out (public fields only).
 	user := h.requireUser
 	v1.Post("/streets", user, h.createStreet)
-	v1.Get("/streets", user, h.streetDirectory)
+	v1.Get("/streets", h.streetDirectory)
 	v1.Get("/streets/:sid", user, h.getStreet)
+	v1.Patch("/streets/:sid", user, h.updateStreet)
 	v1.Post("/streets/:sid/join", user, h.joinStreet)
 	v1.Get("/streets/:sid/invites", user, h.streetInvites)
 	v1.Post("/streets/:sid/invites", user, h.createInvite)
@@ -88,6 +98,19 @@ func (h *handlers) streetDirectory(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(newList(items, next))
+}
+
+func (h *handlers) updateStreet(c *fiber.Ctx) error {
+	var req updateStreetRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	st, err := h.d.Streets.Update(c.UserContext(), principal(c), param(c, "sid"),
+		streets.StreetChange{Name: req.Name, Description: req.Description, Listed: req.Listed})
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
 }
 
 func (h *handlers) getStreet(c *fiber.Ctx) error {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"civico/internal/activities"
 	"civico/internal/api"
 	"civico/internal/auth"
 	"civico/internal/bus"
@@ -34,11 +35,13 @@ import (
 	"civico/internal/moderation"
 	"civico/internal/notices"
 	"civico/internal/paper"
+	"civico/internal/photos"
 	"civico/internal/portineria"
 	"civico/internal/posts"
 	"civico/internal/push"
 	"civico/internal/ratelimit"
 	"civico/internal/referrals"
+	"civico/internal/showcase"
 	"civico/internal/store"
 	"civico/internal/streets"
 	"civico/internal/suggestions"
@@ -85,6 +88,10 @@ type App struct {
 	Referrals *referrals.Service
 	// Suggestions are residents' suggestions on the places.
 	Suggestions *suggestions.Service
+	// Activities are the street's events (the API's /events).
+	Activities *activities.Service
+	// Photos are the images of posts and replies.
+	Photos *photos.Service
 	// Foreground is marked by requests and fan-outs; pushes wait for it
 	// to be quiet before encrypting. Its part fanout is marked by the hub
 	// alone; the embedded database's writes wait for that.
@@ -219,6 +226,9 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.buildReferrals(ctx); err != nil {
 		return err
 	}
+	if err := a.buildActivities(ctx); err != nil {
+		return err
+	}
 	a.buildFigures()
 	a.buildPaper()
 
@@ -229,6 +239,10 @@ func (a *App) build(ctx context.Context) error {
 	static, err := api.Static(files)
 	if err != nil {
 		return fmt.Errorf("app: pwa: %w", err)
+	}
+	pages, err := showcase.New(files)
+	if err != nil {
+		return fmt.Errorf("app: public pages: %w", err)
 	}
 	a.fiber = api.New(api.Config{
 		ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout,
@@ -242,11 +256,13 @@ func (a *App) build(ctx context.Context) error {
 		Portineria:  a.Portineria,
 		Streets:     a.Streets,
 		Posts:       a.Posts,
+		Photos:      a.Photos,
 		Moderation:  a.Moderation,
 		Memberships: map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Memberships, "streets": a.streetMemberships},
-		Exporters:   map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Export, "push": a.Push.Export, "email": a.Notices.Export, "handoff": a.Handoff.Export, "streets": a.Streets.Export, "posts": a.Posts.Export, "reports": a.Moderation.Export, "places": a.Locator.Export, "referrals": a.Referrals.Export, "suggestions": a.Suggestions.Export},
-		Erasers:     []func(context.Context, string) error{a.Portineria.Erase, a.Push.Erase, a.Notices.Erase, a.Handoff.Erase, a.Locator.Erase, a.Referrals.Erase, a.Suggestions.Erase, a.eraseStreetData},
+		Exporters:   map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Export, "push": a.Push.Export, "email": a.Notices.Export, "handoff": a.Handoff.Export, "streets": a.Streets.Export, "posts": a.Posts.Export, "reports": a.Moderation.Export, "places": a.Locator.Export, "referrals": a.Referrals.Export, "suggestions": a.Suggestions.Export, "events": a.Activities.Export},
+		Erasers:     []func(context.Context, string) error{a.Portineria.Erase, a.Push.Erase, a.Notices.Erase, a.Handoff.Erase, a.Locator.Erase, a.Referrals.Erase, a.Suggestions.Erase, a.Activities.Erase, a.Photos.Erase, a.eraseStreetData},
 		Static:      static,
+		Showcase:    pages,
 		Push:        a.Push,
 		Notices:     a.Notices,
 		Paper:       a.Paper,
@@ -256,6 +272,7 @@ func (a *App) build(ctx context.Context) error {
 		Locator:     a.Locator,
 		Referrals:   a.Referrals,
 		Suggestions: a.Suggestions,
+		Activities:  a.Activities,
 		Foreground:  a.Foreground,
 		Observer:    a.metrics,
 	})

@@ -24,7 +24,7 @@ func (a *App) buildImpact(ctx context.Context) error {
 	return nil
 }
 
-// buildFigures makes the impact figures, once the referrals they count exist.
+// buildFigures makes the impact figures, once the referrals and events they count exist.
 func (a *App) buildFigures() {
-	a.Impact = impact.New(a.Posts, a.Streets, a.Portineria, a.Handoff, a.Referrals, a.clock)
+	a.Impact = impact.New(a.Posts, a.Streets, a.Portineria, a.Handoff, a.Referrals, a.Activities, a.clock)
 }

@@ -21,8 +21,11 @@ func (a *App) buildStreets(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.buildPhotos(ctx); err != nil {
+		return err
+	}
 	a.Posts, err = posts.New(ctx, a.store, a.Events, a.clock, a.Streets, a.log.With("component", "posts"),
-		posts.Options{PostsPerHour: a.cfg.PostsPerHour})
+		posts.Options{PostsPerHour: a.cfg.PostsPerHour, Photos: a.Photos})
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,11 @@ const (
 	// ReportResolved: an admin resolved a report (Audience Admins, Data
 	// ReportData with Status and Action).
 	ReportResolved Type = "report.resolved"
+	// EventCreated, EventUpdated, EventCancelled: a street's gathering
+	// (internal/activities; Data activities.EventData).
+	EventCreated   Type = "event.created"
+	EventUpdated   Type = "event.updated"
+	EventCancelled Type = "event.cancelled"
 )
 
 // Audience says which members of the street may see an event.

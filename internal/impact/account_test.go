@@ -47,7 +47,7 @@ func TestFiguresUnchangedWhenAccountDeleted(t *testing.T) {
 	e.Clock.Advance(10 * time.Minute)
 	e.Reply(u["Franco"], open.ID, "Posso io")
 
-	svc := impact.New(e.Posts, e.Streets, nil, nil, nil, e.Clock)
+	svc := impact.New(e.Posts, e.Streets, nil, nil, nil, nil, e.Clock)
 	from, to := testutil.ServicesEpoch.AddDate(0, -1, 0), e.Clock.Now().Add(time.Hour)
 	figures := func() impact.Report {
 		t.Helper()
@@ -76,7 +76,7 @@ func TestFiguresUnchangedWhenAccountDeleted(t *testing.T) {
 		t.Fatalf("figures changed:\nbefore %+v\nafter  %+v", before.Figures, after.Figures)
 	}
 	e.Restart()
-	svc = impact.New(e.Posts, e.Streets, nil, nil, nil, e.Clock)
+	svc = impact.New(e.Posts, e.Streets, nil, nil, nil, nil, e.Clock)
 	if after := figures(); !reflect.DeepEqual(before, after) {
 		t.Fatalf("figures changed after restart:\nbefore %+v\nafter  %+v", before.Figures, after.Figures)
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"time"
 
+	"civico/internal/activities"
 	"civico/internal/referrals"
 )
 
@@ -70,7 +71,33 @@ type Figures struct {
 type Report struct {
 	Figures
 	Monthly   []Month          `json:"monthly"`
+	Events    *EventFigures    `json:"events,omitempty"`
 	Referrals *ReferralFigures `json:"referrals,omitempty"`
+}
+
+// EventFigures count the street's gatherings that ended in the period
+// (not cancelled) and the people who said they would come, guests
+// included. Suppressed, like the other figures, under MinPeople people.
+type EventFigures struct {
+	Suppressed bool `json:"suppressed"`
+	Held       *int `json:"held,omitempty"`
+	People     *int `json:"people,omitempty"`
+}
+
+// EventFiguresOf counts the events that ended in [from, to).
+func EventFiguresOf(facts []activities.Fact, from, to time.Time) EventFigures {
+	held, people := 0, 0
+	for _, f := range facts {
+		if f.EndsAt.Before(from) || !f.EndsAt.Before(to) {
+			continue
+		}
+		held++
+		people += f.People
+	}
+	if people < MinPeople {
+		return EventFigures{Suppressed: true}
+	}
+	return EventFigures{Held: ptr(held), People: ptr(people)}
 }
 
 // ReferralFigures count the desk's referrals made in the period: how many

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"civico/internal/activities"
 	"civico/internal/impact"
 	"civico/internal/referrals"
 )
@@ -126,5 +127,22 @@ func TestReferralFigures(t *testing.T) {
 	f := impact.ReferralFiguresOf(facts, from, to)
 	if f.Suppressed || *f.People != 5 || *f.Made != 6 || *f.FollowedUp != 4 || *f.Helped != 3 {
 		t.Fatalf("5 people: %+v", f)
+	}
+}
+
+// Gatherings count once they ended in the period, not cancelled (the
+// facts hold only those); fewer than five people who came tell nothing.
+func TestEventFigures(t *testing.T) {
+	from := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	to := from.AddDate(0, 1, 0)
+	dinner := activities.Fact{EventID: "a", StartsAt: from.Add(48 * time.Hour), EndsAt: from.Add(51 * time.Hour), People: 3}
+	if f := impact.EventFiguresOf([]activities.Fact{dinner}, from, to); !f.Suppressed || f.Held != nil {
+		t.Fatalf("3 people: %+v", f)
+	}
+	apero := activities.Fact{EventID: "b", StartsAt: from.Add(96 * time.Hour), EndsAt: from.Add(98 * time.Hour), People: 4}
+	later := activities.Fact{EventID: "c", StartsAt: to.Add(-time.Hour), EndsAt: to.Add(time.Hour), People: 20}
+	f := impact.EventFiguresOf([]activities.Fact{dinner, apero, later}, from, to)
+	if f.Suppressed || *f.Held != 2 || *f.People != 7 {
+		t.Fatalf("two events, 7 people: %+v", f)
 	}
 }

@@ -72,7 +72,7 @@ func FuzzPeriod(f *testing.F) {
 		f.Add(s[0], s[1])
 	}
 	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
-	svc := impact.New(nil, nil, nil, nil, nil, clock.NewFake(now))
+	svc := impact.New(nil, nil, nil, nil, nil, nil, clock.NewFake(now))
 	f.Fuzz(func(t *testing.T, from, to string) {
 		start, end, err := svc.Period(from, to)
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"civico/internal/activities"
 	"civico/internal/auth"
 	"civico/internal/clock"
 	"civico/internal/fault"
@@ -36,6 +37,11 @@ type Referrals interface {
 	Facts(ctx context.Context, aid string, end time.Time) ([]referrals.Fact, error)
 }
 
+// Events lists a street's gatherings (activities.Service).
+type Events interface {
+	Facts(ctx context.Context, streetID string, end time.Time) ([]activities.Fact, error)
+}
+
 // Service gathers facts from storage and computes the figures.
 //
 // Cost: a street's figures read the street's post journal and each post by
@@ -49,12 +55,32 @@ type Service struct {
 	desks   *portineria.Service
 	links   Linker
 	refs    Referrals
+	events  Events
 	clock   clock.Clock
 }
 
-// New returns the service; refs may be nil (no referral figures).
-func New(ps *posts.Service, sts *streets.Service, desks *portineria.Service, links Linker, refs Referrals, c clock.Clock) *Service {
-	return &Service{posts: ps, streets: sts, desks: desks, links: links, refs: refs, clock: c}
+// New returns the service; refs and events may be nil (no referral or
+// event figures).
+func New(ps *posts.Service, sts *streets.Service, desks *portineria.Service, links Linker, refs Referrals, events Events, c clock.Clock) *Service {
+	return &Service{posts: ps, streets: sts, desks: desks, links: links, refs: refs, events: events, clock: c}
+}
+
+// eventFigures counts the events of the streets in [from, to); nil
+// without an events source.
+func (s *Service) eventFigures(ctx context.Context, streetIDs []string, from, to time.Time) (*EventFigures, error) {
+	if s.events == nil {
+		return nil, nil
+	}
+	var all []activities.Fact
+	for _, sid := range streetIDs {
+		facts, err := s.events.Facts(ctx, sid, to)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, facts...)
+	}
+	f := EventFiguresOf(all, from, to)
+	return &f, nil
 }
 
 // Period parses from and to: a day (2026-03-01), a month (2026-03) or an
@@ -125,7 +151,11 @@ func (s *Service) Street(ctx context.Context, p auth.Principal, streetID, from, 
 	if err != nil {
 		return Report{}, err
 	}
-	return Compute(facts, start, end), nil
+	r := Compute(facts, start, end)
+	if r.Events, err = s.eventFigures(ctx, []string{streetID}, start, end); err != nil {
+		return Report{}, err
+	}
+	return r, nil
 }
 
 // Association computes the figures of the streets linked to the
@@ -160,6 +190,9 @@ func (s *Service) Association(ctx context.Context, p auth.Principal, aid, from, 
 		all.Exchanges = append(all.Exchanges, f.Exchanges...)
 	}
 	r := Compute(all, start, end)
+	if r.Events, err = s.eventFigures(ctx, sids, start, end); err != nil {
+		return Report{}, err
+	}
 	if s.refs != nil {
 		facts, err := s.refs.Facts(ctx, aid, end)
 		if err != nil {

@@ -331,7 +331,8 @@ func (s *Service) erasePostsIn(ctx context.Context, streetID string, ids []strin
 func anonymise(d *postDoc, userID, alias string, now time.Time) bool {
 	changed := false
 	if d.AuthorID == userID {
-		d.AuthorID, d.AuthorName, changed = alias, "", true
+		// Their photos go with their account (photos.Erase deletes them).
+		d.AuthorID, d.AuthorName, d.Photos, changed = alias, "", nil, true
 		if d.Status == StatusOpen || d.Status == StatusMatched {
 			d.Status, d.ClosedAt, d.CloseReason, d.Body = StatusClosed, &now, CloseAuthorDeleted, ""
 		}
@@ -369,7 +370,7 @@ func (s *Service) eraseReplies(ctx context.Context, userID, alias string, announ
 		return err
 	}
 	if _, err := s.replies.UpdateMany(ctx, bson.M{"author_id": userID},
-		bson.M{"$set": bson.M{"author_id": alias, "author_name": ""}}); err != nil {
+		bson.M{"$set": bson.M{"author_id": alias, "author_name": ""}, "$unset": bson.M{"photo": ""}}); err != nil {
 		return err
 	}
 	streetIDs, ids := byStreet(refs)

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
@@ -132,6 +131,7 @@ func postClaim(p auth.Principal, streetID string, in NewPost, behalf *OnBehalf) 
 	if w := normalizeWhen(in.When); w != nil {
 		parts[5], parts[6] = timeKey(w.From), timeKey(w.To)
 	}
+	parts = append(parts, photoKey(in.Photos)...) // none: the hash of before
 	if behalf != nil {
 		// The member's display name is left out: the roster may shorten it
 		// differently between a request and its retry.
@@ -143,9 +143,9 @@ func postClaim(p auth.Principal, streetID string, in NewPost, behalf *OnBehalf) 
 }
 
 // replyClaim is the claim a new reply's key would make; body is trimmed.
-func replyClaim(p auth.Principal, postID, body, key string) *claimDoc {
+func replyClaim(p auth.Principal, postID, body, key string, photo []PhotoIn) *claimDoc {
 	return &claimDoc{ID: claimID(p.UserID, claimReply, key), UserID: p.UserID, Kind: claimReply, Target: postID,
-		Hash: requestHash(postID, body), ObjectID: bson.NewObjectID()}
+		Hash: requestHash(append([]string{postID, body}, photoKey(photo)...)...), ObjectID: bson.NewObjectID()}
 }
 
 // findClaim returns the claim already made on want's key, nil when there is
@@ -285,5 +285,10 @@ func (s *Service) CreateOnce(ctx context.Context, p auth.Principal, streetID str
 // again from the same user, for the same reply, answers the reply already
 // written with created false.
 func (s *Service) ReplyOnce(ctx context.Context, p auth.Principal, postID, body, key string) (Reply, bool, error) {
-	return s.reply(ctx, p, postID, strings.TrimSpace(body), key)
+	return s.reply(ctx, p, postID, NewReply{Body: body}, key)
+}
+
+// ReplyWith is ReplyOnce with a photo.
+func (s *Service) ReplyWith(ctx context.Context, p auth.Principal, postID string, in NewReply, key string) (Reply, bool, error) {
+	return s.reply(ctx, p, postID, in, key)
 }

@@ -92,6 +92,7 @@ func (s *Service) create(ctx context.Context, p auth.Principal, streetID string,
 		checkLen(f, "on_behalf.member_name", b.MemberName, true, MaxNameLen)
 		behalf = &b
 	}
+	in.Photos = s.checkPhotos(f, "photos", true, in.Photos, MaxPostPhotos)
 	if err := f.Err(); err != nil {
 		return Post{}, false, err
 	}
@@ -118,17 +119,26 @@ func (s *Service) create(ctx context.Context, p auth.Principal, streetID string,
 			return done.view(m), false, nil
 		}
 	}
+	// The photos before the post: a post never names a photo that is not
+	// its own. A keyed retry finds them attached to the same post id.
+	target := "post:" + id.Hex()
+	refs, err := s.attachPhotos(ctx, streetID, p.UserID, target, "photos", true, in.Photos)
+	if err != nil {
+		return Post{}, false, err
+	}
 	now := s.now()
 	// The journal first: if the post's own write then fails, the journal
 	// names a post that does not exist, which readers skip.
 	pos, err := s.feedJ.Append(ctx, feedKey(streetID), id.Hex())
 	if err != nil {
+		s.releasePhotos(ctx, target, refs)
 		return Post{}, false, err
 	}
 	d := &postDoc{ID: id, StreetID: streetID, Pos: pos, Kind: in.Kind, Category: in.Category, Title: in.Title, Body: in.Body,
 		When: normalizeWhen(in.When), Status: StatusOpen, AuthorID: p.UserID, AuthorName: m.Name, OnBehalf: behalf,
-		ReplyIDs: []string{}, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(ExpiresAfter)}
+		ReplyIDs: []string{}, CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(ExpiresAfter), Photos: refs}
 	if _, err := s.posts.InsertOne(ctx, d); err != nil {
+		s.releasePhotos(ctx, target, refs) // a retry takes them again
 		return Post{}, false, err
 	}
 	s.scheduleExpiry(ctx, d) // no touch: the journal's length tells (feedHead)
@@ -368,6 +378,7 @@ func (s *Service) Remove(ctx context.Context, p auth.Principal, postID, reason s
 		return Post{}, fault.Validation("reason", "too_long")
 	}
 	moderated := false
+	var gone []photoRef // the post's images and its replies', deleted once it is down
 	d, m, err := s.mutate(ctx, p, postID, events.PostRemoved, func(d *postDoc, m streets.Member, now time.Time) error {
 		if d.Status == StatusRemoved {
 			return ErrAlreadyRemoved
@@ -383,11 +394,13 @@ func (s *Service) Remove(ctx context.Context, p auth.Principal, postID, reason s
 		}
 		d.Status, d.RemovedAt, d.RemovedBy, d.RemovalReason = StatusRemoved, &now, m.UserID, reason
 		d.Pinned, d.PinnedAt = false, nil
+		gone, d.Photos = d.Photos, nil
 		return nil
 	})
 	if err != nil {
 		return Post{}, err
 	}
+	s.deletePhotos(ctx, append(gone, s.replyPhotos(ctx, d)...))
 	if err := s.dropPin(ctx, d.StreetID, postID); err != nil {
 		s.log.Error("pinned list not updated", "post", postID, "err", err)
 	}

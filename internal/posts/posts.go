@@ -130,6 +130,9 @@ type NewPost struct {
 	Kind, Category, Title, Body string
 	When                        *TimeWindow
 	OnBehalf                    *OnBehalf
+	// Photos are the author's uploads in the street (at most
+	// MaxPostPhotos), each with its alt text.
+	Photos []PhotoIn
 	// IdempotencyKey, when set, makes the post once per key (idempotency.go).
 	IdempotencyKey string
 }
@@ -166,6 +169,8 @@ type Post struct {
 	// Desk says a Portinaio desk took this unanswered request on; shown to
 	// the author and the admins.
 	Desk *DeskNote `json:"desk,omitempty"`
+	// Photos are the post's images (photos.go).
+	Photos []Photo `json:"photos,omitempty"`
 }
 
 // Thread is a post with a first page of its replies.
@@ -186,6 +191,8 @@ type Options struct {
 	// (default 200 each).
 	Window        int
 	ExamineBudget int
+	// Photos keeps the images of posts and replies; nil refuses photos.
+	Photos Photos
 }
 
 // Service is posts, replies and exchanges.
@@ -256,6 +263,7 @@ type postDoc struct {
 	ClosedAt        *time.Time    `bson:"closed_at,omitempty"`
 	RemovedAt       *time.Time    `bson:"removed_at,omitempty"`
 	Desk            *DeskNote     `bson:"desk,omitempty"`
+	Photos          []photoRef    `bson:"photos,omitempty"`
 	Version         int64         `bson:"version"`
 }
 
@@ -273,7 +281,7 @@ func (d *postDoc) view(viewer streets.Member) Post {
 		ReplyCount: d.ReplyCount, AcceptedReplyID: d.AcceptedReplyID, Thanks: d.Thanks, CloseReason: d.CloseReason,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(), FirstReplyAt: utc(d.FirstReplyAt),
 		MatchedAt: utc(d.MatchedAt), DoneAt: utc(d.DoneAt), ClosedAt: utc(d.ClosedAt), RemovedAt: utc(d.RemovedAt),
-		AuthorDeleted: pseudonym.Is(d.AuthorID)}
+		AuthorDeleted: pseudonym.Is(d.AuthorID), Photos: photoViews(d.Photos)}
 	if d.AuthorID == viewer.UserID || viewer.Role == streets.RoleAdmin {
 		p.RemovalReason = d.RemovalReason
 		p.Desk = d.Desk

@@ -33,6 +33,15 @@ type Reply struct {
 	CreatedAt     time.Time `json:"created_at"`
 	Removed       bool      `json:"removed,omitempty"`
 	RemovalReason string    `json:"removal_reason,omitempty"`
+	// Photos is the reply's image, if any (a list, as on posts).
+	Photos []Photo `json:"photos,omitempty"`
+}
+
+// NewReply is what a replier sends.
+type NewReply struct {
+	Body string
+	// Photo is the replier's upload in the street, with its alt text.
+	Photo *PhotoIn
 }
 
 type replyDoc struct {
@@ -47,11 +56,15 @@ type replyDoc struct {
 	RemovedAt     *time.Time    `bson:"removed_at,omitempty"`
 	RemovedBy     string        `bson:"removed_by,omitempty"`
 	RemovalReason string        `bson:"removal_reason,omitempty"`
+	Photo         *photoRef     `bson:"photo,omitempty"`
 }
 
 func (r *replyDoc) view(viewer streets.Member) Reply {
 	out := Reply{ID: r.ID.Hex(), PostID: r.PostID, AuthorID: r.AuthorID, AuthorName: r.AuthorName, Body: r.Body,
 		CreatedAt: r.CreatedAt.UTC(), Removed: r.Removed, AuthorDeleted: pseudonym.Is(r.AuthorID)}
+	if r.Photo != nil && !r.Removed {
+		out.Photos = []Photo{r.Photo.view()}
+	}
 	if r.Removed {
 		if r.AuthorID == viewer.UserID || viewer.Role == streets.RoleAdmin {
 			out.RemovalReason = r.RemovalReason
@@ -81,17 +94,22 @@ func (s *Service) loadReply(ctx context.Context, id string) (*replyDoc, error) {
 // Reply answers an open or matched post; the post's author hears of it
 // (reply.created).
 func (s *Service) Reply(ctx context.Context, p auth.Principal, postID, body string) (Reply, error) {
-	r, _, err := s.reply(ctx, p, postID, strings.TrimSpace(body), "")
+	r, _, err := s.reply(ctx, p, postID, NewReply{Body: body}, "")
 	return r, err
 }
 
-// reply is Reply with a trimmed body and an idempotency key (may be empty).
-func (s *Service) reply(ctx context.Context, p auth.Principal, postID, body, key string) (Reply, bool, error) {
+// reply is Reply with a photo and an idempotency key (may be empty).
+func (s *Service) reply(ctx context.Context, p auth.Principal, postID string, in NewReply, key string) (Reply, bool, error) {
 	if err := CheckKey(key); err != nil {
 		return Reply{}, false, err
 	}
+	body := strings.TrimSpace(in.Body)
 	f := fault.Fields{}
 	checkLen(f, "body", body, true, MaxReplyLen)
+	var photo []PhotoIn
+	if in.Photo != nil {
+		photo = s.checkPhotos(f, "photo", false, []PhotoIn{*in.Photo}, 1)
+	}
 	if err := f.Err(); err != nil {
 		return Reply{}, false, err
 	}
@@ -107,7 +125,7 @@ func (s *Service) reply(ctx context.Context, p auth.Principal, postID, body, key
 	id := bson.NewObjectID()
 	var claim *claimDoc // to take once the post is known to take the reply
 	if key != "" {
-		want := replyClaim(p, postID, body, key)
+		want := replyClaim(p, postID, body, key, photo)
 		defer s.lockKey(want.ID)()
 		if cur, m, err = s.access(ctx, p, postID); err != nil { // as of now, after any duplicate
 			return Reply{}, false, err
@@ -135,10 +153,19 @@ func (s *Service) reply(ctx context.Context, p auth.Principal, postID, body, key
 			return Reply{}, false, err
 		}
 	}
+	target := "reply:" + id.Hex()
+	refs, err := s.attachPhotos(ctx, cur.StreetID, p.UserID, target, "photo", false, photo)
+	if err != nil {
+		return Reply{}, false, err
+	}
 	now := s.now()
 	r := &replyDoc{ID: id, PostID: postID, StreetID: cur.StreetID, AuthorID: p.UserID, AuthorName: m.Name, Body: body, CreatedAt: now}
+	if len(refs) == 1 {
+		r.Photo = &refs[0]
+	}
 	if _, err := s.replies.InsertOne(ctx, r); err != nil {
 		if !store.IsDuplicate(err) || key == "" {
+			s.releasePhotos(ctx, target, refs)
 			return Reply{}, false, err
 		}
 		// A claim taken over: its reply was written but never listed on
@@ -156,6 +183,7 @@ func (s *Service) reply(ctx context.Context, p auth.Principal, postID, body, key
 			if _, derr := s.replies.DeleteOne(context.WithoutCancel(ctx), bson.M{"_id": r.ID}); derr != nil {
 				s.log.Error("reply of a refused post was kept", "reply", r.ID.Hex(), "err", derr)
 			}
+			s.releasePhotos(ctx, target, refs)
 		}
 		return Reply{}, false, err
 	}
@@ -336,6 +364,9 @@ func (s *Service) RemoveReply(ctx context.Context, p auth.Principal, replyID, re
 		return Reply{}, ErrReplyRemoved
 	}
 	r.Removed, r.RemovedAt, r.RemovedBy, r.RemovalReason = true, &now, p.UserID, reason
+	if r.Photo != nil {
+		s.deletePhotos(ctx, []photoRef{*r.Photo})
+	}
 	title := ""
 	if oid, ok := store.ID(r.PostID); ok {
 		var post postDoc

@@ -12,12 +12,17 @@ import (
 
 // migrate completes what was written before streets were read from the
 // database on every use: street documents with no admin_count (nor member
-// count, folded name and city), and users with no user_streets list. It
+// count, folded name and city) or no slug (slug.go; also given lazily on
+// read, for streets a process of an older version writes meanwhile), and
+// users with no user_streets list. It
 // runs at every start and is idempotent; two processes starting together
 // compute the same values, and each write's $exists:false filter (or
 // $addToSet) makes the second a no-op.
 func (s *Service) migrate(ctx context.Context) error {
 	if err := s.countStreets(ctx); err != nil {
+		return err
+	}
+	if err := s.backfillSlugs(ctx); err != nil {
 		return err
 	}
 	return s.indexUsers(ctx)

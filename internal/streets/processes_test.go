@@ -150,7 +150,7 @@ func TestStreetCreatedOnOneProcessIsFoundOnAnother(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir, _, err := b.Directory(e.Ctx, "mascar", "bologna", "", 10)
-	if err != nil || len(dir) != 1 || dir[0] != (streets.Listing{ID: st.ID, Name: "Via Mascarella", City: "Bologna", MemberCount: 2}) {
+	if err != nil || len(dir) != 1 || dir[0].ID != st.ID || dir[0].Slug != "via-mascarella-bologna" || dir[0].MemberCount != 2 {
 		t.Fatalf("B: directory %+v, %v", dir, err)
 	}
 	if dir, _, _ := a.Directory(e.Ctx, "", "", "", 10); len(dir) != 1 || dir[0].MemberCount != 2 {

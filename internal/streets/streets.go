@@ -88,22 +88,32 @@ var (
 	ErrMemberChanged = fault.New(fault.Conflict, "member_changed", "this membership changed meanwhile: reload and decide again")
 )
 
-// Street is a street's public card.
+// Street is a street's card.
 type Street struct {
-	ID          string    `json:"id"`
+	ID string `json:"id"`
+	// Slug is the street's public address, /s/<slug> (slug.go).
+	Slug        string    `json:"slug"`
 	Name        string    `json:"name"`
 	City        string    `json:"city"`
 	Description string    `json:"description"`
 	MemberCount int       `json:"member_count"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Listed is false when an admin took the street out of the public
+	// directory and search engines (it stays reachable by link).
+	Listed bool `json:"listed"`
 }
 
-// Listing is a street as the public directory shows it: nothing else.
+// Listing is a street as the public directory and the public page show
+// it, signed out: nothing else (no members' names, no posts).
 type Listing struct {
 	ID          string `json:"id"`
+	Slug        string `json:"slug"`
 	Name        string `json:"name"`
 	City        string `json:"city"`
+	Description string `json:"description"`
 	MemberCount int    `json:"member_count"`
+	// Listed says whether search engines may index the street's page.
+	Listed bool `json:"-"`
 }
 
 // View is a street's card with the caller's own membership, if any.
@@ -154,6 +164,7 @@ type Service struct {
 	meta      *store.Collection // streets_migrations: which one-off migrations ran
 	invites   *store.Collection
 	lists     *store.Collection // each street's open invites (invites.go)
+	slugs     *store.Collection // street_slugs: one claim per slug, _id the slug (slug.go)
 	audit     *journal.Journal[auditRecord]
 	bus       events.Bus
 	clock     clock.Clock
@@ -177,6 +188,8 @@ type streetDoc struct {
 	City        string        `bson:"city"`
 	CityKey     string        `bson:"city_key"` // foldKey(City)
 	Description string        `bson:"description"`
+	Slug        string        `bson:"slug,omitempty"`     // never changes (slug.go)
+	Unlisted    bool          `bson:"unlisted,omitempty"` // out of the directory, page noindex
 	CreatedBy   string        `bson:"created_by"`
 	CreatedAt   time.Time     `bson:"created_at"`
 	ArchivedAt  *time.Time    `bson:"archived_at,omitempty"` // see account.go
@@ -190,7 +203,13 @@ type streetDoc struct {
 }
 
 func (d streetDoc) card() Street {
-	return Street{ID: d.ID.Hex(), Name: d.Name, City: d.City, Description: d.Description, MemberCount: d.MemberCount, CreatedAt: d.CreatedAt.UTC()}
+	return Street{ID: d.ID.Hex(), Slug: d.Slug, Name: d.Name, City: d.City, Description: d.Description, MemberCount: d.MemberCount,
+		CreatedAt: d.CreatedAt.UTC(), Listed: !d.Unlisted}
+}
+
+func (d streetDoc) listing() Listing {
+	return Listing{ID: d.ID.Hex(), Slug: d.Slug, Name: d.Name, City: d.City, Description: d.Description, MemberCount: d.MemberCount,
+		Listed: !d.Unlisted}
 }
 
 type memberDoc struct {
@@ -259,6 +278,7 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, us
 	s := &Service{
 		streets: st.Collection("streets"), members: st.Collection("memberships"), userIndex: st.Collection("user_streets"),
 		meta: st.Collection("streets_migrations"), invites: st.Collection("invites"), lists: st.Collection("invite_lists"),
+		slugs: st.Collection("street_slugs"),
 		audit: journal.New[auditRecord](st, "street_journals", 128),
 		bus:   bus, clock: c, users: users, cursors: cs, log: log, opts: opts,
 		create: ratelimit.New(st, "street_create", opts.CreatePerDay, 24*time.Hour, c),
@@ -304,6 +324,9 @@ func (s *Service) street(ctx context.Context, id string) (Street, error) {
 	if err != nil {
 		return Street{}, err
 	}
+	if err := s.ensureSlug(ctx, &d); err != nil {
+		return Street{}, err
+	}
 	return d.card(), nil
 }
 
@@ -346,6 +369,9 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewStreet) (S
 	d := streetDoc{ID: bson.NewObjectID(), Name: in.Name, NameKey: foldKey(in.Name), City: in.City, CityKey: foldKey(in.City),
 		Description: in.Description, CreatedBy: p.UserID, CreatedAt: now, MemberCount: 1, AdminCount: 1}
 	id := d.ID.Hex()
+	if d.Slug, err = s.claimSlug(ctx, id, d.Name, d.City); err != nil {
+		return Street{}, err
+	}
 	// The admin's membership first: a street never exists without its
 	// admin, and a membership of a street never written is never reached.
 	m := Member{StreetID: id, UserID: p.UserID, Name: acc.Name, Role: RoleAdmin, Status: StatusActive, JoinedAt: &now, UpdatedAt: now}
@@ -539,9 +565,9 @@ func (s *Service) UserStreets(ctx context.Context, userID string) ([]MyStreet, e
 	return out, nil
 }
 
-// Directory lists streets by name, filtered by a text in the name and a
-// city. It shows name, city and member count only. One query on the
-// folded name (name_key, _id), from the cursor on.
+// Directory lists the listed streets by name, filtered by a text in the
+// name and a city, for anyone, signed in or not: public fields only (see
+// Listing). One query on the folded name (name_key, _id), from the cursor on.
 func (s *Service) Directory(ctx context.Context, q, city, after string, limit int) ([]Listing, string, error) {
 	q, city = foldKey(q), foldKey(city)
 	f := fault.Fields{}
@@ -551,7 +577,7 @@ func (s *Service) Directory(ctx context.Context, q, city, after string, limit in
 		return nil, "", err
 	}
 	limit = cursor.Limit(limit, 20)
-	filter := bson.M{"archived_at": nil}
+	filter := bson.M{"archived_at": nil, "unlisted": bson.M{"$ne": true}}
 	if q != "" {
 		filter["name_key"] = bson.M{"$regex": regexp.QuoteMeta(q)}
 	}
@@ -575,7 +601,7 @@ func (s *Service) Directory(ctx context.Context, q, city, after string, limit in
 	var docs []streetDoc
 	err := s.streets.FindAll(ctx, filter, &docs, options.Find().
 		SetSort(bson.D{{Key: "name_key", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(limit)+1).
-		SetProjection(bson.M{"name": 1, "name_key": 1, "city": 1, "member_count": 1}))
+		SetProjection(bson.M{"name": 1, "name_key": 1, "city": 1, "description": 1, "slug": 1, "member_count": 1}))
 	if err != nil {
 		return nil, "", err
 	}
@@ -587,7 +613,10 @@ func (s *Service) Directory(ctx context.Context, q, city, after string, limit in
 			next = s.cursors.Encode("dir", last.NameKey, last.ID.Hex())
 			break
 		}
-		out = append(out, Listing{ID: d.ID.Hex(), Name: d.Name, City: d.City, MemberCount: d.MemberCount})
+		if err := s.ensureSlug(ctx, &d); err != nil {
+			return nil, "", err
+		}
+		out = append(out, d.listing())
 	}
 	return out, next, nil
 }
@@ -708,13 +737,16 @@ func (s *Service) StreetIDs(ctx context.Context) ([]string, error) {
 	return out, err
 }
 
-// Listing is a street's public face (name, city, member count), for work
-// that names the street to people who need not be members (a printed
-// board, a flyer).
+// Listing is a street's public face (name, city, description, member
+// count), for work that names the street to people who need not be
+// members (a printed board, a flyer, the public page).
 func (s *Service) Listing(ctx context.Context, streetID string) (Listing, error) {
-	d, err := s.street(ctx, streetID)
+	d, err := s.streetDoc(ctx, streetID)
 	if err != nil {
 		return Listing{}, err
 	}
-	return Listing{ID: d.ID, Name: d.Name, City: d.City, MemberCount: d.MemberCount}, nil
+	if err := s.ensureSlug(ctx, &d); err != nil {
+		return Listing{}, err
+	}
+	return d.listing(), nil
 }

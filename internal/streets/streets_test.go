@@ -33,7 +33,8 @@ func TestCreatorIsAdminAndStreetIsListed(t *testing.T) {
 		t.Fatalf("user streets = %+v, %v", mine, err)
 	}
 	dir, _, err := e.Streets.Directory(e.Ctx, "pratello", "bologna", "", 10)
-	if err != nil || len(dir) != 1 || dir[0] != (streets.Listing{ID: st.ID, Name: "Via del Pratello", City: "Bologna", MemberCount: 1}) {
+	if err != nil || len(dir) != 1 || dir[0] != (streets.Listing{ID: st.ID, Slug: "via-del-pratello-bologna", Name: "Via del Pratello", City: "Bologna",
+		Description: "Social street", MemberCount: 1, Listed: true}) {
 		t.Fatalf("directory = %+v, %v", dir, err)
 	}
 	if name, _ := e.Streets.StreetName(e.Ctx, st.ID); name != "Via del Pratello" {

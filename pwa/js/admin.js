@@ -12,7 +12,7 @@ import * as links from './links.js';
 import { boardButton, flyerButton, qrButton } from './paper.js';
 import { ask, badge, busy, empty, failure, heading, loading, more, tabs, toast } from './ui.js';
 
-const sections = ['requests', 'reports', 'members', 'banned', 'invites', 'desks', 'audit'];
+const sections = ['requests', 'reports', 'members', 'banned', 'invites', 'desks', 'settings', 'audit'];
 
 /** render is the admin screen of street ctx.params.sid, section ctx.params.tab. */
 export async function render(ctx) {
@@ -31,7 +31,7 @@ export async function render(ctx) {
     tabs(t('admin.sections'), sections.map((x) => [x === 'requests' ? base : `${base}/${x}`, t(`admin.${x}`)]), tab === 'requests' ? base : `${base}/${tab}`),
     h('h2', { id: 'admin-section' }, t(`admin.${tab}`)),
     body);
-  const show = { requests, reports, members, banned, invites, desks, audit }[tab];
+  const show = { requests, reports, members, banned, invites, desks, settings, audit }[tab];
   try {
     await show(ctx, sid, body);
   } catch (err) {
@@ -213,6 +213,44 @@ async function invites(ctx, sid, body) {
     if (!ul.querySelector(`[data-code="${CSS.escape(inv.code)}"]`)) ul.append(inviteCard(inv, sid, name));
   }
   mount(out, ul.children.length ? ul : empty(t('admin.invite.none')));
+}
+
+// settings holds the street's own choices: whether it is listed in the
+// public directory (and open to search engines) or reachable by link only.
+// The switch saves at once; a refused save puts it back.
+async function settings(ctx, sid, body) {
+  const st = await api.get(`/streets/${sid}`, undefined, { signal: ctx.signal });
+  if (!ctx.current()) return;
+  const id = uid('listed');
+  const hintId = `${id}-hint`;
+  const box = h('input', { type: 'checkbox', role: 'switch', id, name: 'listed', checked: st.listed !== false, 'aria-describedby': hintId });
+  const state = h('p', { class: 'meta', id: 'listed-state' });
+  const say = () => {
+    state.textContent = box.checked ? t('admin.listed.on') : t('admin.listed.off');
+  };
+  say();
+  box.addEventListener('change', async () => {
+    const listed = box.checked;
+    box.disabled = true;
+    try {
+      await api.patch(`/streets/${sid}`, { listed });
+      toast(listed ? t('admin.listed.on.ok') : t('admin.listed.off.ok'));
+    } catch (err) {
+      box.checked = !listed;
+      toast(api.message(err), 'error');
+    } finally {
+      box.disabled = false;
+      say();
+    }
+  });
+  const page = st.slug ? `${location.origin}/s/${st.slug}` : '';
+  mount(body,
+    h('section', { class: 'stack', id: 'listed-section', 'aria-labelledby': 'listed-heading' },
+      h('h3', { id: 'listed-heading' }, t('admin.listed.title')),
+      h('p', { id: hintId }, t('admin.listed.text')),
+      h('div', { class: 'check switch' }, box, h('label', { for: id }, t('admin.listed'))),
+      state,
+      page ? h('p', { class: 'link-line' }, t('admin.listed.page'), ' ', h('a', { href: page, target: '_blank', rel: 'noopener', id: 'public-page' }, page)) : null));
 }
 
 function desks(ctx, sid, body) {

@@ -8,6 +8,8 @@ import { h, mount } from './dom.js';
 import * as realtime from './realtime.js';
 import * as outbox from './outbox.js';
 import * as banner from './banner.js';
+import { toast } from './ui.js';
+import { message } from './api.js';
 
 const lazy = (file, name) => () => import(file).then((m) => ({ render: m[name] }));
 
@@ -25,7 +27,11 @@ router.add('/streets/:sid/join', lazy('./streets.js', 'join'));
 router.add('/streets/:sid/new', lazy('./compose.js', 'render'));
 router.add('/streets/:sid/admin', lazy('./admin.js', 'render'));
 router.add('/streets/:sid/admin/:tab', lazy('./admin.js', 'render'));
+router.add('/streets/:sid/events', lazy('./events.js', 'list'));
+router.add('/streets/:sid/events/new', lazy('./events.js', 'form'));
 router.add('/streets/:sid', lazy('./feed.js', 'render'));
+router.add('/events/:eid', lazy('./events.js', 'page'));
+router.add('/events/:eid/edit', lazy('./events.js', 'form'));
 router.add('/posts/:pid', lazy('./post.js', 'render'));
 router.add('/settings', lazy('./settings.js', 'notifications'));
 router.add('/account', lazy('./settings.js', 'account'));
@@ -192,6 +198,12 @@ async function boot() {
   });
   window.addEventListener('offline', netStatus);
   outbox.events.addEventListener('change', countPending);
+  // Something sent from the outbox was refused for good (a full event, a
+  // removed post): say so, whatever screen is open.
+  outbox.events.addEventListener('failed', (e) => {
+    const { error } = e.detail || {};
+    toast(`${t('outbox.failed')} ${error ? message(error) : ''}`.trim(), 'error');
+  });
   window.addEventListener('popstate', markCurrent);
   document.addEventListener('civico:language', () => {
     shell();

@@ -8,6 +8,7 @@ import * as session from './session.js';
 import * as outbox from './outbox.js';
 import { navigate } from './router.js';
 import { categories, kinds } from './posts.js';
+import { picker } from './photos.js';
 import { field, heading, radios, submitting, toast, values } from './ui.js';
 
 /** postFields are the inputs of a new post, shared with assisted posting. */
@@ -51,15 +52,23 @@ export function render(ctx) {
   const sid = ctx.params.sid;
   const kind = ctx.query.get('kind') === 'offer' ? 'offer' : 'request';
   const idem = api.key();
-  const form = h('form', { class: 'stack card', id: 'post-form', novalidate: true },
+  let form = null;
+  // Up to 4 photos; their alt text starts as the post's title.
+  const photos = picker({ sid, max: 4, name: 'photos', title: () => (form ? form.elements.title.value.trim() : '') });
+  form = h('form', { class: 'stack card', id: 'post-form', novalidate: true },
     ...postFields(kind),
+    photos.el,
     h('button', { type: 'submit', class: 'btn primary wide' }, t('post.publish')));
+  form.elements.title.addEventListener('input', () => photos.retitle());
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     submitting(form, async () => {
       const v = values(form);
       check(v);
+      photos.check();
       const body = postBody(v);
+      const pics = photos.value();
+      if (pics.length) body.photos = pics;
       const queue = async () => {
         await outbox.add({ key: idem, kind: 'post', path: `/streets/${sid}/posts`, body, street: sid, user: session.state.user.id });
         toast(t('outbox.queued'));

@@ -10,6 +10,7 @@ import * as outbox from './outbox.js';
 import { navigate } from './router.js';
 import { categories, kinds, statuses, norm, order, card } from './posts.js';
 import { empty, failure, field, heading, loading, more } from './ui.js';
+import { upcoming } from './events.js';
 
 function filtersFrom(query) {
   return {
@@ -70,13 +71,17 @@ export async function render(ctx) {
   const live = h('p', { class: 'sr-only', 'aria-live': 'polite', id: 'feed-live' });
   const pager = h('div', { class: 'pager' });
   const admin = session.isAdmin(sid) ? h('a', { href: `/streets/${sid}/admin`, class: 'btn ghost', id: 'admin-link' }, t('admin.title')) : null;
+  // The next few events, above the posts.
+  const soon = upcoming(sid, ctx.signal);
 
   mount(ctx.main,
     h('div', { class: 'heading' }, title, lead),
     h('div', { class: 'actions compose' },
       h('a', { href: `/streets/${sid}/new?kind=request`, class: 'btn primary', id: 'new-request' }, t('post.new.request')),
       h('a', { href: `/streets/${sid}/new?kind=offer`, class: 'btn', id: 'new-offer' }, t('post.new.offer')),
+      h('a', { href: `/streets/${sid}/events`, class: 'btn ghost', id: 'events-link' }, t('events.title')),
       admin),
+    soon.el,
     h('details', { class: 'filters-box', open: f.q || f.kind || f.category || f.status ? true : null },
       h('summary', null, t('feed.filters')), filterForm),
     saved, live, status, list, pager);
@@ -122,6 +127,10 @@ export async function render(ctx) {
       return;
     }
     const d = frame.data || {};
+    if (String(frame.type).startsWith('event.')) {
+      soon.reload();
+      return;
+    }
     switch (frame.type) {
       case 'post.created':
         if (!items.has(d.id)) {
@@ -176,6 +185,7 @@ export async function render(ctx) {
 
   const refetch = async () => {
     try {
+      if (loaded) soon.reload();
       await loadPending();
       await fetchPage('');
       for (const fr of buffer.splice(0)) onEvent(fr);

@@ -106,12 +106,23 @@ function referrals(f) {
     h('dl', { class: 'stats figures' }, rows.map(([k, v]) => h('div', null, h('dt', null, t(k)), h('dd', null, v)))));
 }
 
+// gatherings is the street's events held in the period.
+function gatherings(f) {
+  if (!f) return null;
+  const title = h('h3', null, t('impact.events'));
+  if (f.suppressed) return h('section', { class: 'impact-events' }, title, h('p', { class: 'state empty' }, t('impact.suppressed')));
+  const rows = [['impact.events_held', num(f.held)], ['impact.events_people', num(f.people)]];
+  return h('section', { class: 'impact-events' }, title,
+    h('dl', { class: 'stats figures' }, rows.map(([k, v]) => h('div', null, h('dt', null, t(k)), h('dd', null, v)))));
+}
+
 async function report(ctx, box, path, csvName) {
   const r = await api.get(path, null, { signal: ctx.signal });
   if (!ctx.current()) return;
   const months = r.monthly || [];
   mount(box,
     figures(r),
+    gatherings(r.events),
     referrals(r.referrals),
     h('div', { class: 'charts' },
       chart(t('impact.chart_requests'), months, (m) => m.requests),

@@ -37,8 +37,9 @@ async function tx(mode, fn) {
 }
 
 /**
- * add queues a request: {kind: 'post'|'reply', path, body, street, post,
- * user, key}. It returns the stored item.
+ * add queues a request: {kind: 'post'|'reply'|'rsvp', path, body, street,
+ * post, event, user, key, method (POST unless given)}. It returns the
+ * stored item.
  */
 export async function add(item) {
   const full = { method: 'POST', created: Date.now(), key: item.key || api.key(), ...item };
@@ -56,6 +57,20 @@ export async function list(filter = () => true) {
 async function remove(key) {
   await tx('readwrite', (s) => s.delete(key));
   events.dispatchEvent(new Event('change'));
+}
+
+/**
+ * drop removes the queued items that match filter (an answer replaced by a
+ * newer one before either was sent). It returns how many it removed.
+ */
+export async function drop(filter) {
+  const gone = await list(filter);
+  if (!gone.length) return 0;
+  await tx('readwrite', (s) => {
+    for (const i of gone) s.delete(i.key);
+  });
+  events.dispatchEvent(new Event('change'));
+  return gone.length;
 }
 
 /** clear drops the whole queue (sign out). */

@@ -12,6 +12,7 @@ import * as outbox from './outbox.js';
 import { navigate } from './router.js';
 import { norm, kindBadge, statusBadge, windowText } from './posts.js';
 import { deskNote, handoffBox } from './impact.js';
+import { gallery, picker } from './photos.js';
 import { ask, badge, busy, failure, field, heading, loading, submitting, toast, values } from './ui.js';
 
 function replyAuthor(r) {
@@ -53,8 +54,11 @@ export async function render(ctx) {
   const top = h('div');
   const replyList = h('ol', { class: 'list replies', id: 'replies', 'aria-live': 'polite' });
   const replyHeading = h('h2', { id: 'replies-heading' });
+  // One photo per reply; its alt text starts as the post's title.
+  const replyPhoto = picker({ sid: post.street_id, max: 1, name: 'photo', title: () => post.title || '' });
   const form = h('form', { class: 'stack reply-form', id: 'reply-form', novalidate: true },
     field({ label: t('reply.label'), name: 'body', type: 'textarea', required: true, maxlength: 2000, rows: 3, hint: t('reply.hint') }),
+    replyPhoto.el,
     h('button', { type: 'submit', class: 'btn primary' }, t('reply.send')));
   let idem = api.key();
 
@@ -171,6 +175,7 @@ export async function render(ctx) {
       h('p', { class: 'meta' }, [t(`category.${post.category}`), post.on_behalf_of ? t('post.onbehalf', { name: post.on_behalf_of }) : post.author_name, when(post.created_at)].filter(Boolean).join(' · ')),
       post.saved ? h('p', { class: 'saved', role: 'status' }, t('feed.saved', { when: when(post.saved) })) : null,
       h('div', { class: 'post-body' }, post.body),
+      gallery(post.photos),
       post.when && post.when.from ? h('p', { class: 'when' }, h('strong', null, t('post.when')), ': ', windowText(post.when)) : null,
       post.status === 'done' && post.thanks ? h('blockquote', { class: 'thanks' }, h('p', null, post.thanks)) : null,
       h('p', { class: 'status-line', id: 'post-status', 'data-status': post.status }, t(`status.${post.status}.long`)),
@@ -184,7 +189,8 @@ export async function render(ctx) {
     const li = h('li', { class: `reply${accepted ? ' accepted' : ''}${isPending ? ' pending' : ''}`, 'data-reply-id': isPending ? null : r.id },
       h('p', { class: 'meta' }, h('strong', null, replyAuthor(r)), ' · ', isPending ? badge(t('outbox.waiting'), 'warn') : ago(r.created_at),
         accepted ? [' ', badge(t('reply.accepted'), 'ok')] : null),
-      h('p', { class: 'reply-body' }, r.body));
+      h('p', { class: 'reply-body' }, r.body),
+      gallery(r.photo ? [r.photo] : r.photos));
     if (isPending) return li;
     const acts = [];
     if (isAuthor() && post.status === 'open' && (r.author_id || (r.author && r.author.id)) !== me) {
@@ -234,7 +240,10 @@ export async function render(ctx) {
     submitting(form, async () => {
       const v = values(form);
       if (!v.body) throw new api.ApiError(422, 'validation_failed', { body: 'required' });
+      replyPhoto.check();
       const body = { body: v.body };
+      const [pic] = replyPhoto.value();
+      if (pic) body.photo = pic;
       const key = idem;
       const queue = async () => {
         await outbox.add({ key, kind: 'reply', path: `/posts/${pid}/replies`, body, post: pid, street: post.street_id, user: me });
@@ -253,6 +262,7 @@ export async function render(ctx) {
       if (!sent) await queue();
       idem = api.key();
       form.reset();
+      replyPhoto.reset();
       await loadPending();
       drawReplies();
     });

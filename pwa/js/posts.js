@@ -3,6 +3,7 @@
 import { h } from './dom.js';
 import { t, ago, tn, lang } from './i18n.js';
 import { badge } from './ui.js';
+import { gallery } from './photos.js';
 
 /** categories are the post categories of the API. */
 export const categories = ['babysitting', 'repairs', 'dog_walking', 'lending', 'errands', 'company', 'lessons', 'gardening', 'transport', 'other'];
@@ -70,5 +71,6 @@ export function card(p, { pending = false } = {}) {
     p.urgent ? badge(t('post.urgent'), 'danger') : null, pending ? badge(t('outbox.waiting'), 'warn') : null),
   h('h2', { class: 'post-title' }, title),
   p.body ? h('p', { class: 'excerpt' }, p.body) : null,
+  pending ? null : gallery(p.photos, { small: true }),
   h('p', { class: 'meta' }, meta.join(' · ')));
 }

@@ -55,6 +55,51 @@ function streetPrefs(s, name) {
       h('div', { class: 'stack' }, categories.map((c) => check({ label: t(`category.${c}`), name: `${id}.cat.${c}`, checked: cats.has(c) })))));
 }
 
+// calendarBox is "subscribe to my calendar": the private address of a feed
+// with the events of all my streets, for Google, Apple or Thunderbird
+// calendars. Anyone holding the address reads the feed (a calendar app
+// cannot sign in), so it is shown only on request, and "new link" makes
+// the old one stop working.
+function calendarBox() {
+  const box = h('section', { class: 'card stack', id: 'calendar-box', 'aria-labelledby': 'calendar-heading' });
+  const out = h('div', { class: 'stack' });
+  const show = (url) => {
+    const input = h('input', { type: 'text', readonly: true, value: url, id: 'calendar-url', class: 'invite-link', 'aria-label': t('calendar.url') });
+    const copy = h('button', { type: 'button', class: 'btn', id: 'calendar-copy' }, t('calendar.copy'));
+    copy.addEventListener('click', async () => {
+      try {
+        await navigator.clipboard.writeText(url);
+        toast(t('calendar.copied'));
+      } catch {
+        input.select();
+      }
+    });
+    const rotate = h('button', { type: 'button', class: 'btn ghost', id: 'calendar-rotate' }, t('calendar.rotate'));
+    rotate.addEventListener('click', async () => {
+      const ok = await ask({ title: t('calendar.rotate.title'), text: t('calendar.rotate.text'), confirm: t('calendar.rotate'), danger: true });
+      if (!ok) return;
+      await busy(rotate, async () => {
+        const res = await api.post('/me/calendar/rotate');
+        show(res.url);
+        toast(t('calendar.rotated'));
+        document.getElementById('calendar-url')?.focus();
+      });
+    });
+    const webcal = url.replace(/^https?:/, 'webcal:');
+    mount(out, input, h('div', { class: 'actions' }, copy, h('a', { href: webcal, class: 'btn ghost', id: 'calendar-open' }, t('calendar.open')), rotate),
+      h('p', { class: 'hint' }, t('calendar.private')));
+  };
+  const reveal = h('button', { type: 'button', class: 'btn primary', id: 'calendar-show' }, t('calendar.show'));
+  reveal.addEventListener('click', () => busy(reveal, async () => {
+    const res = await api.get('/me/calendar');
+    reveal.hidden = true;
+    show(res.url);
+    document.getElementById('calendar-url')?.focus();
+  }));
+  mount(box, h('h2', { id: 'calendar-heading' }, t('calendar.title')), h('p', null, t('calendar.text')), reveal, out);
+  return box;
+}
+
 // emailPrefs is the email part of the settings: replies to my posts (at
 // once, in the digest, or not) and the street's digest. The server sends a
 // reply by email only to whom no device of theirs notified, never both.
@@ -73,7 +118,7 @@ function emailPrefs(email) {
 /** notifications is the notification settings screen. */
 export async function notifications(ctx) {
   const body = h('div', null, loading());
-  mount(ctx.main, heading(t('prefs.title'), h('p', { class: 'lead' }, t('prefs.lead'))), pushBox(), h('h2', null, t('prefs.what')), body);
+  mount(ctx.main, heading(t('prefs.title'), h('p', { class: 'lead' }, t('prefs.lead'))), pushBox(), calendarBox(), h('h2', null, t('prefs.what')), body);
   let prefs;
   try {
     prefs = await api.get('/me/notifications', undefined, { signal: ctx.signal });

@@ -1,0 +1,134 @@
+package api_test
+
+import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"testing"
+
+	"civico/internal/testutil"
+)
+
+type uploadedPhoto struct {
+	ID       string `json:"id"`
+	URL      string `json:"url"`
+	ThumbURL string `json:"thumb_url"`
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
+}
+
+// multipartFile is a multipart/form-data body with b as its field "file".
+func multipartFile(t *testing.T, b []byte) ([]byte, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	fw, err := w.CreateFormFile("file", "IMG_0001.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(b)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), w.FormDataContentType()
+}
+
+func smallJPEG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{R: uint8(x), G: uint8(y), B: 90, A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, nil); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func uploadPhoto(t *testing.T, s *testutil.Server, u *testutil.User, sid string, b []byte) uploadedPhoto {
+	t.Helper()
+	body, ct := multipartFile(t, b)
+	var ph uploadedPhoto
+	s.Do(t, "POST", "/streets/"+sid+"/photos", body, u.Token, "Content-Type", ct).Expect(t, http.StatusCreated).JSON(t, &ph)
+	return ph
+}
+
+// A member uploads a photo and puts it on a post; members get it as a
+// private, cacheable JPEG, anyone else a 404; five photos are too many;
+// once the post is removed the image is gone.
+func TestPhotosOnPosts(t *testing.T) {
+	s := testutil.Start(t)
+	anna, bruno, sara := s.Register(t, "Anna"), s.Register(t, "Bruno"), s.Register(t, "Sara")
+	sid := s.StreetWithMembers(t, anna, "Via Fondazza", bruno)
+
+	ph := uploadPhoto(t, s, anna, sid, smallJPEG(t, 120, 90))
+	if ph.Width != 120 || ph.Height != 90 || ph.URL != "/api/v1/photos/"+ph.ID || ph.ThumbURL != ph.URL+"/thumb" {
+		t.Fatalf("photo %+v", ph)
+	}
+	body, ct := multipartFile(t, []byte("not an image"))
+	s.Do(t, "POST", "/streets/"+sid+"/photos", body, anna.Token, "Content-Type", ct).ExpectError(t, http.StatusUnprocessableEntity, "photo_invalid")
+	s.Do(t, "POST", "/streets/"+sid+"/photos", map[string]string{"file": "x"}, anna.Token).ExpectError(t, http.StatusBadRequest, "file_required")
+	body, ct = multipartFile(t, smallJPEG(t, 20, 20))
+	s.Do(t, "POST", "/streets/"+sid+"/photos", body, sara.Token, "Content-Type", ct).ExpectError(t, http.StatusNotFound, "street_not_found")
+
+	for _, path := range []string{ph.URL, ph.ThumbURL} {
+		r := s.DoRaw(t, "GET", path, nil, bruno.Token).Expect(t, http.StatusOK)
+		if r.Header.Get("Content-Type") != "image/jpeg" || !strings.HasPrefix(r.Header.Get("Cache-Control"), "private") ||
+			r.Header.Get("ETag") == "" || r.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Fatalf("%s headers %v", path, r.Header)
+		}
+		if _, err := jpeg.DecodeConfig(bytes.NewReader(r.Body)); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		s.DoRaw(t, "GET", path, nil, bruno.Token, "If-None-Match", r.Header.Get("ETag")).Expect(t, http.StatusNotModified)
+		s.DoRaw(t, "GET", path, nil, sara.Token).ExpectError(t, http.StatusNotFound, "photo_not_found")
+	}
+	s.Do(t, "GET", "/photos/0123456789abcdef01234567", nil, bruno.Token).ExpectError(t, http.StatusNotFound, "photo_not_found")
+	s.Do(t, "GET", "/photos/"+ph.ID, nil, "").Expect(t, http.StatusUnauthorized)
+
+	five := []map[string]string{}
+	for range 5 {
+		five = append(five, map[string]string{"id": ph.ID, "alt": "Trapano"})
+	}
+	post := map[string]any{"kind": "offer", "category": "lending", "title": "Presto un trapano", "body": "Chiedete", "photos": five}
+	r := s.Do(t, "POST", "/streets/"+sid+"/posts", post, anna.Token).ExpectError(t, http.StatusUnprocessableEntity, "validation_failed")
+	if r.Fields()["photos"] != "too_many" {
+		t.Fatalf("fields %v", r.Fields())
+	}
+	post["photos"] = five[:1]
+	var created struct {
+		ID     string `json:"id"`
+		Photos []struct {
+			ID, Alt, URL string
+		} `json:"photos"`
+	}
+	s.Do(t, "POST", "/streets/"+sid+"/posts", post, anna.Token).Expect(t, http.StatusCreated).JSON(t, &created)
+	if len(created.Photos) != 1 || created.Photos[0].ID != ph.ID || created.Photos[0].Alt != "Trapano" {
+		t.Fatalf("post %+v", created)
+	}
+	rph := uploadPhoto(t, s, bruno, sid, smallJPEG(t, 50, 50))
+	s.Do(t, "POST", "/posts/"+created.ID+"/replies", map[string]any{"body": "Grazie!", "photo": map[string]string{"id": rph.ID, "alt": "Una vite"}},
+		bruno.Token).Expect(t, http.StatusCreated)
+	var thread struct {
+		Photos  []struct{ ID string } `json:"photos"`
+		Replies []struct {
+			Photos []struct{ ID, ThumbURL string } `json:"photos"`
+		} `json:"replies"`
+	}
+	s.Do(t, "GET", "/posts/"+created.ID, nil, bruno.Token).Expect(t, http.StatusOK).JSON(t, &thread)
+	if len(thread.Photos) != 1 || len(thread.Replies) != 1 || len(thread.Replies[0].Photos) != 1 || thread.Replies[0].Photos[0].ID != rph.ID {
+		t.Fatalf("thread %+v", thread)
+	}
+
+	s.Do(t, "DELETE", "/posts/"+created.ID, nil, anna.Token).Expect(t, http.StatusOK)
+	for _, path := range []string{ph.URL, ph.ThumbURL, rph.URL} {
+		s.DoRaw(t, "GET", path, nil, anna.Token).ExpectError(t, http.StatusNotFound, "photo_not_found")
+	}
+}
