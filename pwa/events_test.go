@@ -32,7 +32,8 @@ type eventView struct {
 }
 
 // TestEventFormAndOfflineRSVP: Bruno proposes the street's dinner from the
-// board's events (title, description, start, end, place, 10 places). It
+// board's events (title, description, start, end, place, 10 places, a
+// photo described by the title, shown on the event's page). It
 // shows at the top of the street's board. Anna opens it, loses her signal,
 // and answers "I'll come" with two guests: the answer waits on her phone,
 // the page says so, and the server has nothing yet. When the signal is
@@ -60,10 +61,13 @@ func TestEventFormAndOfflineRSVP(t *testing.T) {
 	bruno.setValue(`#event-form [name=ends_at]`, day+"T23:00")
 	bruno.fill(`#event-form [name=place]`, "Portico del civico 12")
 	bruno.fill(`#event-form [name=capacity]`, "10")
+	bruno.attach(`#event-form input.file-gallery`, cameraPhoto(t, 800, 600))
+	bruno.waitJS("event photo uploaded", `document.querySelector('#event-form .photo-item[data-photo-id]')`)
 	bruno.screen("event-form")
 	bruno.click(`#event-form button[type=submit]`)
 	bruno.waitPath("/events/")
 	bruno.waitText("#event-title", title)
+	bruno.waitJS("the event's photo", `(() => { const i = document.querySelector('main .photos img'); return i && i.alt === `+jsString(title)+` && i.naturalWidth > 0; })()`)
 	eid := bruno.path()[len("/events/"):]
 	bruno.screen("event")
 

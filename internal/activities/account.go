@@ -125,7 +125,8 @@ func (s *Service) Export(ctx context.Context, userID string) (any, error) {
 // removed (their seats freed, the counts lowered) and the list of the
 // events they answered emptied; the events they proposed are kept, as
 // neighbours may still plan to go, under a pseudonym and without their
-// name (a street admin may cancel one); their calendar feed is gone.
+// name (a street admin may cancel one), and without the photos they
+// uploaded; their calendar feed is gone.
 func (s *Service) Erase(ctx context.Context, userID string) error {
 	if userID == "" {
 		return nil
@@ -153,6 +154,11 @@ func (s *Service) Erase(ctx context.Context, userID string) error {
 	}
 	anon, err := pseudonym.Of(ctx, s.st, userID)
 	if err != nil {
+		return err
+	}
+	// Their photos go with their account (photos.Erase, after this, deletes
+	// the images); the events stay without them.
+	if _, err := s.events.UpdateMany(ctx, bson.M{"photo.by": userID}, bson.M{"$unset": bson.M{"photo": ""}}); err != nil {
 		return err
 	}
 	if _, err := s.events.UpdateMany(ctx, bson.M{"author_id": userID},

@@ -3,10 +3,11 @@
 // them /events; the Go name differs from internal/events, the bus.
 //
 // A member proposes an event (title, description, start and end in the
-// street's time zone, place, optional capacity); members answer "yes"
-// (with up to MaxGuests guests) or "no"; the author or a street admin may
-// change it (with a reason when its time or place moves) or cancel it
-// with a reason, and everyone who answered is told (push notes, and a
+// street's time zone, place, optional capacity, optional photo:
+// photo.go); members answer "yes" (with up to MaxGuests guests) or
+// "no"; the author or a street admin may change it (with a reason when
+// its time or place moves) or cancel it with a reason, and everyone who
+// answered is told (push notes, and a
 // mail to those no push device can reach). The day before, those who
 // said yes get a reminder. Each event has an .ics download, and each user
 // a private calendar feed (calendar.go) with the events of all their
@@ -118,13 +119,14 @@ type Notifier interface {
 	Notify(ctx context.Context, n push.Note) error
 }
 
-// Deps are the services the events rely on. Bus, Notifier and Mailer may
-// be nil: no live events, no pushes, no mails.
+// Deps are the services the events rely on. Bus, Notifier, Mailer and
+// Photos may be nil: no live events, no pushes, no mails, no photos.
 type Deps struct {
 	Streets  Streets
 	Bus      events.Bus
 	Notifier Notifier
 	Mailer   *Mailer
+	Photos   Photos
 }
 
 // Options tune the service.
@@ -184,6 +186,7 @@ type eventDoc struct {
 	StartsAt      time.Time     `bson:"starts_at"`
 	EndsAt        time.Time     `bson:"ends_at"`
 	TZ            string        `bson:"tz"`
+	Photo         *photoRef     `bson:"photo,omitempty"`
 	// Capacity 0 is no limit. Taken counts the seats of the yes answers
 	// (each person and their guests); Yes and No the people.
 	Capacity int                  `bson:"capacity"`
@@ -223,6 +226,7 @@ type Event struct {
 	EndsAt        time.Time `json:"ends_at"`
 	TimeZone      string    `json:"time_zone"`
 	Capacity      *int      `json:"capacity"`
+	Photo         *Photo    `json:"photo"`
 	SeatsTaken    int       `json:"seats_taken"`
 	SeatsLeft     *int      `json:"seats_left"`
 	Yes           int       `json:"yes"`
@@ -316,6 +320,7 @@ type NewEvent struct {
 	Title, Description, Place string
 	StartsAt, EndsAt          string // RFC 3339
 	Capacity                  *int   // nil or 0: no limit
+	Photo                     *PhotoIn
 }
 
 // cleanText trims v and checks its length; "" when required is reported.
@@ -397,19 +402,27 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, streetID string,
 		EndsAt: parseTime(f, "ends_at", in.EndsAt), TZ: s.zone, Capacity: checkCapacity(f, in.Capacity),
 		RSVPs: map[string]rsvpEntry{}, Status: StatusScheduled, CreatedAt: now, UpdatedAt: now}
 	checkTimes(f, d.StartsAt, d.EndsAt, now)
+	photo := s.checkPhoto(f, in.Photo)
 	if err := f.Err(); err != nil {
 		return Event{}, err
 	}
-	// The lists first: an entry pointing at nothing is skipped when read,
-	// an event missing from its lists would be lost.
+	// The photo before the event: an event never names a photo that is
+	// not its own. The lists next: an entry pointing at nothing is
+	// skipped when read, an event missing from its lists would be lost.
 	id := d.ID.Hex()
+	if d.Photo, err = s.attachPhoto(ctx, streetID, p.UserID, id, photo); err != nil {
+		return Event{}, err
+	}
 	if _, err := s.lists.Append(ctx, monthKey(streetID, d.StartsAt), id); err != nil {
+		s.releasePhoto(ctx, id, d.Photo)
 		return Event{}, err
 	}
 	if _, err := s.lists.Append(ctx, streetKey(streetID), id); err != nil {
+		s.releasePhoto(ctx, id, d.Photo)
 		return Event{}, err
 	}
 	if _, err := s.events.InsertOne(ctx, d); err != nil {
+		s.releasePhoto(ctx, id, d.Photo)
 		return Event{}, err
 	}
 	if at := d.StartsAt.Add(-RemindBefore); at.After(now) {
@@ -475,7 +488,7 @@ func (s *Service) view(d eventDoc, viewer string, m streets.Member) Event {
 	e := Event{ID: d.ID.Hex(), StreetID: d.StreetID, Title: d.Title, Description: d.Description, Place: d.Place,
 		StartsAt: d.StartsAt.In(loc), EndsAt: d.EndsAt.In(loc), TimeZone: loc.String(), SeatsTaken: d.Taken, Yes: d.Yes, No: d.No,
 		AuthorName: d.AuthorName, AuthorDeleted: d.AuthorDeleted, Status: d.Status, Reason: d.Reason, Sequence: d.Seq,
-		CanEdit: d.Status == StatusScheduled && mayEdit(d, m), CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
+		Photo: d.Photo.view(), CanEdit: d.Status == StatusScheduled && mayEdit(d, m), CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
 	if !d.AuthorDeleted {
 		e.AuthorID = d.AuthorID
 	}

@@ -12,11 +12,15 @@ import (
 
 // Change is an edit of an event: nil fields stay. Reason is required
 // when the time or the place changes (those who answered planned on
-// them); Capacity 0 removes the limit.
+// them); Capacity 0 removes the limit. With SetPhoto, Photo replaces the
+// event's photo (the caller's upload in the street), or nil removes it;
+// the image replaced or removed is deleted.
 type Change struct {
 	Title, Description, Place *string
 	StartsAt, EndsAt          *string
 	Capacity                  *int
+	SetPhoto                  bool
+	Photo                     *PhotoIn
 	Reason                    string
 }
 
@@ -76,16 +80,42 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, in Ch
 	if next.Capacity > 0 && next.Capacity < d.Taken && f["capacity"] == "" {
 		f.Add("capacity", "below_taken")
 	}
+	var photo *PhotoIn
+	if in.SetPhoto {
+		photo = s.checkPhoto(f, in.Photo)
+	}
 	if err := f.Err(); err != nil {
 		return Event{}, err
 	}
-	if next.Title == d.Title && next.Description == d.Description && next.Place == d.Place && !moved && next.Capacity == d.Capacity {
+	if in.SetPhoto {
+		next.Photo = nil
+		if photo != nil {
+			next.Photo = &photoRef{ID: photo.ID, Alt: photo.Alt}
+			if d.Photo != nil && d.Photo.ID == photo.ID { // the same image, its alt text perhaps changed
+				next.Photo.Width, next.Photo.Height, next.Photo.By = d.Photo.Width, d.Photo.Height, d.Photo.By
+			}
+		}
+	}
+	newPhoto := !samePhoto(next.Photo, d.Photo)
+	if next.Title == d.Title && next.Description == d.Description && next.Place == d.Place && !moved && next.Capacity == d.Capacity &&
+		!newPhoto {
 		return s.view(d, p.UserID, m), nil // nothing changed: nobody to tell
+	}
+	// A new image is attached before the update names it, and given back
+	// if the update does not happen.
+	eid := d.ID.Hex()
+	var taken *photoRef
+	if next.Photo != nil && (d.Photo == nil || d.Photo.ID != next.Photo.ID) {
+		if taken, err = s.attachPhoto(ctx, d.StreetID, p.UserID, eid, photo); err != nil {
+			return Event{}, err
+		}
+		next.Photo = taken
 	}
 	if moved && monthOf(next.StartsAt) != monthOf(d.StartsAt) {
 		// Before the update, as at creation: a stale entry in the old
 		// month is skipped when read.
 		if _, err := s.lists.Append(ctx, monthKey(d.StreetID, next.StartsAt), id); err != nil {
+			s.releasePhoto(ctx, eid, taken)
 			return Event{}, err
 		}
 	}
@@ -94,13 +124,21 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, in Ch
 		filter["taken"] = bson.M{"$lte": next.Capacity}
 	}
 	next.Seq, next.Reason, next.UpdatedAt = d.Seq+1, reason, now
-	r, err := s.events.UpdateOne(ctx, filter, bson.M{"$set": bson.M{"title": next.Title, "description": next.Description,
-		"place": next.Place, "starts_at": next.StartsAt, "ends_at": next.EndsAt, "capacity": next.Capacity, "reason": reason,
-		"updated_at": now}, "$inc": bson.M{"seq": 1}})
+	set := bson.M{"title": next.Title, "description": next.Description, "place": next.Place, "starts_at": next.StartsAt,
+		"ends_at": next.EndsAt, "capacity": next.Capacity, "reason": reason, "updated_at": now}
+	upd := bson.M{"$set": set, "$inc": bson.M{"seq": 1}}
+	if next.Photo != nil {
+		set["photo"] = next.Photo
+	} else if d.Photo != nil {
+		upd["$unset"] = bson.M{"photo": ""}
+	}
+	r, err := s.events.UpdateOne(ctx, filter, upd)
 	if err != nil {
+		s.releasePhoto(ctx, eid, taken)
 		return Event{}, err
 	}
 	if r.MatchedCount == 0 {
+		s.releasePhoto(ctx, eid, taken)
 		cur, err := s.load(ctx, id)
 		switch {
 		case err != nil:
@@ -111,6 +149,9 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, in Ch
 			return Event{}, fault.Validation("capacity", "below_taken")
 		}
 		return Event{}, ErrChanged
+	}
+	if d.Photo != nil && (next.Photo == nil || next.Photo.ID != d.Photo.ID) {
+		s.deletePhoto(ctx, d.Photo) // replaced or removed
 	}
 	if moved {
 		s.plan(ctx, id, next.StartsAt, now)

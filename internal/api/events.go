@@ -1,9 +1,12 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 
 	"civico/internal/activities"
+	"civico/internal/fault"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -19,16 +22,44 @@ type eventRequest struct {
 	StartsAt    string `json:"starts_at"`
 	EndsAt      string `json:"ends_at"`
 	Capacity    *int   `json:"capacity"`
+	// Photo is the proposer's upload in the street (POST
+	// /streets/:sid/photos) with its alt text; null or absent: none.
+	Photo *activities.PhotoIn `json:"photo"`
 }
 
 type eventChangeRequest struct {
-	Title       *string `json:"title"`
-	Description *string `json:"description"`
-	Place       *string `json:"place"`
-	StartsAt    *string `json:"starts_at"`
-	EndsAt      *string `json:"ends_at"`
-	Capacity    *int    `json:"capacity"`
-	Reason      string  `json:"reason"`
+	Title       *string    `json:"title"`
+	Description *string    `json:"description"`
+	Place       *string    `json:"place"`
+	StartsAt    *string    `json:"starts_at"`
+	EndsAt      *string    `json:"ends_at"`
+	Capacity    *int       `json:"capacity"`
+	Photo       photoPatch `json:"photo"`
+	Reason      string     `json:"reason"`
+}
+
+// photoPatch is an edit's "photo": absent keeps the event's photo, null
+// removes it, {id, alt} replaces it.
+type photoPatch struct {
+	Set   bool
+	Photo *activities.PhotoIn
+}
+
+// UnmarshalJSON is called for null too (encoding/json hands null to an
+// Unmarshaler that is not a pointer).
+func (p *photoPatch) UnmarshalJSON(b []byte) error {
+	p.Set, p.Photo = true, nil
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var in activities.PhotoIn
+	if err := dec.Decode(&in); err != nil {
+		return fault.Validation("photo", "invalid_type")
+	}
+	p.Photo = &in
+	return nil
 }
 
 type cancelEventRequest struct {
@@ -71,7 +102,8 @@ func (h *handlers) createEvent(c *fiber.Ctx) error {
 		return err
 	}
 	ev, err := h.d.Activities.Create(c.UserContext(), principal(c), param(c, "sid"), activities.NewEvent{Title: req.Title,
-		Description: req.Description, Place: req.Place, StartsAt: req.StartsAt, EndsAt: req.EndsAt, Capacity: req.Capacity})
+		Description: req.Description, Place: req.Place, StartsAt: req.StartsAt, EndsAt: req.EndsAt, Capacity: req.Capacity,
+		Photo: req.Photo})
 	if err != nil {
 		return err
 	}
@@ -106,7 +138,7 @@ func (h *handlers) updateEvent(c *fiber.Ctx) error {
 	}
 	ev, err := h.d.Activities.Update(c.UserContext(), principal(c), param(c, "eid"), activities.Change{Title: req.Title,
 		Description: req.Description, Place: req.Place, StartsAt: req.StartsAt, EndsAt: req.EndsAt, Capacity: req.Capacity,
-		Reason: req.Reason})
+		SetPhoto: req.Photo.Set, Photo: req.Photo.Photo, Reason: req.Reason})
 	if err != nil {
 		return err
 	}

@@ -175,3 +175,76 @@ func TestEventsOverHTTP(t *testing.T) {
 	_, path, _ = strings.Cut(feed.URL, "/api/v1/calendar/")
 	s.Do(t, "GET", "/api/v1/calendar/"+path, nil, "").ExpectError(t, http.StatusNotFound, "calendar_not_found")
 }
+
+// An event's optional photo: the proposer's upload with its alt text,
+// shown to members with its URLs; another's upload is refused; an edit
+// replaces it (the old image is gone) or removes it with null; a
+// cancelled event keeps it.
+func TestEventPhotoOverHTTP(t *testing.T) {
+	s := testutil.Start(t)
+	anna, bruno := s.Register(t, "Anna"), s.Register(t, "Bruno")
+	sid := s.StreetWithMembers(t, anna, "Via Fondazza", bruno)
+	start := time.Now().Add(72 * time.Hour).Truncate(time.Hour)
+	body := map[string]any{"title": "Cena in strada", "place": "Via Fondazza 12", "starts_at": start.Format(time.RFC3339),
+		"ends_at": start.Add(3 * time.Hour).Format(time.RFC3339)}
+	type withPhoto struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+		Photo  *struct {
+			ID       string `json:"id"`
+			Alt      string `json:"alt"`
+			URL      string `json:"url"`
+			ThumbURL string `json:"thumb_url"`
+			Width    int    `json:"width"`
+			Height   int    `json:"height"`
+		} `json:"photo"`
+	}
+
+	brunos := uploadPhoto(t, s, bruno, sid, smallJPEG(t, 40, 30))
+	body["photo"] = map[string]string{"id": brunos.ID, "alt": "Il cortile"}
+	r := s.Do(t, "POST", "/streets/"+sid+"/events", body, anna.Token).ExpectError(t, http.StatusUnprocessableEntity, "validation_failed")
+	if r.Fields()["photo.id"] != "unknown" {
+		t.Fatalf("another's photo: %v", r.Fields())
+	}
+	first := uploadPhoto(t, s, anna, sid, smallJPEG(t, 120, 90))
+	body["photo"] = map[string]string{"id": first.ID}
+	r = s.Do(t, "POST", "/streets/"+sid+"/events", body, anna.Token).ExpectError(t, http.StatusUnprocessableEntity, "validation_failed")
+	if r.Fields()["photo.alt"] != "required" {
+		t.Fatalf("no alt: %v", r.Fields())
+	}
+	body["photo"] = map[string]string{"id": first.ID, "alt": "Il cortile"}
+	var ev withPhoto
+	s.Do(t, "POST", "/streets/"+sid+"/events", body, anna.Token).Expect(t, http.StatusCreated).JSON(t, &ev)
+	if p := ev.Photo; p == nil || p.ID != first.ID || p.Alt != "Il cortile" || p.URL != first.URL || p.ThumbURL != first.ThumbURL ||
+		p.Width != 120 || p.Height != 90 {
+		t.Fatalf("created: %+v", ev.Photo)
+	}
+	s.Do(t, "GET", first.URL, nil, bruno.Token).Expect(t, http.StatusOK)
+
+	second := uploadPhoto(t, s, anna, sid, smallJPEG(t, 80, 60))
+	var got withPhoto
+	s.Do(t, "PATCH", "/events/"+ev.ID, map[string]any{"photo": map[string]string{"id": second.ID, "alt": "Il tavolo"}}, anna.Token).
+		Expect(t, http.StatusOK).JSON(t, &got)
+	if got.Photo == nil || got.Photo.ID != second.ID || got.Photo.Width != 80 {
+		t.Fatalf("replaced: %+v", got.Photo)
+	}
+	s.Do(t, "GET", first.URL, nil, anna.Token).ExpectError(t, http.StatusNotFound, "photo_not_found")
+	s.Do(t, "PATCH", "/events/"+ev.ID, map[string]any{"photo": "x"}, anna.Token).ExpectError(t, http.StatusUnprocessableEntity, "validation_failed")
+	s.Do(t, "PATCH", "/events/"+ev.ID, map[string]any{"title": "Cena in strada!"}, anna.Token).Expect(t, http.StatusOK).JSON(t, &got)
+	if got.Photo == nil || got.Photo.ID != second.ID {
+		t.Fatalf("kept by an edit without photo: %+v", got.Photo)
+	}
+	s.Do(t, "PATCH", "/events/"+ev.ID, map[string]any{"photo": nil}, anna.Token).Expect(t, http.StatusOK).JSON(t, &got)
+	if got.Photo != nil {
+		t.Fatalf("removed: %+v", got.Photo)
+	}
+	s.Do(t, "GET", second.URL, nil, anna.Token).ExpectError(t, http.StatusNotFound, "photo_not_found")
+
+	third := uploadPhoto(t, s, anna, sid, smallJPEG(t, 60, 60))
+	s.Do(t, "PATCH", "/events/"+ev.ID, map[string]any{"photo": map[string]string{"id": third.ID, "alt": "Di nuovo"}}, anna.Token).Expect(t, http.StatusOK)
+	s.Do(t, "POST", "/events/"+ev.ID+"/cancel", map[string]any{"reason": "Pioggia"}, anna.Token).Expect(t, http.StatusOK).JSON(t, &got)
+	if got.Status != "cancelled" || got.Photo == nil || got.Photo.ID != third.ID {
+		t.Fatalf("cancelled: %+v", got)
+	}
+	s.Do(t, "GET", third.URL, nil, bruno.Token).Expect(t, http.StatusOK)
+}

@@ -7,9 +7,9 @@ import (
 )
 
 // buildActivities makes the street's events (the API's /events). Call it
-// once the streets, push and mail exist: a change is told by push, and
-// by mail to those no device reaches; the reminders are swept by the
-// leader.
+// once the streets, photos, push and mail exist: an event's photo is
+// attached as a post's, a change is told by push, and by mail to those
+// no device reaches; the reminders are swept by the leader.
 func (a *App) buildActivities(ctx context.Context) error {
 	if err := a.store.EnsureIndexes(ctx, activities.Indexes()...); err != nil {
 		return err
@@ -18,6 +18,9 @@ func (a *App) buildActivities(ctx context.Context) error {
 	// Typed nils would pass for services: leave the interfaces nil instead.
 	if a.Push != nil {
 		deps.Notifier = a.Push
+	}
+	if a.Photos != nil { // an event's photo, attached as a post's
+		deps.Photos = a.Photos
 	}
 	if a.Mail != nil && a.Auth != nil {
 		deps.Mailer = &activities.Mailer{Out: a.Mail, Accounts: a.Auth, PublicURL: a.publicURL()}

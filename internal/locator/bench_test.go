@@ -1,12 +1,14 @@
 package locator
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	"civico/internal/auth"
 	"civico/internal/clock"
 	"civico/internal/hours"
 	"civico/internal/portineria"
@@ -101,6 +103,54 @@ func BenchmarkSearch(b *testing.B) {
 				found = len(items)
 			}
 			b.ReportMetric(float64(found), "results")
+		})
+	}
+}
+
+// importCSV is a council's file of n places, a mix of kinds (health and
+// social services the most), every column an import takes but id.
+func importCSV(n int) []byte {
+	kinds := []string{"health", "health", "social_services", "elderly", "culture", "library", "sport", "other"}
+	var b bytes.Buffer
+	b.WriteString("name,kind,description,address,area,lat,lng,targets,hours,phone,email,languages\n")
+	for i := range n {
+		fmt.Fprintf(&b, "Luogo %05d,%s,\"Sportello di ascolto, accompagnamento ai servizi, corsi di italiano\",\"Via Ferrarese %d, Bologna\",Bolognina,%.5f,%.5f,everyone|elderly,mon-fri 09:00-12:30/15:00-18:00,051 %06d,luogo%d@esempio.it,it|en\n",
+			i, kinds[i%len(kinds)], i, 44.48+float64(i%1000)*0.00005, 11.32+float64(i%997)*0.00006, i, i)
+	}
+	return b.Bytes()
+}
+
+// BenchmarkImportCSV imports a file of 500 and of 5 000 new places into an
+// empty database (a fresh one for every import).
+func BenchmarkImportCSV(b *testing.B) {
+	for _, n := range []int{500, 5000} {
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			body := importCSV(n)
+			c := clock.NewFake(time.Date(2026, 3, 10, 9, 30, 0, 0, time.UTC))
+			p := auth.Principal{UserID: "650000000000000000000009"}
+			for b.Loop() {
+				b.StopTimer()
+				st, err := store.Open(context.Background(), store.Config{DataDir: b.TempDir()})
+				if err != nil {
+					b.Fatal(err)
+				}
+				svc, err := New(context.Background(), st, anyStaff{}, nil, c, nil, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				res, err := svc.ImportCSV(context.Background(), p, "650000000000000000000001", body)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Created != n {
+					b.Fatalf("created %d, want %d", res.Created, n)
+				}
+				b.StopTimer()
+				_ = st.Close(context.Background())
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
 }

@@ -11,11 +11,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"civico/internal/auth"
 	"civico/internal/fault"
 	"civico/internal/hours"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // CSVHeader is the header row of places.csv. An import may leave out any
@@ -266,6 +269,17 @@ func (r csvRow) contacts(c Contacts) *Contacts {
 	return &c
 }
 
+// planned is a row of an import, checked: the place it names (nil for a
+// new one), the place as the row makes it, the fields that change and the
+// input that makes them.
+type planned struct {
+	row     csvRow
+	old     *placeDoc
+	doc     placeDoc
+	changed []string
+	in      Input
+}
+
 // ImportResult counts what an import did.
 type ImportResult struct {
 	Created   int `json:"created"`
@@ -290,12 +304,21 @@ func (s *Service) ImportCSV(ctx context.Context, p auth.Principal, aid string, b
 	if err != nil {
 		return ImportResult{}, err
 	}
-	type planned struct {
-		row     csvRow
-		old     *placeDoc
-		doc     placeDoc
-		changed []string
-		in      Input
+	// The places the rows name, read a few at a time.
+	var named []string
+	for _, row := range rows {
+		if row.ID != "" {
+			named = append(named, row.ID)
+		}
+	}
+	slices.Sort(named)
+	found, err := s.readPlaces(ctx, slices.Compact(named))
+	if err != nil {
+		return ImportResult{}, err
+	}
+	existing := make(map[bson.ObjectID]placeDoc, len(found))
+	for _, d := range found {
+		existing[d.ID] = d
 	}
 	plans := make([]planned, 0, len(rows))
 	seen := map[string]int{}
@@ -311,12 +334,10 @@ func (s *Service) ImportCSV(ctx context.Context, p auth.Principal, aid string, b
 				continue
 			}
 			seen[row.ID] = row.Row
-			d, err := s.load(ctx, row.ID)
-			switch {
-			case err == nil && d.AssociationID == aid:
-				pl.old = &d
-			case err != nil && !errors.Is(err, ErrPlaceNotFound):
-				return ImportResult{}, err
+			if oid, err := bson.ObjectIDFromHex(row.ID); err == nil {
+				if d, ok := existing[oid]; ok && d.AssociationID == aid {
+					pl.old = &d
+				}
 			}
 		}
 		var err error
@@ -350,24 +371,130 @@ func (s *Service) ImportCSV(ctx context.Context, p auth.Principal, aid string, b
 	if len(f) > 0 {
 		return ImportResult{}, invalidCSV(f)
 	}
-	var res ImportResult
+
+	var (
+		res     ImportResult
+		creates []planned
+		updates []planned
+	)
 	for _, pl := range plans {
 		switch {
 		case pl.old == nil:
-			if err := s.insert(ctx, p, pl.doc, pl.changed, "", actionImported); err != nil {
-				return res, err
-			}
-			res.Created++
+			creates = append(creates, pl)
 		case len(pl.changed) == 0:
 			res.Unchanged++
 		default:
-			if _, err := s.change(ctx, p, *pl.old, pl.in, "", actionImported); err != nil {
-				return res, err
-			}
-			res.Updated++
+			updates = append(updates, pl)
+		}
+	}
+	// New places in a few inserts; changed places one conditional update
+	// each, as Update makes it. Once a place is stored, its search record
+	// and history are written even if the caller has gone away.
+	docs := make([]placeDoc, len(creates))
+	for i, pl := range creates {
+		docs[i] = pl.doc
+	}
+	inserted, errInsert := s.insertMany(ctx, docs)
+	done, errUpdate := s.commitMany(ctx, updates)
+	ctx = context.WithoutCancel(ctx)
+	w := shardWrites{}
+	entries := make([]entryOf, 0, len(creates)+len(updates))
+	for i, pl := range creates {
+		if inserted[i] {
+			s.stage(w, pl.doc, "")
+			entries = append(entries, entryOf{pl.doc.ID.Hex(),
+				change{At: pl.doc.UpdatedAt, UserID: p.UserID, Action: actionImported, Fields: pl.changed}})
+			res.Created++
+		}
+	}
+	for _, c := range done {
+		s.stage(w, c.doc, c.oldKind)
+		entries = append(entries, entryOf{c.doc.ID.Hex(), c.entry(p.UserID, actionImported, "")})
+		res.Updated++
+	}
+	errIndex := s.writeShards(ctx, w)
+	s.recordMany(ctx, p.UserID, entries)
+	for _, err := range []error{errInsert, errUpdate, errIndex} {
+		if err != nil {
+			return res, err
 		}
 	}
 	return res, nil
+}
+
+// importBatch is how many new places one insert of an import carries.
+const importBatch = 500
+
+// insertMany inserts docs, importBatch at a time, and tells which are
+// stored: all of them, or after an error those it finds.
+func (s *Service) insertMany(ctx context.Context, docs []placeDoc) ([]bool, error) {
+	stored := make([]bool, len(docs))
+	for from := 0; from < len(docs); from += importBatch {
+		batch := docs[from:min(from+importBatch, len(docs))]
+		many := make([]any, len(batch))
+		for i, d := range batch {
+			many[i] = d
+		}
+		err := s.places.InsertMany(ctx, many)
+		if err == nil {
+			for i := range batch {
+				stored[from+i] = true
+			}
+			continue
+		}
+		// Part of the batch may be stored: those get their search
+		// records and histories like the others.
+		ids := make([]string, len(batch))
+		for i, d := range batch {
+			ids[i] = d.ID.Hex()
+		}
+		found, ferr := s.readPlaces(context.WithoutCancel(ctx), ids)
+		if ferr == nil {
+			in := map[bson.ObjectID]bool{}
+			for _, d := range found {
+				in[d.ID] = true
+			}
+			for i, d := range batch {
+				stored[from+i] = in[d.ID]
+			}
+		}
+		if ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+		return stored, err
+	}
+	return stored, nil
+}
+
+// commitMany commits the planned changes, a few at a time, and returns
+// those stored, and the first error met (the other changes still apply).
+func (s *Service) commitMany(ctx context.Context, plans []planned) ([]committed, error) {
+	out := make([]committed, len(plans))
+	ok := make([]bool, len(plans))
+	errs := make([]error, len(plans))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i, pl := range plans {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i], errs[i] = s.commit(ctx, *pl.old, pl.in)
+			ok[i] = errs[i] == nil
+		}()
+	}
+	wg.Wait()
+	var first error
+	done := out[:0]
+	for i, c := range out {
+		if ok[i] {
+			done = append(done, c)
+		} else if first == nil {
+			first = errs[i]
+		}
+	}
+	return done, first
 }
 
 // associationPlaces reads the places of aid (all associations' when ""),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"civico/internal/auth"
@@ -59,6 +60,43 @@ func (s *Service) record(ctx context.Context, placeID string, c change) {
 	}
 	if _, err := s.byUser.Append(ctx, userKey(c.UserID), placeID); err != nil {
 		s.log.Error("locator: history by user", "place", placeID, "err", err)
+	}
+}
+
+// entryOf is one place's history entry, for recordMany.
+type entryOf struct {
+	placeID string
+	c       change
+}
+
+// recordMany is record for many places changed by one user (an import):
+// each place's history gets its entry, a few places at a time (the
+// store groups their inserts), and the user's list all the places in one
+// append. As with record, a failure is logged, never undoes a change.
+func (s *Service) recordMany(ctx context.Context, userID string, entries []entryOf) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for _, e := range entries {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if _, err := s.history.Append(ctx, e.placeID, e.c); err != nil {
+				s.log.Error("locator: history", "place", e.placeID, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if userID == "" || len(entries) == 0 {
+		return
+	}
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.placeID
+	}
+	if _, err := s.byUser.Append(ctx, userKey(userID), ids...); err != nil {
+		s.log.Error("locator: history by user", "places", len(ids), "err", err)
 	}
 }
 

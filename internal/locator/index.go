@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -120,17 +122,41 @@ func (s *Service) bury(ctx context.Context, kind, id string, ver int64) error {
 // the same or a later version: writers that finish out of order never
 // bring back an older record.
 func (s *Service) put(ctx context.Context, shard, id string, r record) error {
-	sr, err := pack(r)
-	if err != nil {
-		return err
+	return s.putMany(ctx, shard, map[string]record{id: r})
+}
+
+// putMany writes the records recs (id → record) in shard as put writes
+// one, in one conditional `$set` of them all: the write applies only when
+// none of them meets a record of the same or a later version. When one
+// does, the shard is read, the records it already holds as new or newer
+// are left out, and the others are written again; the shard is made with
+// them when it does not exist yet.
+func (s *Service) putMany(ctx context.Context, shard string, recs map[string]record) error {
+	ids := slices.Sorted(maps.Keys(recs))
+	packed := make(map[string]stored, len(recs))
+	for _, id := range ids {
+		sr, err := pack(recs[id])
+		if err != nil {
+			return err
+		}
+		packed[id] = sr
 	}
-	key := "e." + id
-	filter := bson.D{{Key: "_id", Value: shard}, {Key: "$or", Value: bson.A{
-		bson.D{{Key: key, Value: bson.D{{Key: "$exists", Value: false}}}},
-		bson.D{{Key: key + ".ver", Value: bson.D{{Key: "$lt", Value: r.Ver}}}},
-	}}}
 	for range maxTries {
-		res, err := s.search.UpdateOne(ctx, filter, bson.M{"$set": bson.M{key: sr}})
+		if len(ids) == 0 {
+			return nil
+		}
+		conds := make(bson.A, len(ids))
+		set := make(bson.D, len(ids))
+		for i, id := range ids {
+			key := "e." + id
+			conds[i] = bson.D{{Key: "$or", Value: bson.A{
+				bson.D{{Key: key, Value: bson.D{{Key: "$exists", Value: false}}}},
+				bson.D{{Key: key + ".ver", Value: bson.D{{Key: "$lt", Value: recs[id].Ver}}}},
+			}}}
+			set[i] = bson.E{Key: key, Value: packed[id]}
+		}
+		filter := bson.D{{Key: "_id", Value: shard}, {Key: "$and", Value: conds}}
+		res, err := s.search.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: set}})
 		if err != nil {
 			return err
 		}
@@ -138,25 +164,82 @@ func (s *Service) put(ctx context.Context, shard, id string, r record) error {
 			return nil
 		}
 		var doc struct {
-			ID string `bson:"_id"`
+			Records map[string]struct {
+				Ver int64 `bson:"ver"`
+			} `bson:"e"`
 		}
 		err = s.search.FindOne(ctx, bson.M{"_id": shard}, &doc)
 		switch {
 		case err == nil:
-			return nil // a later version is there
+			// A later version of some is there: write the others.
+			ids = slices.DeleteFunc(ids, func(id string) bool {
+				old, ok := doc.Records[id]
+				return ok && old.Ver >= recs[id].Ver
+			})
+			continue
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		_, err = s.search.InsertOne(ctx, shardDoc{ID: shard, Records: map[string]stored{id: sr}})
+		all := make(map[string]stored, len(ids))
+		for _, id := range ids {
+			all[id] = packed[id]
+		}
+		_, err = s.search.InsertOne(ctx, shardDoc{ID: shard, Records: all})
 		if err == nil {
 			return nil
 		}
 		if !store.IsDuplicate(err) {
 			return err
 		}
-		// Another writer made the shard first: set the record in it.
+		// Another writer made the shard first: set the records in it.
 	}
 	return ErrPlaceBusy
+}
+
+// shardWrites gathers search records by shard (shard → id → record), for
+// writeShards.
+type shardWrites map[string]map[string]record
+
+func (w shardWrites) add(shard, id string, r record) {
+	if w[shard] == nil {
+		w[shard] = map[string]record{}
+	}
+	if old, ok := w[shard][id]; !ok || old.Ver < r.Ver {
+		w[shard][id] = r
+	}
+}
+
+// stage adds what index writes for d: its record and, when it moved from
+// oldKind, a tombstone there.
+func (s *Service) stage(w shardWrites, d placeDoc, oldKind string) {
+	id := d.ID.Hex()
+	w.add(s.shardID(d.Kind, id), id, recordOf(d))
+	if oldKind != "" && oldKind != d.Kind {
+		w.add(s.shardID(oldKind, id), id, record{Ver: d.Version, Gone: true})
+	}
+}
+
+// writeShards writes w, one putMany per shard, a few shards at a time.
+func (s *Service) writeShards(ctx context.Context, w shardWrites) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	sem := make(chan struct{}, 4)
+	for shard, recs := range w {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := s.putMany(ctx, shard, recs); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // hit is a search record that passed the filters.

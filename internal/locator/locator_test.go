@@ -572,3 +572,104 @@ func TestGeoJSON(t *testing.T) {
 		t.Fatalf("all: %s", b)
 	}
 }
+
+// A large import lands every place in search and in its history, and a
+// second import moving some of them to another kind moves them there.
+func TestCSVImportLarge(t *testing.T) {
+	e := setup(t)
+	vol := e.User("Carla Rossi")
+	aid := e.Association(vol)
+	kinds := []string{"health", "health", "library", "sport", "elderly"}
+	want := map[string]int{}
+	var b strings.Builder
+	b.WriteString("name,kind,description,lat,lng,hours\n")
+	const n = 2000
+	for i := range n {
+		k := kinds[i%len(kinds)]
+		want[k]++
+		fmt.Fprintf(&b, "Luogo %04d,%s,Sportello numero %d,%.5f,%.5f,mon 09:00-12:00\n", i, k, i, north(float64(i)), baseLng)
+	}
+	res, err := e.svc.ImportCSV(ctx, vol.P, aid, []byte(b.String()))
+	if err != nil || res.Created != n {
+		t.Fatalf("import: %+v %v", res, err)
+	}
+	byKind := func() map[string][]string {
+		t.Helper()
+		out := map[string][]string{}
+		for k := range want {
+			raw, err := e.svc.GeoJSON(ctx, aid, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fc locator.FeatureCollection
+			if err := json.Unmarshal(raw, &fc); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range fc.Features {
+				if f.Properties.Kind != k {
+					t.Fatalf("a place of kind %s found as %s", f.Properties.Kind, k)
+				}
+				out[k] = append(out[k], f.ID)
+			}
+		}
+		return out
+	}
+	found := byKind()
+	all := map[string]bool{}
+	for k, ids := range found {
+		if len(ids) != want[k] {
+			t.Fatalf("%s: %d places found, %d imported", k, len(ids), want[k])
+		}
+		for _, id := range ids {
+			all[id] = true
+		}
+	}
+	if len(all) != n {
+		t.Fatalf("%d places found, %d imported", len(all), n)
+	}
+	// Every place's history has the import, by whom, and the user's list
+	// has every place (Export reads both).
+	x, err := e.svc.Export(ctx, vol.P.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := x.([]locator.MyChange)
+	if len(mine) != n {
+		t.Fatalf("%d changes exported, want %d", len(mine), n)
+	}
+	for _, c := range mine {
+		if !all[c.PlaceID] || c.Action != "imported" || len(c.Fields) == 0 {
+			t.Fatalf("exported: %+v", c)
+		}
+		delete(all, c.PlaceID)
+	}
+	h, _, err := e.svc.History(ctx, vol.P, found["sport"][0], "", 10)
+	if err != nil || len(h) != 1 || h[0].Action != "imported" || h[0].UserName != "Carla Rossi" {
+		t.Fatalf("history: %+v %v", h, err)
+	}
+
+	// Thirty health places become libraries, one is renamed only.
+	e.Clock.Advance(time.Hour)
+	moved := found["health"][:30]
+	b.Reset()
+	b.WriteString("id,kind\n")
+	for _, id := range moved {
+		fmt.Fprintf(&b, "%s,library\n", id)
+	}
+	fmt.Fprintf(&b, "%s,sport\n", found["sport"][0])
+	res, err = e.svc.ImportCSV(ctx, vol.P, aid, []byte(b.String()))
+	if err != nil || res.Updated != 30 || res.Unchanged != 1 || res.Created != 0 {
+		t.Fatalf("second import: %+v %v", res, err)
+	}
+	want["health"] -= 30
+	want["library"] += 30
+	for k, ids := range byKind() {
+		if len(ids) != want[k] {
+			t.Fatalf("after moving: %s has %d places, want %d", k, len(ids), want[k])
+		}
+	}
+	h, _, err = e.svc.History(ctx, vol.P, moved[0], "", 10)
+	if err != nil || len(h) != 2 || h[0].Action != "imported" || !slices.Equal(h[0].Fields, []string{"kind"}) {
+		t.Fatalf("history after moving: %+v %v", h, err)
+	}
+}

@@ -491,11 +491,44 @@ func (s *Service) Verify(ctx context.Context, p auth.Principal, id string) (Plac
 // writer changed the place first, it reads it again and applies in over
 // that, so both changes land.
 func (s *Service) change(ctx context.Context, p auth.Principal, d placeDoc, in Input, via, action string) (Place, error) {
+	c, err := s.commit(ctx, d, in)
+	if err != nil {
+		return Place{}, err
+	}
+	if err := s.index(ctx, c.doc, c.oldKind); err != nil {
+		return Place{}, err
+	}
+	s.record(ctx, c.doc.ID.Hex(), c.entry(p.UserID, action, via))
+	return s.view(c.doc), nil
+}
+
+// committed is a change of a place as stored: the place after it, the kind
+// it had before, the fields that changed and when.
+type committed struct {
+	doc     placeDoc
+	oldKind string
+	changed []string
+	at      time.Time
+}
+
+// entry is the history's entry for c: an update that changed nothing is a
+// verification.
+func (c committed) entry(userID, action, via string) change {
+	if action == actionUpdated && len(c.changed) == 0 {
+		action = actionVerified
+	}
+	return change{At: c.at, UserID: userID, Action: action, Fields: c.changed, Via: via}
+}
+
+// commit writes in over d conditionally on d's version, re-reading the
+// place and applying in again when another writer got there first; the
+// search record and the history are the caller's.
+func (s *Service) commit(ctx context.Context, d placeDoc, in Input) (committed, error) {
 	for try := 0; ; try++ {
 		oldKind, version := d.Kind, d.Version
 		changed, err := apply(&d, in, false)
 		if err != nil {
-			return Place{}, err
+			return committed{}, err
 		}
 		now := s.now()
 		d.UpdatedAt, d.VerifiedAt, d.Version = now, now, version+1
@@ -515,24 +548,16 @@ func (s *Service) change(ctx context.Context, p auth.Principal, d placeDoc, in I
 		}
 		res, err := s.places.UpdateOne(ctx, bson.M{"_id": d.ID, "version": version}, update)
 		if err != nil {
-			return Place{}, err
+			return committed{}, err
 		}
 		if res.MatchedCount == 1 {
-			if err := s.index(ctx, d, oldKind); err != nil {
-				return Place{}, err
-			}
-			a := action
-			if a == actionUpdated && len(changed) == 0 {
-				a = actionVerified
-			}
-			s.record(ctx, d.ID.Hex(), change{At: now, UserID: p.UserID, Action: a, Fields: changed, Via: via})
-			return s.view(d), nil
+			return committed{doc: d, oldKind: oldKind, changed: changed, at: now}, nil
 		}
 		if try == maxTries {
-			return Place{}, ErrPlaceBusy
+			return committed{}, ErrPlaceBusy
 		}
 		if d, err = s.load(ctx, d.ID.Hex()); err != nil {
-			return Place{}, err
+			return committed{}, err
 		}
 	}
 }

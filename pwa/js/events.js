@@ -14,7 +14,7 @@ import * as session from './session.js';
 import * as outbox from './outbox.js';
 import * as realtime from './realtime.js';
 import { navigate } from './router.js';
-import { gallery } from './photos.js';
+import { gallery, picker } from './photos.js';
 import { ask, badge, busy, empty, failure, field, heading, loading, more, submitting, toast, values } from './ui.js';
 
 const fmtLong = () => new Intl.DateTimeFormat(lang(), { weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit' });
@@ -165,6 +165,21 @@ export async function form(ctx) {
     sid = ev.street_id;
   }
   const idem = api.key();
+  // The optional photo, picked and uploaded as on a post (its description
+  // starts as the title). Editing, the current photo shows with a button
+  // to remove it; a photo picked replaces it.
+  const photo = picker({ sid, max: 1, name: 'photo', title: () => (f ? f.elements.title.value.trim() : '') });
+  let dropPhoto = false;
+  let current = null;
+  if (ev && ev.photo) {
+    const remove = h('button', { type: 'button', class: 'btn ghost small', id: 'event-photo-remove' }, t('photo.remove'));
+    current = h('div', { class: 'stack-tight', id: 'event-photo-current' }, h('p', { class: 'meta' }, t('event.photo.current')), gallery([ev.photo]), remove);
+    remove.addEventListener('click', () => {
+      dropPhoto = true;
+      current.hidden = true;
+      toast(t('photo.removed'));
+    });
+  }
   const f = h('form', { class: 'stack card', id: 'event-form', novalidate: true },
     field({ label: t('event.title'), name: 'title', required: true, maxlength: 120, value: ev ? ev.title : '', hint: t('event.title.hint') }),
     field({ label: t('event.description'), name: 'description', type: 'textarea', maxlength: 4000, rows: 5, value: ev ? ev.description || '' : '' }),
@@ -172,8 +187,11 @@ export async function form(ctx) {
     field({ label: t('event.ends'), name: 'ends_at', type: 'datetime-local', required: true, value: ev ? toLocal(ev.ends_at) : '' }),
     field({ label: t('event.place'), name: 'place', required: true, maxlength: 200, value: ev ? ev.place || '' : '', hint: t('event.place.hint'), autocomplete: 'off' }),
     field({ label: t('event.capacity'), name: 'capacity', type: 'number', min: 1, max: 10000, inputmode: 'numeric', value: ev && ev.capacity ? ev.capacity : '', hint: t('event.capacity.hint') }),
+    current,
+    photo.el,
     ev ? field({ label: t('event.change.reason'), name: 'reason', type: 'textarea', maxlength: 500, rows: 2, hint: t('event.change.reason.hint') }) : null,
     h('button', { type: 'submit', class: 'btn primary wide' }, ev ? t('event.save') : t('event.publish')));
+  f.elements.title.addEventListener('input', () => photo.retitle());
   // The end follows the start until it is chosen: two hours later.
   let endTouched = !!ev;
   f.elements.ends_at.addEventListener('input', () => { endTouched = true; });
@@ -186,6 +204,7 @@ export async function form(ctx) {
     submitting(f, async () => {
       const v = values(f);
       checkEvent(v);
+      photo.check();
       const body = {
         title: v.title,
         description: v.description,
@@ -195,6 +214,9 @@ export async function form(ctx) {
       };
       if (v.capacity) body.capacity = Number(v.capacity);
       else if (ev && ev.capacity) body.capacity = 0;
+      const [pic] = photo.value();
+      if (pic) body.photo = pic;
+      else if (ev && ev.photo && dropPhoto) body.photo = null;
       if (ev) {
         // Those who answered planned on the time and the place: moving
         // either needs a reason, which they are told.
