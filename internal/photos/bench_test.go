@@ -13,7 +13,8 @@ import (
 // "serial" is one core's cost per upload; "parallel" runs on every core
 // (GOMAXPROCS), and uploads/s is what the machine sustains with nothing
 // else to do: a server keeping its fan-out goals runs them in Concurrent
-// slots (default GOMAXPROCS) beside everything else.
+// slots (default half of GOMAXPROCS) beside everything else, which
+// scripts/photobench measures.
 func BenchmarkUpload(b *testing.B) {
 	src := photo12MP()
 	var buf bytes.Buffer
