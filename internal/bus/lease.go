@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -88,6 +89,11 @@ func (b *Bus) Peers(ctx context.Context) ([]string, error) {
 // server), and it has not been disconnected since. Of all processes, at
 // most one is leader at a time.
 func (b *Bus) IsLeader() bool {
+	// NATS tells of a disconnection through a callback that runs later:
+	// until it has, the connection's own state says the lease may be lost.
+	if b.nc.Status() != nats.CONNECTED {
+		return false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.leaderRev != 0 && time.Now().Before(b.leaderUntil)
