@@ -275,6 +275,45 @@ func TestClusterOfTwoProcesses(t *testing.T) {
 		}
 	})
 
+	t.Run("a private message crosses processes, pushed only to the one away", func(t *testing.T) {
+		ps := a.api.PushService(t)
+		anna, bruno := a.api.Register(t, "Elena"), b.api.Register(t, "Fabio")
+		sid := a.api.StreetWithMembers(t, anna, "Via Riservata", bruno)
+		dev := b.api.SubscribePush(t, bruno, ps)
+		var started struct {
+			Conversation struct {
+				ID string `json:"id"`
+			} `json:"conversation"`
+		}
+		// Fabio is connected nowhere: the message is pushed.
+		a.api.Do(t, "POST", "/conversations", map[string]string{"user_id": bruno.ID, "street_id": sid, "body": "Ci sei stasera?"}, anna.Token).
+			Expect(t, http.StatusCreated).JSON(t, &started)
+		cid := started.Conversation.ID
+		testutil.WaitPushes(t, ps, dev, 1)
+		// Connected on B, he gets the next ones live from A and from B,
+		// and no push: B answers A's question for his socket.
+		sock := live(t, b, bruno, testutil.Me, "")
+		for i, nd := range []*node{a, b} {
+			body := "Porto il vino " + strconv.Itoa(i)
+			nd.api.Do(t, "POST", "/conversations/"+cid+"/messages", map[string]string{"body": body}, anna.Token).Expect(t, http.StatusCreated)
+			framesUntil(t, sock, "message.created", body)
+		}
+		// A request of the street is pushed after them: had a message been
+		// pushed too, it was queued before it.
+		a.api.CreatePost(t, anna, sid, "request", "Cerco sedie")
+		seen := map[string]int{}
+		for _, m := range testutil.WaitPushes(t, ps, dev, 2) {
+			p, err := decodePush(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen[p.Tag]++
+		}
+		if seen["conversation-"+cid] != 1 || len(seen) != 2 {
+			t.Fatalf("pushes to Fabio by tag: %v, want one for the conversation and one for the request", seen)
+		}
+	})
+
 	t.Run("a login limit counts both processes", func(t *testing.T) {
 		u := a.api.Register(t, "Paola")
 		var limited, refused int

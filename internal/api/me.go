@@ -13,6 +13,10 @@ type updateMeRequest struct {
 	Password        *string `json:"password"`
 	CurrentPassword *string `json:"current_password"`
 	OnPaper         *bool   `json:"on_paper"`
+	// The profile (see internal/auth/profile.go for its bounds).
+	Bio         *string   `json:"bio"`
+	Skills      *[]string `json:"skills"`
+	ShareSkills *bool     `json:"share_skills"`
 }
 
 // meResponse is the account plus what the user belongs to; each capability
@@ -37,7 +41,8 @@ func (h *handlers) updateMe(c *fiber.Ctx) error {
 		return err
 	}
 	acc, err := h.d.Auth.Update(c.UserContext(), principal(c), auth.Changes{Name: req.Name, Locale: req.Locale,
-		TimeZone: req.TimeZone, Password: req.Password, CurrentPassword: req.CurrentPassword, OnPaper: req.OnPaper})
+		TimeZone: req.TimeZone, Password: req.Password, CurrentPassword: req.CurrentPassword, OnPaper: req.OnPaper,
+		Bio: req.Bio, Skills: req.Skills, ShareSkills: req.ShareSkills})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ func (h *handlers) routes(app *fiber.App) {
 	// group that requires a user under /streets.
 	if h.d.Hub != nil {
 		v1.Get("/streets/:sid/ws", h.wsAuthorize, h.wsUpgrade())
+		v1.Get("/me/ws", h.wsAuthorize, h.wsUpgrade())
 	}
 
 	me := v1.Group("/me", h.requireUser)
@@ -45,6 +46,8 @@ func (h *handlers) routes(app *fiber.App) {
 	h.eventRoutes(v1, me)
 	h.showcaseRoutes(app)
 	h.photoRoutes(v1)
+	h.profileRoutes(v1)
+	h.conversationRoutes(v1, me)
 
 	// Anything else under /api is unknown: never the SPA fallback.
 	v1.Use(func(c *fiber.Ctx) error { return errNotFound })

@@ -13,6 +13,7 @@ import (
 
 	"civico/internal/activities"
 	"civico/internal/auth"
+	"civico/internal/conversations"
 	"civico/internal/fault"
 	"civico/internal/handoff"
 	"civico/internal/hub"
@@ -25,6 +26,7 @@ import (
 	"civico/internal/photos"
 	"civico/internal/portineria"
 	"civico/internal/posts"
+	"civico/internal/profiles"
 	"civico/internal/push"
 	"civico/internal/referrals"
 	"civico/internal/showcase"
@@ -115,6 +117,12 @@ type Deps struct {
 	Showcase *showcase.Pages
 	// Photos are the images of posts and replies; nil leaves their routes out.
 	Photos *photos.Service
+	// Profiles are members' profiles and the streets' skills directories;
+	// nil leaves their routes out.
+	Profiles *profiles.Service
+	// Conversations are members' private conversations and block lists;
+	// nil leaves their routes out.
+	Conversations *conversations.Service
 	// Foreground, when set, is marked busy while a request is answered
 	// (not for websockets, which live for hours): background work gives way.
 	Foreground *idle.Gate

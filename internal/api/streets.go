@@ -25,6 +25,8 @@ type updateStreetRequest struct {
 	Name        *string `json:"name"`
 	Description *string `json:"description"`
 	Listed      *bool   `json:"listed"`
+	// MembersInvite lets every member make invite links (or not).
+	MembersInvite *bool `json:"members_invite"`
 }
 
 type joinStreetRequest struct {
@@ -61,6 +63,7 @@ func (h *handlers) streetRoutes(v1 fiber.Router) {
 	v1.Post("/streets", user, h.createStreet)
 	v1.Get("/streets", h.streetDirectory)
 	v1.Get("/streets/:sid", user, h.getStreet)
+	v1.Get("/streets/:sid/public", h.publicStreet)
 	v1.Patch("/streets/:sid", user, h.updateStreet)
 	v1.Post("/streets/:sid/join", user, h.joinStreet)
 	v1.Get("/streets/:sid/invites", user, h.streetInvites)
@@ -106,7 +109,7 @@ func (h *handlers) updateStreet(c *fiber.Ctx) error {
 		return err
 	}
 	st, err := h.d.Streets.Update(c.UserContext(), principal(c), param(c, "sid"),
-		streets.StreetChange{Name: req.Name, Description: req.Description, Listed: req.Listed})
+		streets.StreetChange{Name: req.Name, Description: req.Description, Listed: req.Listed, MembersInvite: req.MembersInvite})
 	if err != nil {
 		return err
 	}
@@ -119,6 +122,17 @@ func (h *handlers) getStreet(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(v)
+}
+
+// publicStreet is a street's public card, signed in or out: what the
+// invite link's card shows (the name, the city, the member count), so the
+// app's join screen can show it to someone who is not signed in yet.
+func (h *handlers) publicStreet(c *fiber.Ctx) error {
+	st, err := h.d.Streets.Listing(c.UserContext(), param(c, "sid"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
 }
 
 // joinStreet answers 200 when the caller is in at once (invite), 202 when
@@ -141,7 +155,7 @@ func (h *handlers) joinStreet(c *fiber.Ctx) error {
 
 func (h *handlers) streetInvites(c *fiber.Ctx) error {
 	sid := param(c, "sid")
-	invites, err := h.d.Streets.Invites(c.UserContext(), principal(c), sid)
+	invites, err := h.d.Streets.VisibleInvites(c.UserContext(), principal(c), sid)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"civico/internal/events"
 	"civico/internal/fault"
 	"civico/internal/hub"
 	"civico/internal/store"
@@ -56,7 +57,10 @@ func (h *handlers) wsAuthorize(c *fiber.Ctx) error {
 		return err
 	}
 	sid := param(c, "sid")
-	if _, ok := store.ID(sid); !ok {
+	if sid == "" {
+		// /me/ws: the user's own channel (private conversations).
+		sid = events.Personal(p.UserID)
+	} else if _, ok := store.ID(sid); !ok {
 		return errNotFound
 	}
 	var since int64

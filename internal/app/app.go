@@ -21,6 +21,7 @@ import (
 	"civico/internal/bus"
 	"civico/internal/clock"
 	"civico/internal/config"
+	"civico/internal/conversations"
 	"civico/internal/diag"
 	"civico/internal/events"
 	"civico/internal/fault"
@@ -38,6 +39,7 @@ import (
 	"civico/internal/photos"
 	"civico/internal/portineria"
 	"civico/internal/posts"
+	"civico/internal/profiles"
 	"civico/internal/push"
 	"civico/internal/ratelimit"
 	"civico/internal/referrals"
@@ -90,8 +92,12 @@ type App struct {
 	Suggestions *suggestions.Service
 	// Activities are the street's events (the API's /events).
 	Activities *activities.Service
+	// Conversations are members' private conversations.
+	Conversations *conversations.Service
 	// Photos are the images of posts and replies.
 	Photos *photos.Service
+	// Profiles are members' profiles and the streets' skills directories.
+	Profiles *profiles.Service
 	// Foreground is marked by requests and fan-outs; pushes wait for it
 	// to be quiet before encrypting. Its part fanout is marked by the hub
 	// alone; the embedded database's writes wait for that.
@@ -229,6 +235,12 @@ func (a *App) build(ctx context.Context) error {
 	if err := a.buildActivities(ctx); err != nil {
 		return err
 	}
+	if err := a.buildConversations(ctx); err != nil {
+		return err
+	}
+	if err := a.buildProfiles(ctx); err != nil {
+		return err
+	}
 	a.buildFigures()
 	a.buildPaper()
 
@@ -249,32 +261,34 @@ func (a *App) build(ctx context.Context) error {
 		TrustedProxies: cfg.TrustedProxies, PublicURL: cfg.PublicURL, AllowedOrigins: cfg.AllowedOrigins,
 		SecureCookies: len(cfg.PublicURL) > 8 && cfg.PublicURL[:8] == "https://",
 	}, api.Deps{
-		Log:         log,
-		Ready:       a.ready,
-		Auth:        a.Auth,
-		Hub:         a.Hub,
-		Portineria:  a.Portineria,
-		Streets:     a.Streets,
-		Posts:       a.Posts,
-		Photos:      a.Photos,
-		Moderation:  a.Moderation,
-		Memberships: map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Memberships, "streets": a.streetMemberships},
-		Exporters:   map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Export, "push": a.Push.Export, "email": a.Notices.Export, "handoff": a.Handoff.Export, "streets": a.Streets.Export, "posts": a.Posts.Export, "reports": a.Moderation.Export, "places": a.Locator.Export, "referrals": a.Referrals.Export, "suggestions": a.Suggestions.Export, "events": a.Activities.Export},
-		Erasers:     []func(context.Context, string) error{a.Portineria.Erase, a.Push.Erase, a.Notices.Erase, a.Handoff.Erase, a.Locator.Erase, a.Referrals.Erase, a.Suggestions.Erase, a.Activities.Erase, a.Photos.Erase, a.eraseStreetData},
-		Static:      static,
-		Showcase:    pages,
-		Push:        a.Push,
-		Notices:     a.Notices,
-		Paper:       a.Paper,
-		LogoutHook:  a.Push.Logout,
-		Impact:      a.Impact,
-		Handoff:     a.Handoff,
-		Locator:     a.Locator,
-		Referrals:   a.Referrals,
-		Suggestions: a.Suggestions,
-		Activities:  a.Activities,
-		Foreground:  a.Foreground,
-		Observer:    a.metrics,
+		Log:           log,
+		Ready:         a.ready,
+		Auth:          a.Auth,
+		Hub:           a.Hub,
+		Portineria:    a.Portineria,
+		Streets:       a.Streets,
+		Posts:         a.Posts,
+		Photos:        a.Photos,
+		Moderation:    a.Moderation,
+		Memberships:   map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Memberships, "streets": a.streetMemberships},
+		Exporters:     map[string]func(context.Context, string) (any, error){"associations": a.Portineria.Export, "push": a.Push.Export, "email": a.Notices.Export, "handoff": a.Handoff.Export, "streets": a.Streets.Export, "posts": a.Posts.Export, "reports": a.Moderation.Export, "places": a.Locator.Export, "referrals": a.Referrals.Export, "suggestions": a.Suggestions.Export, "events": a.Activities.Export, "conversations": a.Conversations.Export},
+		Erasers:       []func(context.Context, string) error{a.Portineria.Erase, a.Push.Erase, a.Notices.Erase, a.Handoff.Erase, a.Locator.Erase, a.Referrals.Erase, a.Suggestions.Erase, a.Activities.Erase, a.Photos.Erase, a.Conversations.Erase, a.eraseStreetData},
+		Static:        static,
+		Showcase:      pages,
+		Push:          a.Push,
+		Notices:       a.Notices,
+		Paper:         a.Paper,
+		LogoutHook:    a.Push.Logout,
+		Impact:        a.Impact,
+		Handoff:       a.Handoff,
+		Locator:       a.Locator,
+		Referrals:     a.Referrals,
+		Suggestions:   a.Suggestions,
+		Activities:    a.Activities,
+		Profiles:      a.Profiles,
+		Conversations: a.Conversations,
+		Foreground:    a.Foreground,
+		Observer:      a.metrics,
 	})
 	return nil
 }

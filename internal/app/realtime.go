@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"civico/internal/diag"
+	"civico/internal/events"
 	"civico/internal/hub"
 	"civico/internal/listener"
 	"civico/internal/push"
@@ -34,6 +35,10 @@ func (a *App) memberAccess() hub.Members {
 		return nil
 	}
 	return func(ctx context.Context, streetID, userID string) (hub.Access, error) {
+		if owner, ok := events.IsPersonal(streetID); ok {
+			// A user's own channel: theirs alone.
+			return hub.Access{Active: owner == userID && userID != ""}, nil
+		}
 		m, err := a.Streets.Membership(ctx, streetID, userID)
 		if errors.Is(err, streets.ErrMemberNotFound) {
 			if _, err := a.Streets.StreetName(ctx, streetID); err != nil {

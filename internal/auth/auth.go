@@ -90,6 +90,12 @@ type Account struct {
 	// OnPaper: the account's posts may appear on the street's printed
 	// board (first name and initial); the owner may say never.
 	OnPaper bool `json:"on_paper"`
+	// Bio, Skills and ShareSkills are the profile the street's members
+	// see (profile.go); the skills feed the street's skills directory
+	// only with ShareSkills, the owner's explicit consent.
+	Bio         string   `json:"bio"`
+	Skills      []string `json:"skills"`
+	ShareSkills bool     `json:"share_skills"`
 }
 
 // Session is what register, login and refresh hand out.
@@ -151,11 +157,18 @@ type user struct {
 	Verify *verifyLink `bson:"verify,omitempty"`
 	// NoPaper keeps the account off printed sheets; missing means on.
 	NoPaper bool `bson:"no_paper,omitempty"`
+	// The profile (profile.go); missing: none, and no consent.
+	Bio         string   `bson:"bio,omitempty"`
+	Skills      []string `bson:"skills,omitempty"`
+	ShareSkills bool     `bson:"share_skills,omitempty"`
 }
 
 func (u user) account() Account {
 	a := Account{ID: u.ID.Hex(), Email: u.Email, Name: u.Name, Locale: u.Locale, TimeZone: u.TimeZone, CreatedAt: u.CreatedAt,
-		EmailVerified: u.EmailVerified, OnPaper: !u.NoPaper}
+		EmailVerified: u.EmailVerified, OnPaper: !u.NoPaper, Bio: u.Bio, Skills: u.Skills, ShareSkills: u.ShareSkills}
+	if a.Skills == nil {
+		a.Skills = []string{}
+	}
 	if u.Verify != nil && u.Verify.Email != u.Email {
 		a.PendingEmail = u.Verify.Email
 	}
@@ -667,6 +680,11 @@ type Changes struct {
 	CurrentPassword *string
 	// OnPaper false keeps the account's posts off printed boards.
 	OnPaper *bool
+	// Bio, Skills and ShareSkills change the profile (profile.go); Skills
+	// replaces the whole list.
+	Bio         *string
+	Skills      *[]string
+	ShareSkills *bool
 }
 
 // Update changes the caller's account. A new password needs the current
@@ -701,6 +719,7 @@ func (s *Service) Update(ctx context.Context, p Principal, ch Changes) (Account,
 	if ch.OnPaper != nil {
 		set["no_paper"] = !*ch.OnPaper
 	}
+	profileChanges(f, ch, set)
 	if ch.Password != nil {
 		validatePassword(f, "password", *ch.Password)
 		if ch.CurrentPassword == nil {
@@ -875,7 +894,7 @@ func (s *Service) Delete(ctx context.Context, p Principal) error {
 	_, err = s.users.UpdateOne(ctx, bson.M{"_id": u.ID}, bson.M{"$set": bson.M{
 		"deleted": true, "email": "deleted:" + u.ID.Hex(), "name": "", "password_hash": "",
 		"updated_at": s.clock.Now().Truncate(time.Millisecond),
-	}, "$unset": bson.M{"reset": "", "verify": ""}})
+	}, "$unset": bson.M{"reset": "", "verify": "", "bio": "", "skills": "", "share_skills": ""}})
 	if err != nil {
 		s.accounts.invalidate() // it may have been applied
 		return err

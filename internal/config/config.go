@@ -87,6 +87,11 @@ type Config struct {
 	// ReferralFollowUp is how long after a referral the desk asks whether
 	// it helped (CIVICO_REFERRAL_FOLLOWUP: "7d", or a duration such as "36h").
 	ReferralFollowUp time.Duration
+
+	// ConversationsPerDay is how many private conversations a member may
+	// start in 24 hours with people who have not answered yet
+	// (CIVICO_CONVERSATIONS_PER_DAY, default 5).
+	ConversationsPerDay int
 }
 
 // Load reads args (flags) over getenv (environment) over the defaults.
@@ -136,6 +141,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	fs.StringVar(&c.BackupDir, "backup-dir", env("CIVICO_BACKUP_DIR", ""), "scheduled backups' directory (default <data>/backups)")
 	intVar(fs, &perr, &c.BackupKeep, "backup-keep", env("CIVICO_BACKUP_KEEP", "7"))
 	daysVar(fs, &perr, &c.ReferralFollowUp, "referral-followup", env("CIVICO_REFERRAL_FOLLOWUP", "7d"))
+	intVar(fs, &perr, &c.ConversationsPerDay, "conversations-per-day", env("CIVICO_CONVERSATIONS_PER_DAY", "5"))
 	if err := fs.Parse(args); err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
@@ -211,6 +217,9 @@ func (c *Config) validate() error {
 	}
 	if c.ReferralFollowUp < time.Hour || c.ReferralFollowUp > 90*24*time.Hour {
 		errs = append(errs, errors.New("CIVICO_REFERRAL_FOLLOWUP must be within 1h..90d (e.g. 7d)"))
+	}
+	if c.ConversationsPerDay < 1 || c.ConversationsPerDay > 1000 {
+		errs = append(errs, errors.New("CIVICO_CONVERSATIONS_PER_DAY must be within 1..1000"))
 	}
 	if c.MailRate < 1 || c.MailRate > 10_000 {
 		errs = append(errs, errors.New("CIVICO_MAIL_RATE must be within 1..10000 mails per second"))

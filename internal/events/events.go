@@ -14,6 +14,7 @@ package events
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -82,18 +83,38 @@ type Event struct {
 // ID is the event's id as clients see it.
 func (e Event) ID() string { return strconv.FormatInt(e.Seq, 10) }
 
+// personalPrefix starts the log key of a user's own channel (/me/ws):
+// their private conversations use the streets' log, order and resume.
+const personalPrefix = "me-"
+
+// Personal is the log key of userID's own live channel.
+func Personal(userID string) string { return personalPrefix + userID }
+
+// IsPersonal tells whether a log key is a user's own channel, and whose.
+func IsPersonal(key string) (userID string, ok bool) {
+	if !strings.HasPrefix(key, personalPrefix) {
+		return "", false
+	}
+	return key[len(personalPrefix):], true
+}
+
 // Frame is the JSON a client receives for an event.
 type Frame struct {
-	ID       string          `json:"id"`
-	Type     Type            `json:"type"`
-	StreetID string          `json:"street_id"`
+	ID   string `json:"id"`
+	Type Type   `json:"type"`
+	// StreetID is empty on a user's own channel.
+	StreetID string          `json:"street_id,omitempty"`
 	At       time.Time       `json:"at"`
 	Data     json.RawMessage `json:"data"`
 }
 
 // Frame returns the client frame of e.
 func (e Event) Frame() Frame {
-	return Frame{ID: e.ID(), Type: e.Type, StreetID: e.StreetID, At: e.At, Data: e.Payload}
+	sid := e.StreetID
+	if _, ok := IsPersonal(sid); ok {
+		sid = ""
+	}
+	return Frame{ID: e.ID(), Type: e.Type, StreetID: sid, At: e.At, Data: e.Payload}
 }
 
 // PostData describes a post in post.* events.

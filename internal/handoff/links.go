@@ -273,12 +273,25 @@ func (s *Service) unlink(ctx context.Context, p auth.Principal, streetID, aid, s
 	return nil
 }
 
-// StreetLinks lists a street's links and requests for links (admins).
+// StreetLinks lists the street's links and requests for its admins; its
+// other members see the active links only: which desks their street works
+// with, whose skills directory they may open.
 func (s *Service) StreetLinks(ctx context.Context, p auth.Principal, streetID string) ([]Link, error) {
-	if _, err := s.streets.RequireAdmin(ctx, streetID, p.UserID); err != nil {
+	m, err := s.streets.RequireActive(ctx, streetID, p.UserID)
+	if err != nil {
 		return nil, err
 	}
-	return s.listLinks(ctx, bson.M{"street_id": streetID})
+	all, err := s.listLinks(ctx, bson.M{"street_id": streetID})
+	if err != nil || m.Role == streets.RoleAdmin {
+		return all, err
+	}
+	active := []Link{}
+	for _, l := range all {
+		if l.Status == LinkActive {
+			active = append(active, l)
+		}
+	}
+	return active, nil
 }
 
 // AssociationLinks lists an association's links and requests (its staff).

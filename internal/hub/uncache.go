@@ -18,3 +18,18 @@ func (h *Hub) Uncache(streetIDs ...string) {
 		r.mu.Unlock()
 	}
 }
+
+// Watching tells whether this process holds an open socket on the channel
+// (a street, or a user's own channel): the conversations push only to
+// those who are not connected anywhere.
+func (h *Hub) Watching(channel string) bool {
+	h.mu.RLock()
+	r := h.rooms[channel]
+	h.mu.RUnlock()
+	if r == nil {
+		return false
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.conns) > 0
+}

@@ -22,6 +22,7 @@ import (
 
 	"civico/internal/auth"
 	"civico/internal/clock"
+	"civico/internal/conversations"
 	"civico/internal/cursor"
 	"civico/internal/events"
 	"civico/internal/fault"
@@ -39,6 +40,10 @@ const (
 	TargetPost  = "post"
 	TargetReply = "reply"
 	TargetUser  = "user"
+	// TargetMessage is a private message the reporter received: the report
+	// carries that one message (MessageBody), and nothing else of the
+	// conversation, to the street's admins.
+	TargetMessage = "message"
 )
 
 // Statuses of a report.
@@ -68,12 +73,14 @@ var (
 
 // Report is a member's flag on a post, a reply or a user, as admins see it.
 type Report struct {
-	ID           string     `json:"id"`
-	StreetID     string     `json:"street_id"`
-	Target       string     `json:"target"`
-	TargetID     string     `json:"target_id"`
-	PostID       string     `json:"post_id,omitempty"`
-	TargetName   string     `json:"target_name"`
+	ID         string `json:"id"`
+	StreetID   string `json:"street_id"`
+	Target     string `json:"target"`
+	TargetID   string `json:"target_id"`
+	PostID     string `json:"post_id,omitempty"`
+	TargetName string `json:"target_name"`
+	// MessageBody is the reported private message (target "message").
+	MessageBody  string     `json:"message_body,omitempty"`
 	AuthorID     string     `json:"author_id"`
 	AuthorName   string     `json:"author_name"`
 	ReporterID   string     `json:"reporter_id"`
@@ -94,6 +101,7 @@ type reportDoc struct {
 	TargetID     string        `bson:"target_id"`
 	PostID       string        `bson:"post_id,omitempty"`
 	TargetName   string        `bson:"target_name"`
+	MessageBody  string        `bson:"message_body,omitempty"`
 	AuthorID     string        `bson:"author_id"`
 	AuthorName   string        `bson:"author_name"`
 	ReporterID   string        `bson:"reporter_id"`
@@ -109,7 +117,7 @@ type reportDoc struct {
 
 func (d reportDoc) view() Report {
 	r := Report{ID: d.ID.Hex(), StreetID: d.StreetID, Target: d.Target, TargetID: d.TargetID, PostID: d.PostID, TargetName: d.TargetName,
-		AuthorID: d.AuthorID, AuthorName: d.AuthorName, ReporterID: d.ReporterID, ReporterName: d.ReporterName, Reason: d.Reason,
+		MessageBody: d.MessageBody, AuthorID: d.AuthorID, AuthorName: d.AuthorName, ReporterID: d.ReporterID, ReporterName: d.ReporterName, Reason: d.Reason,
 		Status: d.Status, Action: d.Action, Resolution: d.Resolution, ResolvedBy: d.ResolvedBy, CreatedAt: d.CreatedAt.UTC()}
 	if d.ResolvedAt != nil {
 		t := d.ResolvedAt.UTC()
@@ -129,7 +137,18 @@ type Service struct {
 	log     *slog.Logger
 	limit   *ratelimit.Limiter
 	claims  *store.Collection
+	// messages finds reported private messages; nil refuses their reports.
+	messages Messages
 }
+
+// Messages finds a private message the caller received (conversations.Service).
+type Messages interface {
+	MessageTarget(ctx context.Context, p auth.Principal, messageID string) (conversations.Target, error)
+}
+
+// UseMessages lets members report private messages. The conversations are
+// built after moderation (they need push), hence not in New.
+func (s *Service) UseMessages(m Messages) { s.messages = m }
 
 // claimDoc says that a member has an open report on a target: its _id
 // (claimKey) is unique, so of two reports filed at once only one is
@@ -187,7 +206,8 @@ type NewReport struct {
 func (s *Service) Create(ctx context.Context, p auth.Principal, in NewReport) (Report, error) {
 	in.Reason = strings.TrimSpace(in.Reason)
 	f := fault.Fields{}
-	f.Check(in.Target != TargetPost && in.Target != TargetReply && in.Target != TargetUser, "target", "invalid")
+	f.Check(in.Target != TargetPost && in.Target != TargetReply && in.Target != TargetUser &&
+		(in.Target != TargetMessage || s.messages == nil), "target", "invalid")
 	f.Check(in.ID == "", "id", "required")
 	f.Check(in.Target == TargetUser && in.StreetID == "", "street_id", "required")
 	f.Check(in.Reason == "", "reason", "required")
@@ -221,6 +241,12 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in NewReport) (R
 			return Report{}, err
 		}
 		d.StreetID, d.AuthorID, d.AuthorName, d.TargetName = in.StreetID, m.UserID, m.Name, m.Name
+	case TargetMessage:
+		t, err := s.messages.MessageTarget(ctx, p, in.ID)
+		if err != nil {
+			return Report{}, err
+		}
+		d.StreetID, d.AuthorID, d.AuthorName, d.TargetName, d.MessageBody = t.StreetID, t.AuthorID, t.AuthorName, t.AuthorName, t.Body
 	}
 	if d.AuthorID == p.UserID {
 		return Report{}, fault.Validation("id", "own")
@@ -384,7 +410,7 @@ func (s *Service) Resolve(ctx context.Context, p auth.Principal, reportID, actio
 		}
 		return Report{}, err
 	}
-	if action == ActionRemove && d.Target == TargetUser {
+	if action == ActionRemove && (d.Target == TargetUser || d.Target == TargetMessage) {
 		return Report{}, fault.Validation("action", "invalid")
 	}
 	if d.Status != StatusOpen {

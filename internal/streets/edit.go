@@ -23,9 +23,14 @@ type StreetChange struct {
 	// Listed false takes the street out of the public directory and asks
 	// search engines not to index its page; it stays reachable by link.
 	Listed *bool
+	// MembersInvite true lets every active member make invite links
+	// (bounded, invites.go); false leaves it to the admins and stops the
+	// links members made.
+	MembersInvite *bool
 }
 
-// Update changes the street's name, description or listing (admins).
+// Update changes the street's name, description, listing or who may
+// invite (admins).
 // One update of the street by _id; the audit log says what changed.
 func (s *Service) Update(ctx context.Context, p auth.Principal, streetID string, in StreetChange) (Street, error) {
 	f := fault.Fields{}
@@ -50,6 +55,15 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, streetID string,
 		} else {
 			set["unlisted"] = true
 			changed = append(changed, "listed=false")
+		}
+	}
+	if in.MembersInvite != nil {
+		if *in.MembersInvite {
+			set["members_invite"] = true
+			changed = append(changed, "members_invite=true")
+		} else {
+			unset["members_invite"] = ""
+			changed = append(changed, "members_invite=false")
 		}
 	}
 	if err := f.Err(); err != nil {

@@ -24,6 +24,11 @@ const (
 	MaxInviteUses     = 1000
 	DefaultInviteTTL  = 7 * 24 * time.Hour
 	MaxInviteTTL      = 30 * 24 * time.Hour
+	// A member who is not an admin, where the admins let members invite,
+	// makes smaller invites that end sooner: at most MemberInviteUses
+	// uses (the default too) and MemberInviteTTL (the default too).
+	MemberInviteUses = 10
+	MemberInviteTTL  = 3 * 24 * time.Hour
 )
 
 // Invite is a code that lets whoever holds it join a street at once, a
@@ -35,6 +40,9 @@ type Invite struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	MaxUses   int       `json:"max_uses"`
 	Uses      int       `json:"uses"`
+	// CreatedBy is the user who made it: an admin, or a member where
+	// members may invite.
+	CreatedBy string `json:"created_by"`
 }
 
 // InviteOptions say how long and how many times an invite works; zero
@@ -58,10 +66,14 @@ type inviteDoc struct {
 	// made before it have none until their first use (useInvite).
 	Remaining *int       `bson:"remaining,omitempty"`
 	RevokedAt *time.Time `bson:"revoked_at,omitempty"`
+	// ByMember marks an invite made by a member who is not an admin: it
+	// works only while the street lets members invite (useInvite).
+	ByMember bool `bson:"by_member,omitempty"`
 }
 
 func (d *inviteDoc) view() Invite {
-	return Invite{Code: d.ID, StreetID: d.StreetID, CreatedAt: d.CreatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(), MaxUses: d.MaxUses, Uses: d.Uses}
+	return Invite{Code: d.ID, StreetID: d.StreetID, CreatedAt: d.CreatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(), MaxUses: d.MaxUses, Uses: d.Uses,
+		CreatedBy: d.CreatedBy}
 }
 
 func (d *inviteDoc) remaining() int {
@@ -100,28 +112,44 @@ func newCode() string {
 	return strings.ToLower(codeEncoding.EncodeToString(b))
 }
 
-// CreateInvite makes an invite code (admins).
+// CreateInvite makes an invite code: admins always, any active member
+// where the admins let members invite (Street.MembersInvite), within
+// smaller bounds (MemberInviteUses, MemberInviteTTL) and at most
+// Options.MemberInvitesPerDay a day each.
 func (s *Service) CreateInvite(ctx context.Context, p auth.Principal, streetID string, o InviteOptions) (Invite, error) {
+	me, err := s.RequireActive(ctx, streetID, p.UserID)
+	if err != nil {
+		return Invite{}, err
+	}
+	admin := me.Role == RoleAdmin
+	maxUses, maxTTL := MaxInviteUses, MaxInviteTTL
+	if !admin {
+		if err := s.requireMembersInvite(ctx, streetID); err != nil {
+			return Invite{}, err
+		}
+		maxUses, maxTTL = MemberInviteUses, MemberInviteTTL
+	}
 	if o.MaxUses == 0 {
-		o.MaxUses = DefaultInviteUses
+		o.MaxUses = min(DefaultInviteUses, maxUses)
 	}
 	if o.ExpiresIn == 0 {
-		o.ExpiresIn = DefaultInviteTTL
+		o.ExpiresIn = min(DefaultInviteTTL, maxTTL)
 	}
 	f := fault.Fields{}
-	f.Check(o.MaxUses < 1 || o.MaxUses > MaxInviteUses, "max_uses", "out_of_range")
-	f.Check(o.ExpiresIn < time.Hour || o.ExpiresIn > MaxInviteTTL, "expires_in_hours", "out_of_range")
+	f.Check(o.MaxUses < 1 || o.MaxUses > maxUses, "max_uses", "out_of_range")
+	f.Check(o.ExpiresIn < time.Hour || o.ExpiresIn > maxTTL, "expires_in_hours", "out_of_range")
 	if err := f.Err(); err != nil {
 		return Invite{}, err
 	}
-	admin, err := s.RequireAdmin(ctx, streetID, p.UserID)
-	if err != nil {
-		return Invite{}, err
+	if !admin {
+		if ok, wait := s.allowed(s.memberInvites.Allow(ctx, memberKey(streetID, p.UserID))); !ok {
+			return Invite{}, ErrInviteRateLimited.WithRetry(wait)
+		}
 	}
 	now := s.now()
 	remaining := o.MaxUses
 	inv := inviteDoc{ID: newCode(), StreetID: streetID, CreatedBy: p.UserID, CreatedAt: now,
-		ExpiresAt: now.Add(o.ExpiresIn), MaxUses: o.MaxUses, Remaining: &remaining}
+		ExpiresAt: now.Add(o.ExpiresIn), MaxUses: o.MaxUses, Remaining: &remaining, ByMember: !admin}
 	// The list exists before the invite (else its first reading would take
 	// the invite in, and listInvite add it again). Then the invite, then
 	// its place in the list: a listed code always has its invite, and
@@ -138,7 +166,7 @@ func (s *Service) CreateInvite(ctx context.Context, p auth.Principal, streetID s
 		}
 		return Invite{}, err
 	}
-	s.record(ctx, streetID, admin, auditRecord{Action: ActionInviteCreate, TargetType: "invite", TargetID: inv.ID})
+	s.record(ctx, streetID, me, auditRecord{Action: ActionInviteCreate, TargetType: "invite", TargetID: inv.ID})
 	return inv.view(), nil
 }
 
@@ -229,6 +257,20 @@ func (s *Service) openInvites(ctx context.Context, streetID string, now time.Tim
 	return out, nil
 }
 
+// requireMembersInvite refuses a member who is not an admin unless the
+// street lets members invite, read from the database (ErrNotAdmin: the
+// admins' own way to invite is what is left).
+func (s *Service) requireMembersInvite(ctx context.Context, streetID string) error {
+	d, err := s.streetDoc(ctx, streetID)
+	if err != nil {
+		return err
+	}
+	if !d.MembersInvite {
+		return ErrNotAdmin
+	}
+	return nil
+}
+
 // Invites lists the street's open invites (admins); at most MaxInvites.
 func (s *Service) Invites(ctx context.Context, p auth.Principal, streetID string) ([]Invite, error) {
 	if _, err := s.RequireAdmin(ctx, streetID, p.UserID); err != nil {
@@ -237,16 +279,45 @@ func (s *Service) Invites(ctx context.Context, p auth.Principal, streetID string
 	return s.openInvites(ctx, streetID, s.now())
 }
 
-// RevokeInvite ends an invite before it expires (admins). The update's
-// filter decides: from then on no process admits anyone with it.
+// VisibleInvites lists the open invites the caller may see: every one
+// for an admin; for a member, where members may invite, their own.
+func (s *Service) VisibleInvites(ctx context.Context, p auth.Principal, streetID string) ([]Invite, error) {
+	me, err := s.RequireActive(ctx, streetID, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if me.Role != RoleAdmin {
+		if err := s.requireMembersInvite(ctx, streetID); err != nil {
+			return nil, err
+		}
+	}
+	all, err := s.openInvites(ctx, streetID, s.now())
+	if err != nil || me.Role == RoleAdmin {
+		return all, err
+	}
+	mine := []Invite{}
+	for _, inv := range all {
+		if inv.CreatedBy == p.UserID {
+			mine = append(mine, inv)
+		}
+	}
+	return mine, nil
+}
+
+// RevokeInvite ends an invite before it expires: admins any of the
+// street's, a member their own (anyone else's is not found to them). The
+// update's filter decides: from then on no process admits anyone with it.
 func (s *Service) RevokeInvite(ctx context.Context, p auth.Principal, streetID, code string) error {
-	admin, err := s.RequireAdmin(ctx, streetID, p.UserID)
+	me, err := s.RequireActive(ctx, streetID, p.UserID)
 	if err != nil {
 		return err
 	}
 	now := s.now()
-	r, err := s.invites.UpdateOne(ctx, bson.M{"_id": code, "street_id": streetID, "revoked_at": nil, "expires_at": bson.M{"$gt": now}},
-		bson.M{"$set": bson.M{"revoked_at": now}})
+	filter := bson.M{"_id": code, "street_id": streetID, "revoked_at": nil, "expires_at": bson.M{"$gt": now}}
+	if me.Role != RoleAdmin {
+		filter["created_by"] = p.UserID
+	}
+	r, err := s.invites.UpdateOne(ctx, filter, bson.M{"$set": bson.M{"revoked_at": now}})
 	if err != nil {
 		return err
 	}
@@ -254,19 +325,42 @@ func (s *Service) RevokeInvite(ctx context.Context, p auth.Principal, streetID, 
 		return ErrInviteNotFound
 	}
 	s.unlistInvite(ctx, streetID, code)
-	s.record(ctx, streetID, admin, auditRecord{Action: ActionInviteRevoke, TargetType: "invite", TargetID: code})
+	s.record(ctx, streetID, me, auditRecord{Action: ActionInviteRevoke, TargetType: "invite", TargetID: code})
 	return nil
 }
 
 // useInvite counts one use of code for streetID. One conditional update
 // decides, on every process: the invite is the street's, not revoked, not
-// expired and not used up, and it counts the use in the same write.
-func (s *Service) useInvite(ctx context.Context, streetID, code string) error {
+// expired and not used up, and it counts the use in the same write. A
+// member's invite works only while the street lets members invite
+// (membersInvite, as the street was just read).
+func (s *Service) useInvite(ctx context.Context, streetID, code string, membersInvite bool) error {
+	if membersInvite {
+		// A member's link stands for that member: it stops when they leave
+		// or are banned (an admin's stands for the street).
+		var cur inviteDoc
+		err := s.invites.FindOne(ctx, bson.M{"_id": code}, &cur)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err == nil && cur.ByMember {
+			m, ok, err := s.lookup(ctx, streetID, cur.CreatedBy)
+			if err != nil {
+				return err
+			}
+			if !ok || m.Status != StatusActive {
+				return errInviteInvalid
+			}
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		now := s.now()
 		var d inviteDoc
-		err := s.invites.FindOneAndUpdate(ctx,
-			bson.M{"_id": code, "street_id": streetID, "revoked_at": nil, "expires_at": bson.M{"$gt": now}, "remaining": bson.M{"$gt": 0}},
+		filter := bson.M{"_id": code, "street_id": streetID, "revoked_at": nil, "expires_at": bson.M{"$gt": now}, "remaining": bson.M{"$gt": 0}}
+		if !membersInvite {
+			filter["by_member"] = bson.M{"$ne": true}
+		}
+		err := s.invites.FindOneAndUpdate(ctx, filter,
 			bson.M{"$inc": bson.M{"uses": 1, "remaining": -1}}, &d, options.FindOneAndUpdate().SetReturnDocument(options.After))
 		if err == nil {
 			if d.remaining() <= 0 {
@@ -287,7 +381,7 @@ func (s *Service) useInvite(ctx context.Context, streetID, code string) error {
 		if err != nil {
 			return err
 		}
-		if cur.StreetID != streetID || cur.RevokedAt != nil {
+		if cur.StreetID != streetID || cur.RevokedAt != nil || (cur.ByMember && !membersInvite) {
 			return errInviteInvalid
 		}
 		if cur.Remaining != nil || attempt > 0 {

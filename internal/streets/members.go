@@ -38,7 +38,8 @@ func (s *Service) Join(ctx context.Context, p auth.Principal, streetID string, i
 	if err := f.Err(); err != nil {
 		return Member{}, err
 	}
-	if _, err := s.street(ctx, streetID); err != nil {
+	st, err := s.street(ctx, streetID)
+	if err != nil {
 		return Member{}, err
 	}
 	acc, err := s.users.User(ctx, p.UserID)
@@ -68,7 +69,7 @@ func (s *Service) Join(ctx context.Context, p auth.Principal, streetID string, i
 		typ, audience := events.MemberRequested, events.Admins
 		if in.InviteCode != "" {
 			if !invited {
-				if err := s.useInvite(ctx, streetID, in.InviteCode); err != nil {
+				if err := s.useInvite(ctx, streetID, in.InviteCode, st.MembersInvite); err != nil {
 					return Member{}, err
 				}
 				invited = true

@@ -82,6 +82,8 @@ var (
 	ErrTooManyInvites = fault.New(fault.Conflict, "too_many_invites", "this street has too many open invites: revoke some first")
 	ErrBadCursor      = cursor.ErrInvalid
 	ErrRateLimited    = fault.New(fault.RateLimited, "rate_limited", "too many streets created, try again later")
+	// ErrInviteRateLimited bounds the invites a member (not an admin) makes.
+	ErrInviteRateLimited = fault.New(fault.RateLimited, "rate_limited", "too many invites made today, try again later")
 	// ErrMemberChanged refuses a decision made on a membership that another
 	// decision changed meanwhile (two admins at once): the second sees the
 	// new state and decides again.
@@ -101,6 +103,9 @@ type Street struct {
 	// Listed is false when an admin took the street out of the public
 	// directory and search engines (it stays reachable by link).
 	Listed bool `json:"listed"`
+	// MembersInvite is true when an admin let every member make invite
+	// links (bounded: invites.go), not only the admins.
+	MembersInvite bool `json:"members_invite"`
 }
 
 // Listing is a street as the public directory and the public page show
@@ -154,6 +159,9 @@ type Options struct {
 	CreatePerDay int
 	// MaxInvites bounds a street's open invites (default 50).
 	MaxInvites int
+	// MemberInvitesPerDay bounds the invites one member who is not an
+	// admin makes in a street per day, where members may (default 5).
+	MemberInvitesPerDay int
 }
 
 // Service is streets and their membership.
@@ -173,7 +181,10 @@ type Service struct {
 	log       *slog.Logger
 	opts      Options
 	create    *ratelimit.Limiter
-	rosters   rosterCache // roster.go
+	// memberInvites counts the invites members (not admins) make, per
+	// street and member (invites.go).
+	memberInvites *ratelimit.Limiter
+	rosters       rosterCache // roster.go
 
 	// decided, when set (tests only, export_test.go), runs between an
 	// admin's decision and its write: two of them can then be made to
@@ -190,9 +201,11 @@ type streetDoc struct {
 	Description string        `bson:"description"`
 	Slug        string        `bson:"slug,omitempty"`     // never changes (slug.go)
 	Unlisted    bool          `bson:"unlisted,omitempty"` // out of the directory, page noindex
-	CreatedBy   string        `bson:"created_by"`
-	CreatedAt   time.Time     `bson:"created_at"`
-	ArchivedAt  *time.Time    `bson:"archived_at,omitempty"` // see account.go
+	// MembersInvite: every active member may make invite links (invites.go).
+	MembersInvite bool       `bson:"members_invite,omitempty"`
+	CreatedBy     string     `bson:"created_by"`
+	CreatedAt     time.Time  `bson:"created_at"`
+	ArchivedAt    *time.Time `bson:"archived_at,omitempty"` // see account.go
 	// Active members and active admins, kept with $inc after each change
 	// (admins before a change that takes one away: members.go).
 	MemberCount int `bson:"member_count"`
@@ -204,7 +217,7 @@ type streetDoc struct {
 
 func (d streetDoc) card() Street {
 	return Street{ID: d.ID.Hex(), Slug: d.Slug, Name: d.Name, City: d.City, Description: d.Description, MemberCount: d.MemberCount,
-		CreatedAt: d.CreatedAt.UTC(), Listed: !d.Unlisted}
+		CreatedAt: d.CreatedAt.UTC(), Listed: !d.Unlisted, MembersInvite: d.MembersInvite}
 }
 
 func (d streetDoc) listing() Listing {
@@ -268,6 +281,9 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, us
 	if opts.MaxInvites <= 0 {
 		opts.MaxInvites = 50
 	}
+	if opts.MemberInvitesPerDay <= 0 {
+		opts.MemberInvitesPerDay = 5
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -281,7 +297,8 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, us
 		slugs: st.Collection("street_slugs"),
 		audit: journal.New[auditRecord](st, "street_journals", 128),
 		bus:   bus, clock: c, users: users, cursors: cs, log: log, opts: opts,
-		create: ratelimit.New(st, "street_create", opts.CreatePerDay, 24*time.Hour, c),
+		create:        ratelimit.New(st, "street_create", opts.CreatePerDay, 24*time.Hour, c),
+		memberInvites: ratelimit.New(st, "member_invite", opts.MemberInvitesPerDay, 24*time.Hour, c),
 	}
 	if err := s.migrate(ctx); err != nil {
 		return nil, err

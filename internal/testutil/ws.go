@@ -51,11 +51,19 @@ type WSDial struct {
 // wsWait bounds what should take milliseconds.
 const wsWait = 20 * time.Second
 
-// DialWS opens streetID's channel. It returns the handshake's response (its
-// body holds the API error of a refused upgrade) and the error, if any.
+// Me is the street id DialWS and ConnectWS take for the user's own channel
+// (/me/ws) instead of a street's.
+const Me = ""
+
+// DialWS opens streetID's channel (Me: the user's own). It returns the
+// handshake's response (its body holds the API error of a refused upgrade)
+// and the error, if any.
 func (s *Server) DialWS(tb testing.TB, streetID string, o WSDial) (*WS, *Response, error) {
 	tb.Helper()
 	u := "ws" + strings.TrimPrefix(s.URL, "http") + "/api/v1/streets/" + streetID + "/ws"
+	if streetID == Me {
+		u = "ws" + strings.TrimPrefix(s.URL, "http") + "/api/v1/me/ws"
+	}
 	q := url.Values{}
 	if o.Since != "" {
 		q.Set("since", o.Since)

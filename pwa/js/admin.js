@@ -10,6 +10,8 @@ import * as api from './api.js';
 import * as session from './session.js';
 import * as links from './links.js';
 import { boardButton, flyerButton, qrButton } from './paper.js';
+import { writeLink } from './mailbox.js';
+import { memberName } from './avatar.js';
 import { ask, badge, busy, empty, failure, heading, loading, more, tabs, toast } from './ui.js';
 
 const sections = ['requests', 'reports', 'members', 'banned', 'invites', 'desks', 'settings', 'audit'];
@@ -107,9 +109,11 @@ function members(ctx, sid, body) {
       ban.addEventListener('click', () => decide(ban, li, sid, m, 'ban', {
         title: t('admin.ban.title', { name: m.name }), text: t('admin.ban.text'), label: t('admin.reason'), hint: t('admin.reason.hint'), required: true, confirm: t('admin.ban'), danger: true,
       }));
+      const write = writeLink({ to: m.user_id, name: m.name, street: sid, small: true });
+      if (write) acts.push(write);
       acts.push(role, ban);
     }
-    li.append(h('h3', null, m.name, ' ', m.role === 'admin' ? badge(t('street.admin'), 'info') : null),
+    li.append(h('h3', null, memberName(sid, m.user_id, m.name), ' ', m.role === 'admin' ? badge(t('street.admin'), 'info') : null),
       h('p', { class: 'meta' }, m.joined_at ? t('admin.joined', { when: ago(m.joined_at) }) : ''),
       acts.length ? h('div', { class: 'actions' }, acts) : null);
     return li;
@@ -257,6 +261,29 @@ function desks(ctx, sid, body) {
   return links.render(ctx, body, { kind: 'street', id: sid, edit: true });
 }
 
+// auditWho is who did it: a deleted account's entries keep no name (its id
+// became a pseudonym), and an entry with no actor is the system's.
+function auditWho(e) {
+  if (e.actor_name) return e.actor_name;
+  return e.actor_id ? t('audit.actor.deleted') : t('audit.actor.system');
+}
+
+// auditWhat is the action in words, with whom or what it was about.
+function auditWhat(e) {
+  const parts = [has(`audit.${e.action}`) ? t(`audit.${e.action}`) : e.action];
+  if (e.target_name) parts.push(e.target_name);
+  else if (e.target_type === 'member' && e.target_id) parts.push(t('audit.actor.deleted'));
+  if (e.action === 'member.role' && has(`audit.role.${e.detail}`)) parts.push(t(`audit.role.${e.detail}`));
+  return parts.join(' · ');
+}
+
+// auditWhy is the reason an admin wrote, or the words for one the server
+// gave as a code (a deleted account).
+function auditWhy(e) {
+  if (!e.reason) return '';
+  return has(`audit.reason.${e.reason}`) ? t(`audit.reason.${e.reason}`) : e.reason;
+}
+
 async function audit(ctx, sid, body) {
   const table = h('tbody');
   const pager = h('div', { class: 'pager' });
@@ -264,12 +291,11 @@ async function audit(ctx, sid, body) {
     const res = await api.get(`/streets/${sid}/audit`, { cursor, limit: 50 }, { signal: ctx.signal });
     if (!ctx.current()) return;
     for (const e of res.items || []) {
-      const action = has(`audit.${e.action}`) ? t(`audit.${e.action}`) : e.action;
       table.append(h('tr', null,
         h('td', null, h('time', { datetime: e.at }, when(e.at))),
-        h('td', null, e.actor_name || ''),
-        h('td', null, action, e.target_name ? ` · ${e.target_name}` : ''),
-        h('td', null, e.reason || '')));
+        h('td', null, auditWho(e)),
+        h('td', null, auditWhat(e)),
+        h('td', null, auditWhy(e))));
     }
     mount(pager, more(res.next_cursor, page));
     if (!table.children.length) {

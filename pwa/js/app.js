@@ -8,8 +8,9 @@ import { h, mount } from './dom.js';
 import * as realtime from './realtime.js';
 import * as outbox from './outbox.js';
 import * as banner from './banner.js';
+import * as mailbox from './mailbox.js';
 import { toast } from './ui.js';
-import { message } from './api.js';
+import { message, patch } from './api.js';
 
 const lazy = (file, name) => () => import(file).then((m) => ({ render: m[name] }));
 
@@ -21,10 +22,15 @@ router.add('/reset', lazy('./auth.js', 'reset'), { public: true });
 router.add('/verify', lazy('./auth.js', 'verify'), { public: true });
 router.add('/', lazy('./streets.js', 'home'));
 router.add('/streets', lazy('./streets.js', 'directory'));
-router.add('/join', lazy('./streets.js', 'join'));
+// An invite link opened signed out shows the street's card (streets.js).
+router.add('/join', lazy('./streets.js', 'join'), { public: true });
 router.add('/streets/new', lazy('./streets.js', 'create'));
-router.add('/streets/:sid/join', lazy('./streets.js', 'join'));
+router.add('/streets/:sid/join', lazy('./streets.js', 'join'), { public: true });
+router.add('/streets/:sid/invite', lazy('./streets.js', 'invite'));
+router.add('/streets/:sid/skills', lazy('./streets.js', 'skills'));
 router.add('/streets/:sid/new', lazy('./compose.js', 'render'));
+router.add('/streets/:sid/neighbours', lazy('./profile.js', 'directory'));
+router.add('/streets/:sid/members/:uid', lazy('./profile.js', 'member'));
 router.add('/streets/:sid/admin', lazy('./admin.js', 'render'));
 router.add('/streets/:sid/admin/:tab', lazy('./admin.js', 'render'));
 router.add('/streets/:sid/events', lazy('./events.js', 'list'));
@@ -33,6 +39,10 @@ router.add('/streets/:sid', lazy('./feed.js', 'render'));
 router.add('/events/:eid', lazy('./events.js', 'page'));
 router.add('/events/:eid/edit', lazy('./events.js', 'form'));
 router.add('/posts/:pid', lazy('./post.js', 'render'));
+router.add('/posts/:pid/edit', lazy('./postedit.js', 'render'));
+router.add('/conversations', lazy('./conversations.js', 'inbox'));
+router.add('/conversations/new', lazy('./conversations.js', 'compose'));
+router.add('/conversations/:cid', lazy('./conversation.js', 'render'));
 router.add('/settings', lazy('./settings.js', 'notifications'));
 router.add('/account', lazy('./settings.js', 'account'));
 router.add('/impact/streets/:sid', lazy('./impact.js', 'street'));
@@ -74,13 +84,34 @@ function shell() {
     markCurrent();
     return;
   }
-  const links = [['/', t('nav.streets')], ['/places', t('nav.places')], ['/settings', t('nav.notifications')]];
+  const links = [['/', t('nav.streets')], ['/conversations', t('nav.conversations')], ['/places', t('nav.places')], ['/settings', t('nav.notifications')]];
   if (session.associations().length > 0) links.push(['/portineria', t('nav.portineria')]);
   links.push(['/account', t('nav.account')]);
   mount(nav, h('ul', null, links.map(([href, text]) => h('li', null, h('a', { href }, text))), h('li', null, langButton)));
   nav.setAttribute('aria-label', t('nav.label'));
   nav.hidden = false;
+  unreadBadge();
   markCurrent();
+}
+
+// unreadBadge shows how many private messages wait, on the inbox's link.
+function unreadBadge() {
+  const a = document.querySelector('#nav a[href="/conversations"]');
+  if (!a) return;
+  const n = mailbox.unreadTotal();
+  let count = a.querySelector('.count');
+  if (n > 0) {
+    if (!count) {
+      count = h('span', { class: 'count', 'aria-hidden': 'true' });
+      a.append(' ', count);
+    }
+    count.textContent = n > 99 ? '99+' : String(n);
+    a.setAttribute('aria-label', i18n.tn('nav.conversations.unread', n));
+  } else {
+    if (count) count.remove();
+    a.textContent = t('nav.conversations');
+    a.removeAttribute('aria-label');
+  }
 }
 
 function markCurrent() {
@@ -96,10 +127,23 @@ function markCurrent() {
 async function switchLanguage() {
   const other = i18n.languages.find((l) => l !== i18n.lang());
   await i18n.choose(other);
+  // Signed in, the account keeps the choice: pushes and emails follow it.
+  if (session.signedIn()) await saveLanguage(other);
   shell();
   netStatus();
   banner.draw();
   await router.reload();
+}
+
+// saveLanguage writes the language to the account; offline or refused,
+// this device keeps it all the same.
+async function saveLanguage(locale) {
+  try {
+    await patch('/me', { locale });
+    if (session.state.me) session.state.me.locale = locale;
+  } catch {
+    // Saved from the account screen, or with the next switch.
+  }
 }
 
 let pending = 0;
@@ -178,9 +222,15 @@ function listenToWorker() {
 }
 
 async function boot() {
+  // The first screen's module, the strings and the session load together,
+  // not one after the other.
+  router.warm(location.pathname);
+  const restoring = session.restore();
   await i18n.load(i18n.preferred());
   listenToWorker();
-  await session.restore();
+  await restoring;
+  mailbox.start();
+  mailbox.events.addEventListener('unread', unreadBadge);
   shell();
   session.events.addEventListener('change', () => {
     shell();

@@ -11,6 +11,7 @@ import { navigate } from './router.js';
 import { categories, kinds, statuses, norm, order, card } from './posts.js';
 import { empty, failure, field, heading, loading, more } from './ui.js';
 import { upcoming } from './events.js';
+import { boardLinks, emptyBoard } from './grow.js';
 
 function filtersFrom(query) {
   return {
@@ -39,7 +40,9 @@ export async function render(ctx) {
   const f = filtersFrom(ctx.query);
   const mine = session.street(sid);
   const title = h('h1', { tabindex: '-1' }, mine ? mine.name : t('feed.title'));
-  const lead = h('p', { class: 'lead' });
+  // Its space is kept before the street's city and description arrive, so
+  // the board below does not jump when they do.
+  const lead = h('p', { class: 'lead feed-lead' });
   const items = new Map(); // id → post
   const nodes = new Map(); // id → card
   let pending = [];
@@ -64,6 +67,18 @@ export async function render(ctx) {
     apply();
   });
   for (const sel of filterForm.querySelectorAll('select')) sel.addEventListener('change', apply);
+  // A disclosure button (with its chevron) opens the filters: it looks like
+  // something to tap, and says whether they are open.
+  const filtering = !!(f.q || f.kind || f.category || f.status);
+  filterForm.hidden = !filtering;
+  const filterToggle = h('button', { type: 'button', class: 'btn ghost disclosure', id: 'filters-toggle',
+    'aria-expanded': String(filtering), 'aria-controls': 'feed-filters' },
+  h('span', null, t('feed.filters')), h('span', { class: 'chevron', 'aria-hidden': 'true' }));
+  filterToggle.addEventListener('click', () => {
+    const open = filterToggle.getAttribute('aria-expanded') !== 'true';
+    filterToggle.setAttribute('aria-expanded', String(open));
+    filterForm.hidden = !open;
+  });
 
   const list = h('ul', { class: 'list cards feed', id: 'feed', 'aria-busy': 'true' });
   const status = h('div', { class: 'feed-status' }, loading());
@@ -73,6 +88,8 @@ export async function render(ctx) {
   const admin = session.isAdmin(sid) ? h('a', { href: `/streets/${sid}/admin`, class: 'btn ghost', id: 'admin-link' }, t('admin.title')) : null;
   // The next few events, above the posts.
   const soon = upcoming(sid, ctx.signal);
+  // Inviting neighbours and the linked desks' skills (grow.js).
+  const grow = boardLinks(sid, ctx.signal);
 
   mount(ctx.main,
     h('div', { class: 'heading' }, title, lead),
@@ -80,10 +97,10 @@ export async function render(ctx) {
       h('a', { href: `/streets/${sid}/new?kind=request`, class: 'btn primary', id: 'new-request' }, t('post.new.request')),
       h('a', { href: `/streets/${sid}/new?kind=offer`, class: 'btn', id: 'new-offer' }, t('post.new.offer')),
       h('a', { href: `/streets/${sid}/events`, class: 'btn ghost', id: 'events-link' }, t('events.title')),
-      admin),
+      h('a', { href: `/streets/${sid}/neighbours`, class: 'btn ghost', id: 'neighbours-link' }, t('profile.directory.title')),
+      grow.els, admin),
     soon.el,
-    h('details', { class: 'filters-box', open: f.q || f.kind || f.category || f.status ? true : null },
-      h('summary', null, t('feed.filters')), filterForm),
+    h('div', { class: 'filters-box' }, filterToggle, filterForm),
     saved, live, status, list, pager);
 
   const draw = () => {
@@ -106,7 +123,7 @@ export async function render(ctx) {
     if (!loaded) return;
     if (wanted.length === 0) {
       const filtered = f.q || f.kind || f.category || f.status;
-      mount(status, empty(filtered ? t('feed.nomatch') : t('feed.empty'),
+      mount(status, !filtered && session.isAdmin(sid) ? emptyBoard(sid) : empty(filtered ? t('feed.nomatch') : t('feed.empty'),
         filtered ? h('a', { href: `/streets/${sid}`, class: 'btn ghost' }, t('feed.clear')) : null));
     } else mount(status);
   };
@@ -232,6 +249,7 @@ export async function render(ctx) {
     title.textContent = s.name;
     document.title = `${s.name} · Civico`;
     lead.textContent = [s.city, s.description].filter(Boolean).join(' · ');
+    grow.street(s);
   }).catch(() => {});
 
   await refetch();

@@ -11,8 +11,11 @@ import * as realtime from './realtime.js';
 import * as outbox from './outbox.js';
 import { navigate } from './router.js';
 import { norm, kindBadge, statusBadge, windowText } from './posts.js';
+import { dotted, memberName } from './avatar.js';
 import { deskNote, handoffBox } from './impact.js';
 import { gallery, picker } from './photos.js';
+import { shareButton } from './share.js';
+import { writeLink } from './mailbox.js';
 import { ask, badge, busy, failure, field, heading, loading, submitting, toast, values } from './ui.js';
 
 function replyAuthor(r) {
@@ -115,6 +118,7 @@ export async function render(ctx) {
           Object.assign(post, norm(p && p.id ? p : { status: 'done', thanks }));
           toast(t('post.done.ok'));
           drawAll();
+          focusOn('#post-status');
         });
       });
       actions.push(done);
@@ -128,6 +132,7 @@ export async function render(ctx) {
           Object.assign(post, norm(await api.post(`/posts/${pid}/close`)));
           toast(t('post.closed.ok'));
           drawAll();
+          focusOn('#post-status');
         });
       });
       actions.push(close);
@@ -141,6 +146,11 @@ export async function render(ctx) {
       }));
       actions.push(renew);
     }
+    if (isAuthor() && (post.status === 'open' || post.status === 'matched')) {
+      actions.push(h('a', { href: `/posts/${pid}/edit`, class: 'btn ghost', id: 'edit-post' }, t('post.edit')));
+    }
+    // The post's own address: neighbours who follow it land on it (signed in).
+    actions.push(shareButton({ url: `${location.origin}/posts/${pid}`, title: post.title, text: t('post.share.text'), cls: 'ghost', id: 'share-post' }));
     if (admin()) {
       const pin = h('button', { type: 'button', class: 'btn ghost', id: 'pin' }, post.pinned ? t('post.unpin') : t('post.pin'));
       pin.addEventListener('click', () => busy(pin, async () => {
@@ -163,6 +173,10 @@ export async function render(ctx) {
       });
       actions.push(remove);
     }
+    if (!isAuthor() && !post.author_deleted) {
+      const write = writeLink({ to: post.author_id, name: post.author_name, street: post.street_id, post: pid, id: 'write-author' });
+      if (write) actions.push(write);
+    }
     if (!isAuthor()) {
       const rep = h('button', { type: 'button', class: 'btn ghost', id: 'report-post' }, t('report.post'));
       rep.addEventListener('click', () => report('post', pid, post.street_id));
@@ -172,7 +186,8 @@ export async function render(ctx) {
       h('p', null, h('a', { href: `/streets/${post.street_id}`, class: 'back' }, t('post.back'))),
       h('p', { class: 'tags' }, kindBadge(post.kind), post.pinned ? badge(t('post.pinned'), 'pin') : null, statusBadge(post.status)),
       h('h1', { tabindex: '-1', id: 'post-title' }, post.title),
-      h('p', { class: 'meta' }, [t(`category.${post.category}`), post.on_behalf_of ? t('post.onbehalf', { name: post.on_behalf_of }) : post.author_name, when(post.created_at)].filter(Boolean).join(' · ')),
+      h('p', { class: 'meta' }, dotted([t(`category.${post.category}`), post.on_behalf_of ? t('post.onbehalf', { name: post.on_behalf_of })
+        : post.author_deleted ? post.author_name : memberName(post.street_id, post.author_id, post.author_name), when(post.created_at)])),
       post.saved ? h('p', { class: 'saved', role: 'status' }, t('feed.saved', { when: when(post.saved) })) : null,
       h('div', { class: 'post-body' }, post.body),
       gallery(post.photos),
@@ -185,9 +200,12 @@ export async function render(ctx) {
   };
 
   const replyItem = (r, isPending) => {
-    const accepted = post.accepted_reply_id === r.id || r.accepted;
-    const li = h('li', { class: `reply${accepted ? ' accepted' : ''}${isPending ? ' pending' : ''}`, 'data-reply-id': isPending ? null : r.id },
-      h('p', { class: 'meta' }, h('strong', null, replyAuthor(r)), ' · ', isPending ? badge(t('outbox.waiting'), 'warn') : ago(r.created_at),
+    // A reply still in the outbox has no id yet: it is waiting, never accepted.
+    const accepted = !isPending && !!r.id && (post.accepted_reply_id === r.id || !!r.accepted);
+    const li = h('li', { class: `reply${accepted ? ' accepted' : ''}${isPending ? ' pending' : ''}`, 'data-reply-id': isPending ? null : r.id,
+      'data-outbox-key': isPending ? r.key : null },
+      h('p', { class: 'meta' }, isPending || r.author_deleted ? h('strong', null, replyAuthor(r))
+        : memberName(post.street_id, r.author_id || (r.author && r.author.id), replyAuthor(r), { strong: true }), ' · ', isPending ? badge(t('outbox.waiting'), 'warn') : ago(r.created_at),
         accepted ? [' ', badge(t('reply.accepted'), 'ok')] : null),
       h('p', { class: 'reply-body' }, r.body),
       gallery(r.photo ? [r.photo] : r.photos));
@@ -201,8 +219,14 @@ export async function render(ctx) {
         if (!post.accepted_reply_id) post.accepted_reply_id = r.id;
         toast(t('reply.accepted.ok', { name: replyAuthor(r) }));
         drawAll();
+        focusOn(`[data-reply-id="${CSS.escape(r.id)}"]`);
       }));
       acts.push(acc);
+    }
+    const writer = r.author_id || (r.author && r.author.id);
+    if (writer !== me && !r.author_deleted) {
+      const write = writeLink({ to: writer, name: replyAuthor(r), street: post.street_id, post: pid, small: true });
+      if (write) acts.push(write);
     }
     if ((r.author_id || (r.author && r.author.id)) !== me) {
       const rep = h('button', { type: 'button', class: 'btn ghost small' }, t('report.reply'));
@@ -213,24 +237,49 @@ export async function render(ctx) {
     return li;
   };
 
-  const drawReplies = () => {
+  // focusOn moves the focus to what an action produced (the new reply, the
+  // accepted one, the post's status line): the button pressed is gone.
+  const focusOn = (sel) => {
+    const el = sel && ctx.main.querySelector(sel);
+    if (!el) return;
+    if (!el.matches('a, button, input, textarea, select')) el.setAttribute('tabindex', '-1');
+    el.focus();
+  };
+  // keepFocus redraws with fn and, when that took away the element that
+  // had the focus, gives it to its new copy (a live event redraws the page).
+  const keepFocus = (fn) => {
+    const a = document.activeElement;
+    let sel = '';
+    if (a && a !== document.body && ctx.main.contains(a)) {
+      const li = a.closest('[data-reply-id], [data-outbox-key]');
+      if (a.id) sel = `#${CSS.escape(a.id)}`;
+      else if (li && li.dataset.replyId) sel = `[data-reply-id="${CSS.escape(li.dataset.replyId)}"]`;
+      else if (li) sel = `[data-outbox-key="${CSS.escape(li.dataset.outboxKey)}"]`;
+    }
+    fn();
+    if (sel && !a.isConnected) focusOn(sel);
+  };
+
+  const drawReplies = () => keepFocus(() => {
     const all = [...replies.values()].sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
-    replyHeading.textContent = tn('post.replies', all.length);
+    replyHeading.textContent = pending.length
+      ? `${tn('post.replies', all.length + pending.length)} (${tn('reply.pending.count', pending.length)})`
+      : tn('post.replies', all.length);
     const items = all.map((r) => replyItem(r, false));
     for (const p of pending) items.push(replyItem(p, true));
     if (items.length === 0) items.push(h('li', { class: 'state empty' }, isAuthor() ? t('reply.none.author') : t('reply.none')));
     replyList.replaceChildren(...items);
     form.hidden = closed();
-  };
+  });
   // What the page shows; a live event that changes none of it redraws
   // nothing, so a button is not replaced under the finger about to tap it.
   let drawn = '';
   const shown = () => JSON.stringify([post, [...replies.values()], hand, pending.length]);
-  const drawAll = () => {
+  const drawAll = () => keepFocus(() => {
     drawn = shown();
     drawTop();
     drawReplies();
-  };
+  });
   const redraw = () => {
     if (shown() !== drawn) drawAll();
   };
@@ -250,10 +299,14 @@ export async function render(ctx) {
         toast(t('outbox.queued'));
       };
       let sent = false;
+      let made = '';
       if (navigator.onLine) {
         try {
           const r = await api.post(`/posts/${pid}/replies`, body, { headers: { 'Idempotency-Key': key } });
-          if (r && r.id) replies.set(r.id, r);
+          if (r && r.id) {
+            replies.set(r.id, r);
+            made = r.id;
+          }
           sent = true;
         } catch (err) {
           if (!(err instanceof api.ApiError && err.offline)) throw err;
@@ -265,6 +318,8 @@ export async function render(ctx) {
       replyPhoto.reset();
       await loadPending();
       drawReplies();
+      if (sent) toast(t('reply.sent'));
+      focusOn(made ? `[data-reply-id="${CSS.escape(made)}"]` : (sent ? '#replies-heading' : `[data-outbox-key="${CSS.escape(key)}"]`));
     });
   });
 
@@ -279,8 +334,10 @@ export async function render(ctx) {
     const { item, result } = e.detail;
     if (item.post !== pid) return;
     if (result && result.id) replies.set(result.id, result);
+    const wasFocused = document.activeElement && document.activeElement.closest && document.activeElement.closest(`[data-outbox-key="${CSS.escape(item.key)}"]`);
     await loadPending();
     drawReplies();
+    if (wasFocused && result && result.id) focusOn(`[data-reply-id="${CSS.escape(result.id)}"]`);
   };
   outbox.events.addEventListener('sent', onSent);
   ctx.cleanup(() => outbox.events.removeEventListener('sent', onSent));

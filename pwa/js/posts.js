@@ -4,6 +4,7 @@ import { h } from './dom.js';
 import { t, ago, tn, lang } from './i18n.js';
 import { badge } from './ui.js';
 import { gallery } from './photos.js';
+import { avatar } from './avatar.js';
 
 /** categories are the post categories of the API. */
 export const categories = ['babysitting', 'repairs', 'dog_walking', 'lending', 'errands', 'company', 'lessons', 'gardening', 'transport', 'other'];
@@ -72,5 +73,6 @@ export function card(p, { pending = false } = {}) {
   h('h2', { class: 'post-title' }, title),
   p.body ? h('p', { class: 'excerpt' }, p.body) : null,
   pending ? null : gallery(p.photos, { small: true }),
-  h('p', { class: 'meta' }, meta.join(' · ')));
+  h('p', { class: 'meta' }, p.author_id && !p.author_deleted && !p.on_behalf_of && !pending ? avatar(p.author_id, p.author_name) : null,
+    meta.join(' · ')));
 }

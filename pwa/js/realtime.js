@@ -2,7 +2,8 @@
 // from the last event it saw (?since=) after a drop, after the phone slept
 // or came back online, with backoff; a {"type":"reset"} frame means the gap
 // was too old and the screen must refetch. status tells the header whether
-// we are live, reconnecting or offline.
+// we are live, reconnecting or offline. The same machinery opens the
+// user's own channel (/me/ws: private messages), see channel().
 import * as api from './api.js';
 
 /** status fires 'change'; state() is 'live', 'connecting', 'offline' or 'idle'. */
@@ -19,7 +20,12 @@ export function state() {
 function update() {
   let next = 'idle';
   if (!navigator.onLine) next = 'offline';
-  else if (follows.size > 0) next = [...follows].every((f) => f.live) ? 'live' : 'connecting';
+  else {
+    // A quiet channel (the personal one, kept open in the background) does
+    // not speak in the header unless a screen showing it asked it to.
+    const shown = [...follows].filter((f) => !f.quiet);
+    if (shown.length > 0) next = shown.every((f) => f.live) ? 'live' : 'connecting';
+  }
   if (next !== current) {
     current = next;
     status.dispatchEvent(new Event('change'));
@@ -57,7 +63,7 @@ async function connect(f) {
   }
   if (f.stopped || f.ws) return;
   const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  let url = `${proto}//${location.host}/api/v1/streets/${encodeURIComponent(f.sid)}/ws`;
+  let url = `${proto}//${location.host}${f.path}`;
   const resumed = !!f.last;
   if (resumed) url += `?since=${encodeURIComponent(f.last)}`;
   const ws = new WebSocket(url, ['civico', `access_token.${tok}`]);
@@ -122,11 +128,21 @@ function reconnect(f) {
  * It returns a function that closes it.
  */
 export function follow(sid, handlers) {
-  const f = { sid, handlers, ws: null, live: false, opened: false, last: '', tries: 0, timer: 0, stopped: false };
+  return channel(`/api/v1/streets/${encodeURIComponent(sid)}/ws`, handlers);
+}
+
+/**
+ * channel opens the websocket at path (same protocol, frames, resume and
+ * backoff as a street's), with the handlers of follow. opts.quiet keeps it
+ * out of the header's state. It returns a function that closes it, whose
+ * quiet(bool) method changes that later.
+ */
+export function channel(path, handlers, opts = {}) {
+  const f = { path, handlers, quiet: !!opts.quiet, ws: null, live: false, opened: false, last: '', tries: 0, timer: 0, stopped: false };
   follows.add(f);
   update();
   connect(f);
-  return () => {
+  const close = () => {
     f.stopped = true;
     clearTimeout(f.timer);
     follows.delete(f);
@@ -134,6 +150,11 @@ export function follow(sid, handlers) {
     f.ws = null;
     update();
   };
+  close.quiet = (q) => {
+    f.quiet = !!q;
+    update();
+  };
+  return close;
 }
 
 let hiddenAt = 0;

@@ -22,6 +22,15 @@ export function add(pattern, load, opts = {}) {
   routes.push({ re: new RegExp(`^${src}/?$`), keys, load, pattern, ...opts });
 }
 
+/**
+ * warm starts loading the module of pathname's screen, so it arrives while
+ * the app waits for its strings and session instead of after them.
+ */
+export function warm(pathname) {
+  const found = match(pathname);
+  if (found) found.route.load().catch(() => {});
+}
+
 /** setGuard sets fn(route, url) → a URL to go to instead, or ''. */
 export function setGuard(fn) {
   guard = fn;

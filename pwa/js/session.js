@@ -3,6 +3,17 @@
 import * as api from './api.js';
 
 const USER_KEY = 'civico.user';
+// Set at sign-in, cleared at sign-out: without it (nor a saved user) there
+// is no session to resume, and asking the server would only get a 401.
+const SIGNED_IN = 'civico.signedin';
+
+function mayHaveSession() {
+  try {
+    return !!(localStorage.getItem(SIGNED_IN) || localStorage.getItem(USER_KEY));
+  } catch {
+    return true; // no storage: ask
+  }
+}
 
 /** state is the signed-in user and their memberships; user null when out. */
 export const state = { user: null, me: null, offline: false };
@@ -45,10 +56,12 @@ export async function loadMe() {
 
 /**
  * restore resumes a session from the refresh cookie. Offline, it keeps the
- * saved user so the saved feeds can be read; it returns false only when the
- * server says there is no session.
+ * saved user so the saved feeds can be read; it returns false when the
+ * server says there is no session, or without asking when this browser was
+ * never signed in (or signed out).
  */
 export async function restore() {
+  if (!mayHaveSession()) return false;
   try {
     await api.refresh();
     await loadMe();
@@ -69,6 +82,7 @@ export async function restore() {
 
 async function start(session) {
   api.setSession(session);
+  localStorage.setItem(SIGNED_IN, '1');
   state.user = session.user;
   await loadMe();
 }
@@ -89,6 +103,7 @@ export async function clear() {
   state.user = null;
   state.me = null;
   localStorage.removeItem(USER_KEY);
+  localStorage.removeItem(SIGNED_IN);
   if (window.caches) await caches.delete('civico-data');
   changed();
 }

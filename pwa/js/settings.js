@@ -1,7 +1,8 @@
 // Notification settings (push on this device, what to be told about in
 // each street, with quiet hours, and what to be told by email) and the
-// account (name, language, email address, never appearing on the street's
-// printed board, data export, closing the account, signing out).
+// account (name, language, password, email address, my streets and leaving
+// one, never appearing on the street's printed board, data export, closing
+// the account, signing out).
 import { h, mount, uid } from './dom.js';
 import { t, lang, languages, choose } from './i18n.js';
 import * as api from './api.js';
@@ -10,6 +11,7 @@ import * as push from './push.js';
 import { navigate, reload } from './router.js';
 import { categories } from './posts.js';
 import { ask, badge, busy, check, failure, field, heading, loading, radios, submitting, toast, values } from './ui.js';
+import { profileSection } from './profile.js';
 
 function pushBox() {
   const box = h('section', { class: 'explain stack', id: 'push-box', 'aria-labelledby': 'push-heading' });
@@ -203,6 +205,83 @@ function emailSection(u) {
   return h('section', { class: 'stack', id: 'email-section', 'aria-labelledby': 'email-heading' }, ...parts);
 }
 
+// passwordSection changes the password: the current one confirms it. The
+// server then ends every session of the account (a stolen one too), so
+// this device signs in again with the new password at once.
+function passwordSection(u) {
+  const form = h('form', { class: 'stack card', id: 'password-form', novalidate: true },
+    field({ label: t('account.password.current'), name: 'current_password', type: 'password', autocomplete: 'current-password', required: true }),
+    field({ label: t('account.password.new'), name: 'password', type: 'password', autocomplete: 'new-password', required: true, minlength: 8, hint: t('auth.password.hint') }),
+    field({ label: t('auth.reset.repeat'), name: 'repeat', type: 'password', autocomplete: 'new-password', required: true, minlength: 8 }),
+    h('button', { type: 'submit', class: 'btn primary' }, t('account.password.change')));
+  const said = h('p', { role: 'status', class: 'resent', id: 'password-said', tabindex: '-1' });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    submitting(form, async () => {
+      const v = values(form);
+      const fields = {};
+      if (!v.current_password) fields.current_password = 'required';
+      if (!v.password) fields.password = 'required';
+      else if (v.password.length < 8) fields.password = 'too_short';
+      if (!fields.password && v.repeat !== v.password) fields.repeat = 'mismatch';
+      if (Object.keys(fields).length) throw new api.ApiError(422, 'validation_failed', fields);
+      await api.patch('/me', { password: v.password, current_password: v.current_password });
+      await session.login(u.email, v.password);
+      form.reset();
+      said.textContent = t('account.password.changed');
+      said.focus();
+    });
+  });
+  return h('section', { class: 'stack', id: 'password-section', 'aria-labelledby': 'password-heading' },
+    h('h2', { id: 'password-heading' }, t('account.password')), h('p', { class: 'hint' }, t('account.password.text')), form, said);
+}
+
+// streetsSection lists my streets, each with "leave": asked first; the
+// last admin of a street is told to name another admin before leaving.
+function streetsSection() {
+  const mine = session.streets().filter((s) => s.status === 'active' || s.status === 'pending');
+  const row = (s) => {
+    const titleId = uid('my-street');
+    const said = h('p', { class: 'field-error', role: 'alert', hidden: true });
+    const leave = h('button', { type: 'button', class: 'btn ghost danger leave-street', 'aria-describedby': titleId },
+      s.status === 'pending' ? t('account.streets.withdraw') : t('account.streets.leave'));
+    const li = h('li', { class: 'card my-street', 'data-street-id': s.id },
+      h('h3', { id: titleId }, s.name),
+      h('p', { class: 'meta' }, [s.city, s.role === 'admin' ? t('street.admin') : '', s.status === 'pending' ? t('street.pending') : ''].filter(Boolean).join(' · ')),
+      said, h('div', { class: 'actions' }, leave));
+    leave.addEventListener('click', async () => {
+      const ok = await ask({ title: t('account.streets.leave.title', { name: s.name }), text: t('account.streets.leave.text'), confirm: leave.textContent, danger: true });
+      if (!ok) return;
+      said.hidden = true;
+      await busy(leave, async () => {
+        try {
+          await api.del(`/streets/${s.id}/members/me`);
+        } catch (err) {
+          if (!(err instanceof api.ApiError) || err.code !== 'last_admin') throw err;
+          mount(said, t('account.streets.lastadmin'), ' ',
+            h('a', { href: `/streets/${s.id}/admin/members` }, t('account.streets.lastadmin.action')));
+          said.hidden = false;
+          return;
+        }
+        const list = li.parentElement;
+        li.remove();
+        await session.loadMe().catch(() => {});
+        toast(t('account.streets.left', { name: s.name }));
+        const heading2 = document.getElementById('streets-heading');
+        if (list && !list.children.length) list.replaceWith(h('p', { class: 'state' }, t('streets.none')));
+        if (heading2) {
+          heading2.setAttribute('tabindex', '-1');
+          heading2.focus();
+        }
+      });
+    });
+    return li;
+  };
+  return h('section', { class: 'stack', id: 'streets-section', 'aria-labelledby': 'streets-heading' },
+    h('h2', { id: 'streets-heading' }, t('account.streets')),
+    mine.length ? h('ul', { class: 'list cards', id: 'account-streets' }, mine.map(row)) : h('p', { class: 'state' }, t('streets.none')));
+}
+
 // paperSection is the choice never to appear on paper: a street's admins
 // and its desk's volunteers print the street's open requests and offers
 // (title, category, first name and initial) for the neighbours who never
@@ -270,7 +349,8 @@ export function account(ctx) {
       await navigate('/signin', { replace: true });
     });
   });
-  mount(ctx.main, heading(t('account.title'), h('p', { class: 'lead' }, u.email || '')), form, paperSection(u), emailSection(u),
+  mount(ctx.main, heading(t('account.title'), h('p', { class: 'lead' }, u.email || '')), form, profileSection(), paperSection(u), emailSection(u),
+    passwordSection(u), streetsSection(),
     h('section', { class: 'stack', 'aria-labelledby': 'data-heading' }, h('h2', { id: 'data-heading' }, t('account.data')),
       h('p', null, t('account.data.text')), h('div', { class: 'actions' }, exp, out, del)));
 }

@@ -2,7 +2,8 @@
 // fields with their error messages, dialogs asking for a reason, toasts.
 import { h, mount, uid } from './dom.js';
 import { t } from './i18n.js';
-import { message, fieldMessage } from './api.js';
+import { ApiError, message, fieldMessage } from './api.js';
+import { dateTime } from './datetime.js';
 
 /** loading is the state shown while something loads. */
 export function loading(text) {
@@ -27,15 +28,67 @@ export function heading(title, ...after) {
 }
 
 let toastTimer = 0;
-/** toast says something briefly, to screen readers too. */
+
+// typingIn is the field being written in, if any: the toast must never
+// cover it (on a phone the keyboard brings it down to where the toast is).
+function typingIn() {
+  const a = document.activeElement;
+  if (!a || a === document.body) return null;
+  if (a.matches('textarea, select, [contenteditable=""], [contenteditable="true"]')) return a;
+  if (a.matches('input') && !['checkbox', 'radio', 'button', 'submit', 'reset', 'file', 'range', 'color'].includes(a.type)) return a;
+  return null;
+}
+
+// placeToast puts the toast at the bottom, or at the top when at the
+// bottom it would cover the field being written in (whichever covers less
+// when a tall field spans both).
+function placeToast() {
+  const el = document.getElementById('toast');
+  if (!el || !el.classList.contains('show')) return;
+  const f = typingIn();
+  if (!f) {
+    el.classList.remove('top');
+    return;
+  }
+  const r = f.getBoundingClientRect();
+  const vh = window.visualViewport ? window.visualViewport.height : document.documentElement.clientHeight;
+  const margin = 24; // the toast's offset from the edge, and some air
+  const band = el.offsetHeight + margin;
+  const overlap = (from, to) => Math.max(0, Math.min(r.bottom, to) - Math.max(r.top, from));
+  const below = overlap(vh - band, vh);
+  const above = overlap(0, band);
+  el.classList.toggle('top', below > 0 && above < below);
+}
+
+// What can bring a field under the toast while it shows.
+const moves = ['focusin', 'focusout', 'scroll', 'resize'];
+function followFocus(on) {
+  for (const type of moves) {
+    if (on) window.addEventListener(type, placeToast, { passive: true, capture: true });
+    else window.removeEventListener(type, placeToast, { capture: true });
+  }
+  if (window.visualViewport) {
+    if (on) window.visualViewport.addEventListener('resize', placeToast);
+    else window.visualViewport.removeEventListener('resize', placeToast);
+  }
+}
+
+/**
+ * toast says something briefly, to screen readers too. It stays clear of
+ * the field being written in, and moves when one is focused or scrolled
+ * under it.
+ */
 export function toast(text, kind = 'info') {
   const el = document.getElementById('toast');
   el.textContent = text;
   el.dataset.kind = kind;
   el.classList.add('show');
+  placeToast();
+  followFocus(true);
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => {
-    el.classList.remove('show');
+    followFocus(false);
+    el.classList.remove('show', 'top');
     el.textContent = '';
   }, 6000);
 }
@@ -53,6 +106,15 @@ export function field(opts) {
   const describedBy = [hintId, errId].filter(Boolean).join(' ');
   let control;
   const common = { id, name, required: required || null, 'aria-describedby': describedBy, ...attrs };
+  const req = required ? h('span', { class: 'req' }, ` (${t('form.required')})`) : null;
+  if (type === 'date' || type === 'time' || type === 'datetime-local') {
+    // The app's own date and time fields: the browser's follow its locale, not the app's.
+    control = dateTime({ kind: type, id, name, required, describedBy, value, attrs });
+    const hintEl = hint ? h('p', { class: 'hint', id: hintId }, hint) : null;
+    const err = h('p', { class: 'field-error', id: errId, hidden: true });
+    if (type === 'datetime-local') return h('fieldset', { class: 'field field-datetime' }, h('legend', null, label, req), hintEl, control, err);
+    return h('div', { class: `field field-${type}` }, h('label', { for: id }, label, req), hintEl, control, err);
+  }
   if (type === 'textarea') {
     control = h('textarea', { rows: 4, ...common });
     if (value !== undefined) control.value = value;
@@ -62,7 +124,7 @@ export function field(opts) {
     control = h('input', { type, ...common, value: value ?? null });
   }
   return h('div', { class: `field field-${type}` },
-    h('label', { for: id }, label, required ? h('span', { class: 'req' }, ` (${t('form.required')})`) : null),
+    h('label', { for: id }, label, req),
     hint ? h('p', { class: 'hint', id: hintId }, hint) : null,
     control,
     h('p', { class: 'field-error', id: errId, hidden: true }));
@@ -162,16 +224,23 @@ export async function busy(button, fn) {
   }
 }
 
-/** values reads a form's named controls into an object (checkboxes as booleans). */
+/**
+ * values reads a form's named controls into an object (checkboxes as
+ * booleans). A date or a time that cannot be read is refused here, as a
+ * field error, rather than sent as nothing.
+ */
 export function values(form) {
   const out = {};
+  const bad = {};
   for (const el of form.elements) {
     if (!el.name || el.disabled) continue;
+    if (el.badInput && typeof el.badInput === 'string') bad[el.name] = el.badInput;
     if (el.type === 'checkbox') out[el.name] = el.checked;
     else if (el.type === 'radio') {
       if (el.checked) out[el.name] = el.value;
     } else out[el.name] = el.value.trim();
   }
+  if (Object.keys(bad).length) throw new ApiError(422, 'validation_failed', bad);
   return out;
 }
 
