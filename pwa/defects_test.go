@@ -866,3 +866,93 @@ func TestDefectModulesPreloaded(t *testing.T) {
 		t.Errorf("index.html does not preload %s, which app.js needs before its first screen", strings.Join(missing, ", "))
 	}
 }
+
+// TestDefectFeedWithEventsDoesNotShift: a street with an upcoming event
+// shows the events strip above the posts; the strip comes from its own
+// request, and the posts must not be drawn first and pushed down by it.
+// The events answer is held until the posts' answer has arrived.
+func TestDefectFeedWithEventsDoesNotShift(t *testing.T) {
+	t.Parallel()
+	srv := start(t)
+	annaU := srv.Register(t, "Anna")
+	sid := street(t, srv, annaU, "Via del Pratello")
+	post(t, srv, annaU, sid, "offer", "Presto una scala")
+	starts := time.Now().Add(48 * time.Hour).Truncate(time.Hour)
+	srv.Do(t, "POST", "/streets/"+sid+"/events", map[string]any{"title": "Cena in strada", "description": "Ognuno porta un piatto.",
+		"starts_at": starts.Format(time.RFC3339), "ends_at": starts.Add(2 * time.Hour).Format(time.RFC3339), "place": "Davanti al 12"}, annaU.Token).
+		Expect(t, http.StatusCreated)
+	anna := newTab(t, srv, "anna")
+	anna.signIn(annaU)
+
+	held := make(chan fetch.RequestID, 4)
+	postsIn := make(chan struct{}, 4)
+	if err := chromedp.Listen(anna.ctx, func(ev any) {
+		switch e := ev.(type) {
+		case *fetch.EventRequestPaused:
+			select {
+			case held <- e.RequestID:
+			default:
+			}
+		case *network.EventResponseReceived:
+			if strings.Contains(e.Response.URL, "/api/v1/streets/"+sid+"/posts") {
+				select {
+				case postsIn <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	anna.call("hold the events", func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
+		if _, err := cdp.Call(ctx, tg, network.SetBypassServiceWorker, network.SetBypassServiceWorkerParams{Bypass: true}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{
+			{URLPattern: "*/api/v1/streets/" + sid + "/events*", RequestStage: fetch.RequestStageRequest}}})
+		return err
+	})
+	anna.eval(`(() => {
+	  window.__shifts = [];
+	  new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__shifts.push({ value: e.value,
+	    nodes: e.sources.map((s) => s.node ? (s.node.id || s.node.className || s.node.nodeName) : '?').join(',') }); })
+	    .observe({ type: 'layout-shift' });
+	  history.pushState(null, '', '/streets/`+sid+`');
+	  dispatchEvent(new PopStateEvent('popstate'));
+	})()`, nil)
+	var id fetch.RequestID
+	select {
+	case id = <-held:
+	case <-time.After(deadline):
+		t.Fatal("the board never asked for its events")
+	}
+	select {
+	case <-postsIn:
+	case <-time.After(deadline):
+		t.Fatal("the board never got its posts")
+	}
+	// The posts are in the page's hands: let the events through.
+	anna.call("let the events through", func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: id})
+		return err
+	})
+	anna.waitText("#upcoming-events", "Cena in strada")
+	anna.waitText("#feed .post", "Presto una scala")
+	var shifts []struct {
+		Value float64
+		Nodes string
+	}
+	anna.eval(`new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => resolve(window.__shifts)))))`, &shifts)
+	total := 0.0
+	var what []string
+	for _, s := range shifts {
+		total += s.Value
+		what = append(what, fmt.Sprintf("%.4f (%s)", s.Value, s.Nodes))
+	}
+	if total > 0.001 {
+		t.Errorf("the board shifted by %.4f when its events arrived: %s", total, strings.Join(what, "; "))
+	}
+}

@@ -353,6 +353,11 @@ func TestLanguageKeptByTheAccount(t *testing.T) {
 	bice.click(`#nav button.lang`)
 	bice.waitJS("in English", `document.documentElement.lang === 'en' && document.querySelector('main h1').textContent === 'My streets'`)
 	pollServer(t, "the account's locale en", func() bool { return locale() == "en" })
+	// Another device signing in speaks the account's language, not the
+	// browser's.
+	phone := newTab(t, srv, "bice-phone")
+	phone.signIn(biceU)
+	phone.waitJS("the account's language on a new device", `document.documentElement.lang === 'en' && document.querySelector('main h1').textContent === 'My streets'`)
 	bice.click(`#nav button.lang`)
 	bice.waitJS("in Italian", `document.documentElement.lang === 'it' && document.querySelector('main h1').textContent === 'Le mie vie'`)
 	pollServer(t, "the account's locale it", func() bool { return locale() == "it" })

@@ -92,17 +92,11 @@ func (s *Service) Start(ctx context.Context, p auth.Principal, in NewConversatio
 		}
 		postID, title = r.ID, r.Title
 	}
-	d, created, err := s.open(ctx, p.UserID, other, street, postID, title)
+	// A new conversation counts against the caller's day: the limit counts
+	// those they started and nobody answered.
+	d, err := s.open(ctx, p.UserID, other, street, postID, title, func() error { return s.checkNewPerDay(ctx, p.UserID) })
 	if err != nil {
 		return Conversation{}, Message{}, err
-	}
-	if created {
-		// The limit counts what the caller started and nobody answered:
-		// the one just created counts too, so it is checked after (and the
-		// conversation, empty, stays: writing later reuses it).
-		if err := s.checkNewPerDay(ctx, p.UserID, d.ID.Hex()); err != nil {
-			return Conversation{}, Message{}, err
-		}
 	}
 	m, err := s.send(ctx, p.UserID, d, body)
 	if err != nil {
@@ -115,8 +109,9 @@ func (s *Service) Start(ctx context.Context, p auth.Principal, in NewConversatio
 // streetsNotFound is what a non-member learns of a street.
 var streetsNotFound = fault.New(fault.NotFound, "street_not_found", "street not found")
 
-// open returns the conversation of a and b, creating it if needed.
-func (s *Service) open(ctx context.Context, a, b, street, postID, title string) (convDoc, bool, error) {
+// open returns the conversation of a and b, creating it if needed, once
+// allowed says so.
+func (s *Service) open(ctx context.Context, a, b, street, postID, title string, allowed func() error) (convDoc, error) {
 	key := pairID(a, b)
 	for attempt := 0; attempt < 3; attempt++ {
 		var pair struct {
@@ -127,30 +122,31 @@ func (s *Service) open(ctx context.Context, a, b, street, postID, title string) 
 			var d convDoc
 			err = s.convs.FindOne(ctx, bson.M{"_id": pair.CID}, &d)
 			if err == nil {
-				return d, false, nil
+				return d, nil
 			}
 			if !errors.Is(err, store.ErrNotFound) {
-				return convDoc{}, false, err
+				return convDoc{}, err
 			}
 			// The pair was claimed but its conversation not written (a
 			// crash in between): write it now, under the claimed id.
-			d, err = s.create(ctx, pair.CID, a, b, street, postID, title)
-			return d, err == nil, err
+			return s.create(ctx, pair.CID, a, b, street, postID, title)
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			return convDoc{}, false, err
+			return convDoc{}, err
+		}
+		if err := allowed(); err != nil {
+			return convDoc{}, err
 		}
 		cid := bson.NewObjectID()
 		if _, err := s.pairs.InsertOne(ctx, bson.M{"_id": key, "cid": cid}); err != nil {
 			if store.IsDuplicate(err) {
 				continue // the other wrote first at the same time: theirs
 			}
-			return convDoc{}, false, err
+			return convDoc{}, err
 		}
-		d, err := s.create(ctx, cid, a, b, street, postID, title)
-		return d, err == nil, err
+		return s.create(ctx, cid, a, b, street, postID, title)
 	}
-	return convDoc{}, false, errors.New("conversations: pair keeps changing")
+	return convDoc{}, errors.New("conversations: pair keeps changing")
 }
 
 func (s *Service) create(ctx context.Context, cid bson.ObjectID, a, b, street, postID, title string) (convDoc, error) {
@@ -190,7 +186,7 @@ func (s *Service) list(ctx context.Context, d convDoc, userID string) error {
 
 // checkNewPerDay refuses a new conversation beyond Options.NewPerDay in 24
 // hours among those the caller started and nobody answered yet.
-func (s *Service) checkNewPerDay(ctx context.Context, userID, newID string) error {
+func (s *Service) checkNewPerDay(ctx context.Context, userID string) error {
 	docs, err := s.inbox(ctx, userID)
 	if err != nil {
 		return err
@@ -198,7 +194,7 @@ func (s *Service) checkNewPerDay(ctx context.Context, userID, newID string) erro
 	since := s.now().Add(-24 * time.Hour)
 	n := 0
 	for _, d := range docs {
-		if d.StartedBy == userID && !d.Answered && d.CreatedAt.After(since) && d.ID.Hex() != newID {
+		if d.StartedBy == userID && !d.Answered && d.CreatedAt.After(since) {
 			n++
 		}
 	}

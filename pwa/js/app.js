@@ -231,6 +231,9 @@ async function boot() {
   await restoring;
   mailbox.start();
   mailbox.events.addEventListener('unread', unreadBadge);
+  // The "confirm your address" banner before the first screen: drawn after
+  // it, it would push the screen down.
+  banner.draw();
   shell();
   session.events.addEventListener('change', () => {
     shell();

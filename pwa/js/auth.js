@@ -2,11 +2,20 @@
 // password reset link, setting a new password from it, and confirming an
 // email address from the link in the mail.
 import { h, mount } from './dom.js';
-import { t, lang, languages } from './i18n.js';
+import { t, lang, languages, choose } from './i18n.js';
 import * as api from './api.js';
 import * as session from './session.js';
 import { navigate } from './router.js';
 import { busy, field, heading, loading, submitting, values } from './ui.js';
+
+// followAccountLanguage switches a device signing in to the language the
+// account chose elsewhere (pushes and mails already speak it).
+async function followAccountLanguage() {
+  const locale = session.state.me && session.state.me.locale;
+  if (!locale || locale === lang() || !languages.includes(locale)) return;
+  await choose(locale);
+  document.dispatchEvent(new Event('civico:language'));
+}
 
 function next(ctx) {
   const n = ctx.query.get('next') || '/';
@@ -36,6 +45,7 @@ export function signin(ctx) {
     submitting(form, async () => {
       const v = values(form);
       await session.login(v.email, v.password);
+      await followAccountLanguage();
       await navigate(next(ctx), { replace: true });
     });
   });

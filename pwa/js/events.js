@@ -79,7 +79,8 @@ export function eventCard(e, { compact = false } = {}) {
 /**
  * upcoming is the strip of the next few events at the top of a street's
  * feed; it draws nothing when there are none (or they cannot be read).
- * It returns {el, reload()}.
+ * It returns {el, reload(), ready}: ready settles once the first look
+ * is drawn, so the feed can draw its posts under it without a shift.
  */
 export function upcoming(sid, signal) {
   const el = h('section', { class: 'upcoming', id: 'upcoming-events', 'aria-labelledby': 'upcoming-heading', hidden: true });
@@ -99,8 +100,8 @@ export function upcoming(sid, signal) {
       el.hidden = true; // offline or not a member: the feed says so
     }
   };
-  reload();
-  return { el, reload };
+  const ready = reload();
+  return { el, reload, ready };
 }
 
 /** list is the street's events: upcoming first, then the past ones. */

@@ -81,7 +81,10 @@ export async function render(ctx) {
   });
 
   const list = h('ul', { class: 'list cards feed', id: 'feed', 'aria-busy': 'true' });
-  const status = h('div', { class: 'feed-status' }, loading());
+  const status = h('div', { class: 'feed-status' });
+  // The board below the events strip shows once both are in: appearing
+  // whole, nothing in it moves (see reveal).
+  const waiting = h('div', { class: 'feed-status' }, loading());
   const saved = h('p', { class: 'saved', role: 'status', hidden: true });
   const live = h('p', { class: 'sr-only', 'aria-live': 'polite', id: 'feed-live' });
   const pager = h('div', { class: 'pager' });
@@ -91,6 +94,13 @@ export async function render(ctx) {
   // Inviting neighbours and the linked desks' skills (grow.js).
   const grow = boardLinks(sid, ctx.signal);
 
+  const body = h('div', { class: 'feed-body', hidden: true },
+    h('div', { class: 'filters-box' }, filterToggle, filterForm), saved, live, status, list, pager);
+  const reveal = () => {
+    waiting.remove();
+    body.hidden = false;
+  };
+
   mount(ctx.main,
     h('div', { class: 'heading' }, title, lead),
     h('div', { class: 'actions compose' },
@@ -99,9 +109,7 @@ export async function render(ctx) {
       h('a', { href: `/streets/${sid}/events`, class: 'btn ghost', id: 'events-link' }, t('events.title')),
       h('a', { href: `/streets/${sid}/neighbours`, class: 'btn ghost', id: 'neighbours-link' }, t('profile.directory.title')),
       grow.els, admin),
-    soon.el,
-    h('div', { class: 'filters-box' }, filterToggle, filterForm),
-    saved, live, status, list, pager);
+    soon.el, waiting, body);
 
   const draw = () => {
     const wanted = [];
@@ -196,7 +204,12 @@ export async function render(ctx) {
       saved.hidden = false;
     } else saved.hidden = true;
     mount(pager, more(cursor, fetchPage));
+    // The events strip above comes from its own request: the first posts
+    // wait for it (both were asked at once), or they would jump down.
+    if (!loaded) await soon.ready;
+    if (!ctx.current()) return;
     loaded = true;
+    reveal();
     draw();
   };
 
@@ -208,6 +221,7 @@ export async function render(ctx) {
       for (const fr of buffer.splice(0)) onEvent(fr);
     } catch (err) {
       if (err.name === 'AbortError' || !ctx.current()) return;
+      reveal();
       list.setAttribute('aria-busy', 'false');
       if (err instanceof api.ApiError && (err.status === 404 || err.status === 403)) {
         mount(status, h('div', { class: 'state error', role: 'alert' }, h('p', null, t('feed.notmember')),
