@@ -155,11 +155,15 @@ const watch = `(() => {
 // newTab opens a new browser context for one person.
 func newTab(t *testing.T, srv *testutil.Server, name string) *tab {
 	t.Helper()
-	root := startBrowser(t)
+	return tabIn(t, startBrowser(t), srv, name)
+}
+
+// tabIn opens a tab for one person, in a browser context of its own, in
+// the browser root.
+func tabIn(t *testing.T, root context.Context, srv *testutil.Server, name string) *tab {
+	t.Helper()
 	ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	// The first Do opens the tab and binds it to ctx: it must not carry a
-	// timeout, or the tab would close when the timeout ends.
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("open a tab for %s: %v", name, err)
 	}

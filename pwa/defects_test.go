@@ -31,7 +31,6 @@ import (
 	"time"
 	_ "time/tzdata" // Europe/Rome, whatever the machine has
 
-	"civico/internal/testutil"
 	"civico/pwa"
 
 	"github.com/chromedp/cdproto/cdp"
@@ -39,7 +38,6 @@ import (
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -579,26 +577,6 @@ func langBrowser(t *testing.T, lang string) context.Context {
 	return ctx
 }
 
-// tabIn opens a tab for one person in the browser root, as newTab does in
-// the shared one.
-func tabIn(t *testing.T, root context.Context, srv *testutil.Server, name string) *tab {
-	t.Helper()
-	ctx, cancel := chromedp.NewContext(root, chromedp.WithNewBrowserContext())
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("open a tab for %s: %v", name, err)
-	}
-	tb := &tab{t: t, ctx: ctx, srv: srv, name: name}
-	tb.do("open tab",
-		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(1)),
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: watch})
-			return err
-		}),
-	)
-	t.Cleanup(tb.checkClean)
-	return tb
-}
 
 // TestDefectDatesFollowTheApp: Anna's phone speaks English, she uses
 // Civico in Italian. The date and time fields of a new post ask for the
@@ -610,6 +588,8 @@ func TestDefectDatesFollowTheApp(t *testing.T) {
 	srv := start(t)
 	annaU := srv.Register(t, "Anna")
 	sid := street(t, srv, annaU, "Via Castiglione")
+	// Her account speaks English too: a signed-in app follows the account.
+	srv.Do(t, "PATCH", "/me", map[string]string{"locale": "en"}, annaU.Token).Expect(t, http.StatusOK)
 	anna := tabIn(t, langBrowser(t, "en-US"), srv, "anna")
 	anna.call("time zone", func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Europe/Rome"})

@@ -249,7 +249,10 @@ func (s *Service) process(ctx context.Context, b []byte) (Processed, error) {
 		return Processed{}, ErrBusy.WithRetry(5 * time.Second)
 	}
 	defer func() { <-s.slots }()
-	return Process(b)
+	var out Processed
+	var err error
+	lowPriority(func() { out, err = Process(b) })
+	return out, err
 }
 
 // writeSize stores one size's bytes as chunks.
