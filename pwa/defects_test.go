@@ -577,7 +577,6 @@ func langBrowser(t *testing.T, lang string) context.Context {
 	return ctx
 }
 
-
 // TestDefectDatesFollowTheApp: Anna's phone speaks English, she uses
 // Civico in Italian. The date and time fields of a new post ask for the
 // date as gg/mm/aaaa and the time on a 24-hour clock, as the app writes
