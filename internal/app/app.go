@@ -110,6 +110,7 @@ type App struct {
 	metrics  *metrics.Metrics
 	sweeps   []func(context.Context) error
 	pwa      fs.FS
+	static   fiber.Handler
 	wg       sync.WaitGroup
 
 	// life orders Serve and Shutdown, which may race (a test that ends
@@ -127,6 +128,11 @@ type Options struct {
 	// PWA replaces the app's files (default: the embedded pwa.FS()), so a
 	// test can serve a new version of the app.
 	PWA fs.FS
+	// Static, when set, is api.Static of the app's files, built already:
+	// compressing every file at the best levels takes seconds (more under
+	// the race detector), which a test process starting a hundred servers
+	// pays once (testutil).
+	Static fiber.Handler
 }
 
 // New opens the database and builds every service.
@@ -146,7 +152,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, clock: opts.Clock, store: st, pwa: opts.PWA, Foreground: foreground, fanout: fanout, metrics: m}
+	a := &App{cfg: cfg, log: log, clock: opts.Clock, store: st, pwa: opts.PWA, static: opts.Static, Foreground: foreground, fanout: fanout, metrics: m}
 	if err := a.build(ctx); err != nil {
 		if a.Bus != nil {
 			a.Bus.Close()
@@ -248,9 +254,11 @@ func (a *App) build(ctx context.Context) error {
 	if files == nil {
 		files = pwa.FS()
 	}
-	static, err := api.Static(files)
-	if err != nil {
-		return fmt.Errorf("app: pwa: %w", err)
+	static := a.static
+	if static == nil {
+		if static, err = api.Static(files); err != nil {
+			return fmt.Errorf("app: pwa: %w", err)
+		}
 	}
 	pages, err := showcase.New(files)
 	if err != nil {

@@ -16,12 +16,17 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"civico/internal/api"
 	"civico/internal/app"
 	"civico/internal/config"
+	"civico/pwa"
+
+	"github.com/gofiber/fiber/v2"
 )
 
 // Server is a running Civico for one test.
@@ -98,7 +103,15 @@ func (s *Server) start(tb testing.TB) {
 	if os.Getenv("CIVICO_TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	a, err := app.New(context.Background(), s.Config, log, s.Opts)
+	opts := s.Opts
+	if opts.PWA == nil && opts.Static == nil {
+		h, err := embeddedApp()
+		if err != nil {
+			tb.Fatalf("the app's files: %v", err)
+		}
+		opts.Static = h
+	}
+	a, err := app.New(context.Background(), s.Config, log, opts)
 	if err != nil {
 		tb.Fatalf("start civico: %v", err)
 	}
@@ -122,6 +135,12 @@ func (s *Server) start(tb testing.TB) {
 		_ = a.Serve(ln)
 	}()
 }
+
+// embeddedApp is the embedded app's files as the server serves them,
+// compressed once per test process: that takes seconds (most of a server's
+// start under the race detector), and every server of the process serves
+// the same files.
+var embeddedApp = sync.OnceValues(func() (fiber.Handler, error) { return api.Static(pwa.FS()) })
 
 // listen retries briefly: after a restart the old socket may linger.
 func listen(addr string) (net.Listener, error) {
