@@ -26,7 +26,6 @@ import (
 	"net/url"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -53,7 +52,7 @@ var (
 
 func BenchmarkDigest(b *testing.B) {
 	// The server's own setting (server/main.go), as this runs it in-process.
-	defer debug.SetGCPercent(debug.SetGCPercent(app.GCPercent))
+	defer app.Tune(os.Getenv)()
 	b.ResetTimer()
 	run(b, options{members: *members, sockets: *sockets, wsRate: *wsRate, posts: *newPosts, mailRate: *mailRate,
 		rounds: *rounds, window: *window, setupPar: *setupPar, out: os.Stdout, progress: os.Stderr})

@@ -22,7 +22,12 @@
 // uploaders, medians of 3 rounds of 10 s): with photos processed in
 // GOMAXPROCS slots, 6.5 uploads/s and a websocket p99 of 7.9 → 284 ms
 // (+3 506 %); in half of them (one here, the default since), 4.0
-// uploads/s and 8.1 → 26 ms (+220 %), the p50 unchanged.
+// uploads/s and 8.1 → 26 ms (+220 %), the p50 unchanged. Since then the
+// photo is decoded on a thread of the lowest priority and the server runs
+// with one Go processor more than the machine's (app.Tune: GOMAXPROCS 3
+// here): 3.2 uploads/s and 11.9 → 19 ms (+60 %; rounds +63, +103, +33 %);
+// the same processors without the low priority gave +58 %, and the low
+// priority alone with 2 processors +154 %.
 package photobench
 
 import (
@@ -39,7 +44,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -64,7 +68,7 @@ var (
 
 func BenchmarkPhotoUploads(b *testing.B) {
 	// The server's own setting (server/main.go), as this runs it in-process.
-	defer debug.SetGCPercent(debug.SetGCPercent(app.GCPercent))
+	defer app.Tune(os.Getenv)()
 	var w, h int
 	if _, err := fmt.Sscanf(*photoSize, "%dx%d", &w, &h); err != nil || w <= 0 || h <= 0 {
 		b.Fatalf("-photo %q: want WIDTHxHEIGHT", *photoSize)

@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"sync/atomic"
@@ -57,7 +56,7 @@ type member struct {
 
 func BenchmarkPushFanOut(b *testing.B) {
 	// The server's own setting (server/main.go), as this runs it in-process.
-	defer debug.SetGCPercent(debug.SetGCPercent(app.GCPercent))
+	defer app.Tune(os.Getenv)()
 	s := testutil.Start(b, testutil.WithConfig(func(c *config.Config) {
 		c.PushWorkers = *workers
 		c.PushRate = *pushRate
