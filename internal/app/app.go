@@ -470,12 +470,14 @@ const GCPercent = 400
 
 // Processors is the GOMAXPROCS the server runs with unless GOMAXPROCS is
 // set: one more than Go's own choice (the processors it may use). A photo
-// being decoded holds one of Go's processors for a quarter of a second, on
-// a thread of the lowest priority (internal/photos); with one processor
-// more the streets' fan-out keeps as many as the machine has, and the
-// kernel runs its threads before the photo's. Measured on 2 vCPU
-// (scripts/photobench, one photo at a time, medians of 3 rounds): the
-// websocket p99 during uploads +154 % over quiet with 2, +74 % with 3.
+// being decoded holds one of Go's processors for a quarter of a second;
+// with one processor more the streets' fan-out still has as many as the
+// machine has cores, and the kernel shares them among the threads. On 2
+// vCPU (scripts/photobench, one photo at a time, medians of 3 rounds) the
+// websocket p99 during uploads went from +154 % over quiet to +58 %.
+//
+// A decode on a thread of the lowest priority was tried too: no better
+// here, and it starved the photos on a machine busy with other work.
 func Processors(goDefault int) int { return goDefault + 1 }
 
 // Tune sets the Go runtime as the server runs: GCPercent and Processors,

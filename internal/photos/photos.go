@@ -112,9 +112,9 @@ type Options struct {
 	// fan-out. With every processor processing photos the fan-out waits
 	// for the scheduler at each of its hops: on 2 vCPU, two uploads at
 	// once took the websocket p99 from 8 to 284 ms; one at a time, to
-	// 26 ms, at 4.0 uploads/s instead of 6.5 (scripts/photobench). Each
-	// runs on a thread of the lowest priority (lowPriority) and the server
-	// keeps a Go processor more than the machine has (app.Tune): 12 → 19 ms.
+	// 26 ms, at 4.0 uploads/s instead of 6.5 (scripts/photobench). The
+	// server also keeps a Go processor more than the machine has
+	// (app.Tune), so that a decode never holds one the fan-out needs.
 	Concurrent int
 	// QueueWait is how long an upload waits for its turn before it is
 	// refused as busy (default 20 s).
@@ -251,10 +251,7 @@ func (s *Service) process(ctx context.Context, b []byte) (Processed, error) {
 		return Processed{}, ErrBusy.WithRetry(5 * time.Second)
 	}
 	defer func() { <-s.slots }()
-	var out Processed
-	var err error
-	lowPriority(func() { out, err = Process(b) })
-	return out, err
+	return Process(b)
 }
 
 // writeSize stores one size's bytes as chunks.

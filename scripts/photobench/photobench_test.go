@@ -23,11 +23,8 @@
 // GOMAXPROCS slots, 6.5 uploads/s and a websocket p99 of 7.9 → 284 ms
 // (+3 506 %); in half of them (one here, the default since), 4.0
 // uploads/s and 8.1 → 26 ms (+220 %), the p50 unchanged. Since then the
-// photo is decoded on a thread of the lowest priority and the server runs
-// with one Go processor more than the machine's (app.Tune: GOMAXPROCS 3
-// here): 3.2 uploads/s and 11.9 → 19 ms (+60 %; rounds +63, +103, +33 %);
-// the same processors without the low priority gave +58 %, and the low
-// priority alone with 2 processors +154 %.
+// server runs with one Go processor more than the machine's (app.Tune:
+// GOMAXPROCS 3 here): 3.4 uploads/s and 11.7 → 18.5 ms (+58 %).
 package photobench
 
 import (
