@@ -129,6 +129,9 @@ func TestPostWithPhoto(t *testing.T) {
 		t.Errorf("the reply form still shows %d photos after sending", n)
 	}
 	anna.open("/posts/" + pid)
+	// The photo loads lazily: Anna scrolls down to the reply, as she would.
+	anna.waitJS("the reply's photo in the page", `!!document.querySelector('#replies .reply .photos img')`)
+	anna.eval(`document.querySelector('#replies .reply .photos img').scrollIntoView()`, nil)
 	anna.waitJS("Anna sees the reply's photo", `[...document.querySelectorAll('#replies .reply .photos img')].some((i) => i.alt === 'Trapano blu con la valigetta' && i.naturalWidth > 0)`)
 }
 

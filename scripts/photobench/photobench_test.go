@@ -80,8 +80,10 @@ func BenchmarkPhotoUploads(b *testing.B) {
 func TestPhotoBenchSmoke(t *testing.T) {
 	r := run(t, options{sockets: 5, wsRate: 20, uploaders: 1, rounds: 2, window: 700 * time.Millisecond,
 		width: 640, height: 480, setupPar: 2, out: io.Discard, progress: io.Discard})
-	if r.uploads == 0 {
-		t.Error("no upload answered in the upload windows")
+	// Under the race detector on a busy machine one upload may outlast a
+	// short window: the run waits for it, and it must have been answered.
+	if r.uploads+r.late == 0 {
+		t.Error("no upload answered")
 	}
 	if r.refused > 0 {
 		t.Errorf("%d uploads refused", r.refused)
@@ -100,6 +102,7 @@ type options struct {
 
 type result struct {
 	uploads, refused int
+	late             int // answered after their window ended (a slow machine)
 	quiet, during    probe.Sample
 }
 
@@ -202,6 +205,7 @@ func run(tb testing.TB, o options) result {
 		rates = append(rates, rate)
 		quietP99, busyP99, upMedian = append(quietP99, quiet.P(0.99)), append(busyP99, during.P(0.99)), append(upMedian, w.took.P(0.5))
 		r.uploads += len(w.took)
+		r.late += w.late
 		r.refused += w.refused
 		r.quiet, r.during = r.quiet.Merge(quiet), r.during.Merge(during)
 		time.Sleep(200 * time.Millisecond) // the last uploads' garbage and writes, out of the next quiet window
@@ -226,6 +230,7 @@ type uploads struct {
 
 type windowResult struct {
 	took    probe.Sample // answer times of the uploads answered before the window ended
+	late    int          // uploads answered after it (not in the figures)
 	refused int          // 503 busy
 	err     error
 }
@@ -254,11 +259,13 @@ func (u *uploads) start(ctx context.Context, n int) (done func() windowResult) {
 					mu.Unlock()
 					return
 				case status == http.StatusCreated:
+					mu.Lock()
 					if ctx.Err() == nil {
-						mu.Lock()
 						res.took = append(res.took, took)
-						mu.Unlock()
+					} else {
+						res.late++
 					}
+					mu.Unlock()
 				case status == http.StatusServiceUnavailable:
 					refused.Add(1)
 				case status == http.StatusTooManyRequests:
