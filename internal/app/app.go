@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -468,37 +467,23 @@ func (a *App) Shutdown(ctx context.Context) error {
 // 400). Set GOMEMLIMIT on a machine with little memory.
 const GCPercent = 400
 
-// Processors is the GOMAXPROCS the server runs with unless GOMAXPROCS is
-// set: one more than Go's own choice (the processors it may use). A photo
-// being decoded holds one of Go's processors for a quarter of a second;
-// with one processor more the streets' fan-out still has as many as the
-// machine has cores, and the kernel shares them among the threads. On 2
-// vCPU (scripts/photobench, one photo at a time, medians of 3 rounds) the
-// websocket p99 during uploads went from +154 % over quiet to +58 %.
+// Tune sets the Go runtime as the server runs: GCPercent, unless GOGC is
+// set. It returns what undoes it, for the benchmarks that run a server
+// in-process.
 //
-// A decode on a thread of the lowest priority was tried too: no better
-// here, and it starved the photos on a machine busy with other work.
-func Processors(goDefault int) int { return goDefault + 1 }
-
-// Tune sets the Go runtime as the server runs: GCPercent and Processors,
-// each unless its environment variable (GOGC, GOMAXPROCS) is set. It
-// returns what undoes it, for the benchmarks that run a server in-process.
+// GOMAXPROCS stays Go's own choice, the machine's cores. One processor
+// more was tried (a photo being decoded holds one for a quarter of a
+// second): once the hub's frame writes stopped giving up their processor
+// (hub.conn.writeFdOnce), the extra one only added threads for the kernel
+// to share out. On 2 vCPU, medians of 3 rounds: load test fan-out p99
+// ÷ bare broadcast 2.9 with 3 processors, 1.9 with 2; photo bench
+// websocket p99 during uploads 20.2 ms with 3, 23.6 ms with 2.
 func Tune(getenv func(string) string) (undo func()) {
-	gc, procs := -2, 0
-	if getenv("GOGC") == "" {
-		gc = debug.SetGCPercent(GCPercent)
+	if getenv("GOGC") != "" {
+		return func() {}
 	}
-	if getenv("GOMAXPROCS") == "" {
-		procs = runtime.GOMAXPROCS(Processors(runtime.GOMAXPROCS(0)))
-	}
-	return func() {
-		if gc != -2 {
-			debug.SetGCPercent(gc)
-		}
-		if procs > 0 {
-			runtime.GOMAXPROCS(procs)
-		}
-	}
+	gc := debug.SetGCPercent(GCPercent)
+	return func() { debug.SetGCPercent(gc) }
 }
 
 // foregroundLinger is how long after the last request or fan-out the

@@ -228,7 +228,7 @@ func New(ctx context.Context, st *store.Store, c clock.Clock, log *slog.Logger, 
 	orDefault(&opts.ForgotPerIP, 20)
 	orDefault(&opts.VerifyPerAccount, 5)
 	s := &Service{
-		users: st.Collection("users"), emails: st.Collection("emails"), tokens: st.Collection("refresh_tokens"),
+		users: st.Remembered("users"), emails: st.Collection("emails"), tokens: st.Collection("refresh_tokens"),
 		clock: c, log: log, opts: opts, embedded: st.Embedded(), postman: opts.Postman,
 		loginAccount:  ratelimit.New(st, "login_account", opts.LoginPerAccount, time.Minute, c),
 		loginIP:       ratelimit.New(st, "login_ip", opts.LoginPerIP, time.Minute, c),

@@ -17,9 +17,11 @@ import (
 // conditions in Go and writes by _id alone (narrow.go): the engine would
 // otherwise read the whole collection.
 type Collection struct {
-	name string
-	c    *mongo.Collection
-	s    *Store
+	name     string
+	c        *mongo.Collection
+	s        *Store
+	m        *memo // shared by the name's collections (memo.go)
+	remember bool  // FindOne by _id may answer from m (Remembered)
 }
 
 // Collection returns the named collection.
@@ -30,7 +32,7 @@ func (s *Store) Collection(name string) *Collection {
 			s.log.Warn("store: no _id index", "collection", name, "err", err)
 		}
 	}
-	return &Collection{name: name, c: s.db.Collection(name), s: s}
+	return &Collection{name: name, c: s.db.Collection(name), s: s, m: s.memo(name)}
 }
 
 // Name is the collection's name.
@@ -38,6 +40,7 @@ func (c *Collection) Name() string { return c.name }
 
 // InsertOne inserts doc.
 func (c *Collection) InsertOne(ctx context.Context, doc any) (*mongo.InsertOneResult, error) {
+	defer c.m.write()()
 	if c.s.embedded != nil {
 		return c.groupInsert(ctx, doc) // group.go
 	}
@@ -49,6 +52,7 @@ func (c *Collection) InsertOne(ctx context.Context, doc any) (*mongo.InsertOneRe
 
 // InsertMany inserts docs in order.
 func (c *Collection) InsertMany(ctx context.Context, docs []any) error {
+	defer c.m.write()()
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	leave, err := c.s.gate.enter(ctx)
@@ -64,6 +68,11 @@ func (c *Collection) InsertMany(ctx context.Context, docs []any) error {
 func (c *Collection) FindOne(ctx context.Context, filter, out any, opts ...options.Lister[options.FindOneOptions]) error {
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
+	if len(opts) == 0 {
+		if ok, err := c.findRemembered(ctx, filter, out); ok {
+			return err
+		}
+	}
 	if n, ok := c.narrow(filter); ok && len(opts) == 0 {
 		raw, match, err := n.read(ctx, c.c)
 		switch {
@@ -146,6 +155,7 @@ func (c *Collection) Aggregate(ctx context.Context, pipeline, out any) error {
 
 // UpdateOne updates the first match atomically on both engines.
 func (c *Collection) UpdateOne(ctx context.Context, filter, update any, opts ...options.Lister[options.UpdateOneOptions]) (*mongo.UpdateResult, error) {
+	defer c.m.write()()
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, filter)()
@@ -173,6 +183,7 @@ func (c *Collection) UpdateOne(ctx context.Context, filter, update any, opts ...
 // UpdateMany updates every match; on the embedded engine it excludes every
 // other write to the collection meanwhile.
 func (c *Collection) UpdateMany(ctx context.Context, filter, update any) (*mongo.UpdateResult, error) {
+	defer c.m.write()()
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, nil)()
@@ -188,6 +199,7 @@ func (c *Collection) UpdateMany(ctx context.Context, filter, update any) (*mongo
 // FindOneAndUpdate updates the first match and decodes it (before or after,
 // as opts say) into out; ErrNotFound when nothing matched.
 func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update, out any, opts ...options.Lister[options.FindOneAndUpdateOptions]) error {
+	defer c.m.write()()
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, filter)()
@@ -217,6 +229,7 @@ func (c *Collection) FindOneAndUpdate(ctx context.Context, filter, update, out a
 
 // ReplaceOne replaces the first match.
 func (c *Collection) ReplaceOne(ctx context.Context, filter, doc any, opts ...options.Lister[options.ReplaceOptions]) (*mongo.UpdateResult, error) {
+	defer c.m.write()()
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, filter)()
@@ -243,6 +256,7 @@ func (c *Collection) ReplaceOne(ctx context.Context, filter, doc any, opts ...op
 
 // DeleteOne deletes the first match and says how many went (0 or 1).
 func (c *Collection) DeleteOne(ctx context.Context, filter any) (int64, error) {
+	defer c.m.write()()
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, filter)()
@@ -282,6 +296,7 @@ func (c *Collection) DeleteOne(ctx context.Context, filter any) (int64, error) {
 // filter must be one a document cannot stop matching (an expiry time, a
 // sequence number). A request's delete stays one statement.
 func (c *Collection) DeleteMany(ctx context.Context, filter any) (int64, error) {
+	defer c.m.write()()
 	if c.s.gate != nil {
 		var ids []struct {
 			ID any `bson:"_id"`

@@ -7,6 +7,7 @@ import "context"
 // table, while dropping a table costs about one insert; short-lived documents
 // (the push outbox) live in collections that are dropped whole once done.
 func (c *Collection) Drop(ctx context.Context) error {
+	defer c.m.write()()
 	ctx, cancel := c.s.opCtx(ctx)
 	defer cancel()
 	defer c.s.locks.lock(c.name, nil)()

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +66,8 @@ type Store struct {
 	opTimeout time.Duration
 	log       *slog.Logger
 	solo      atomic.Bool // no other process uses the database (MarkSolo)
+	memosMu   sync.Mutex
+	memos     map[string]*memo // by collection (memo.go)
 }
 
 // Open connects to cfg.URI, or starts the embedded engine when it is empty.

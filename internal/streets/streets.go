@@ -292,7 +292,7 @@ func New(ctx context.Context, st *store.Store, bus events.Bus, c clock.Clock, us
 		return nil, err
 	}
 	s := &Service{
-		streets: st.Collection("streets"), members: st.Collection("memberships"), userIndex: st.Collection("user_streets"),
+		streets: st.Collection("streets"), members: st.Remembered("memberships"), userIndex: st.Collection("user_streets"),
 		meta: st.Collection("streets_migrations"), invites: st.Collection("invites"), lists: st.Collection("invite_lists"),
 		slugs: st.Collection("street_slugs"),
 		audit: journal.New[auditRecord](st, "street_journals", 128),

@@ -22,9 +22,12 @@
 // uploaders, medians of 3 rounds of 10 s): with photos processed in
 // GOMAXPROCS slots, 6.5 uploads/s and a websocket p99 of 7.9 → 284 ms
 // (+3 506 %); in half of them (one here, the default since), 4.0
-// uploads/s and 8.1 → 26 ms (+220 %), the p50 unchanged. Since then the
-// server runs with one Go processor more than the machine's (app.Tune:
-// GOMAXPROCS 3 here): 3.4 uploads/s and 11.7 → 18.5 ms (+58 %).
+// uploads/s and 8.1 → 26 ms (+220 %), the p50 unchanged. With one Go
+// processor more than the machine's, 3.4 uploads/s and 11.7 → 18.5 ms
+// (+58 %); once the hub's frame writes kept their processor that no
+// longer helped (same hour, GOMAXPROCS 3: 3.2 uploads/s, 9.8 → 20.2 ms,
+// +107 %; 2, as the server runs since: 2.7 uploads/s, 11.7 → 23.6 ms,
+// +102 %).
 package photobench
 
 import (
