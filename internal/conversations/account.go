@@ -88,6 +88,11 @@ func (s *Service) Erase(ctx context.Context, userID string) error {
 			return err
 		}
 	}
+	for k := range s.opts.NewPerDay {
+		if _, err := s.starts.DeleteOne(ctx, bson.M{"_id": startID(userID, k)}); err != nil {
+			return err
+		}
+	}
 	_, err = s.blocks.DeleteOne(ctx, bson.M{"_id": userID})
 	return err
 }

@@ -59,6 +59,7 @@ const (
 	collPairs         = "conversation_pairs"
 	collRefs          = "message_refs"
 	collBlocks        = "blocks"
+	collStarts        = "conversation_starts"
 	collJournals      = "conversation_journals"
 )
 
@@ -154,6 +155,7 @@ type Service struct {
 	pairs    *store.Collection
 	refs     *store.Collection
 	blocks   *store.Collection
+	starts   *store.Collection // start slots (starts.go)
 	messages *journal.Journal[messageItem]
 	inboxes  *journal.Journal[string]
 	cursors  *cursor.Signer
@@ -176,7 +178,7 @@ func New(ctx context.Context, st *store.Store, c clock.Clock, deps Deps, log *sl
 		return nil, err
 	}
 	return &Service{store: st, convs: st.Collection(collConversations), pairs: st.Collection(collPairs), refs: st.Collection(collRefs),
-		blocks:   st.Collection(collBlocks),
+		blocks: st.Collection(collBlocks), starts: st.Collection(collStarts),
 		messages: journal.New[messageItem](st, collJournals, 64), inboxes: journal.New[string](st, collJournals, 128),
 		cursors: cs, deps: deps, clock: c, log: log, opts: opts}, nil
 }

@@ -2,6 +2,7 @@ package conversations_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"civico/internal/auth"
 	"civico/internal/conversations"
 	"civico/internal/events"
+	"civico/internal/fault"
 	"civico/internal/mail"
 	"civico/internal/moderation"
 	"civico/internal/posts"
@@ -339,6 +341,47 @@ func TestNewConversationsPerDayCountOnlyTheUnanswered(t *testing.T) {
 	// A day later the count starts again.
 	e.Clock.Advance(25 * time.Hour)
 	e.start(t, anna, admin, sid, "Ciao admin")
+}
+
+// Starts at the same moment take one slot each: the limit holds exactly
+// (counting the inbox, then creating, let several through).
+func TestNewConversationsPerDayHoldUnderConcurrentStarts(t *testing.T) {
+	const limit, tries = 3, 8
+	e := setup(t, conversations.Options{NewPerDay: limit})
+	admin, anna := e.User("Admin"), e.User("Anna")
+	others := make([]auth.Principal, tries)
+	all := []auth.Principal{anna}
+	for i := range others {
+		others[i] = e.User("N" + strconv.Itoa(i))
+		all = append(all, others[i])
+	}
+	sid := e.Street(admin, all...)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		started int
+	)
+	for _, o := range others {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := e.svc.Start(ctx, anna, conversations.NewConversation{UserID: o.UserID, StreetID: sid, Body: "Ciao"})
+			switch {
+			case err == nil:
+				mu.Lock()
+				started++
+				mu.Unlock()
+			default:
+				if fe, ok := fault.As(err); !ok || fe.Code != "too_many_conversations" {
+					t.Errorf("start: %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if started != limit {
+		t.Fatalf("%d conversations started at once, want the limit %d", started, limit)
+	}
 }
 
 func TestDeletedAccountLeavesAPseudonymousCopy(t *testing.T) {

@@ -92,9 +92,9 @@ func (s *Service) Start(ctx context.Context, p auth.Principal, in NewConversatio
 		}
 		postID, title = r.ID, r.Title
 	}
-	// A new conversation counts against the caller's day: the limit counts
-	// those they started and nobody answered.
-	d, err := s.open(ctx, p.UserID, other, street, postID, title, func() error { return s.checkNewPerDay(ctx, p.UserID) })
+	// A new conversation takes one of the caller's start slots: the limit
+	// counts those they started in 24 hours that nobody answered.
+	d, err := s.open(ctx, p.UserID, other, street, postID, title)
 	if err != nil {
 		return Conversation{}, Message{}, err
 	}
@@ -111,7 +111,7 @@ var streetsNotFound = fault.New(fault.NotFound, "street_not_found", "street not 
 
 // open returns the conversation of a and b, creating it if needed, once
 // allowed says so.
-func (s *Service) open(ctx context.Context, a, b, street, postID, title string, allowed func() error) (convDoc, error) {
+func (s *Service) open(ctx context.Context, a, b, street, postID, title string) (convDoc, error) {
 	key := pairID(a, b)
 	for attempt := 0; attempt < 3; attempt++ {
 		var pair struct {
@@ -134,11 +134,12 @@ func (s *Service) open(ctx context.Context, a, b, street, postID, title string, 
 		if !errors.Is(err, store.ErrNotFound) {
 			return convDoc{}, err
 		}
-		if err := allowed(); err != nil {
+		cid := bson.NewObjectID()
+		if err := s.takeStart(ctx, a, cid); err != nil {
 			return convDoc{}, err
 		}
-		cid := bson.NewObjectID()
 		if _, err := s.pairs.InsertOne(ctx, bson.M{"_id": key, "cid": cid}); err != nil {
+			s.releaseStart(context.WithoutCancel(ctx), a, cid)
 			if store.IsDuplicate(err) {
 				continue // the other wrote first at the same time: theirs
 			}
@@ -182,26 +183,6 @@ func (s *Service) list(ctx context.Context, d convDoc, userID string) error {
 	}
 	_, err := s.convs.UpdateOne(ctx, bson.M{"_id": d.ID}, bson.M{"$set": bson.M{"view." + userID + ".listed": true}})
 	return err
-}
-
-// checkNewPerDay refuses a new conversation beyond Options.NewPerDay in 24
-// hours among those the caller started and nobody answered yet.
-func (s *Service) checkNewPerDay(ctx context.Context, userID string) error {
-	docs, err := s.inbox(ctx, userID)
-	if err != nil {
-		return err
-	}
-	since := s.now().Add(-24 * time.Hour)
-	n := 0
-	for _, d := range docs {
-		if d.StartedBy == userID && !d.Answered && d.CreatedAt.After(since) {
-			n++
-		}
-	}
-	if n >= s.opts.NewPerDay {
-		return ErrTooMany
-	}
-	return nil
 }
 
 // Send writes a message in a conversation the caller is one of.
