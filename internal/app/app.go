@@ -476,7 +476,7 @@ const GCPercent = 400
 // second): once the hub's frame writes stopped giving up their processor
 // (hub.conn.writeFdOnce), the extra one only added threads for the kernel
 // to share out. On 2 vCPU, medians of 3 rounds: load test fan-out p99
-// ÷ bare broadcast 2.9 with 3 processors, 1.9 with 2; photo bench
+// ÷ bare broadcast 2.6–2.9 with 3 processors, 1.9–2.3 with 2; photo bench
 // websocket p99 during uploads 20.2 ms with 3, 23.6 ms with 2.
 func Tune(getenv func(string) string) (undo func()) {
 	if getenv("GOGC") != "" {

@@ -201,7 +201,7 @@ func (c *conn) writeDirectLocked(b []byte) int {
 // while the call runs (a database command, a photo), and the fan-out then
 // queues for one before its next frame: with 100 frames per event that
 // was much of the load test's fan-out tail (with the app's other changes
-// of that day, p99 ÷ bare broadcast 2.9 → 1.9 on 2 vCPU).
+// of that day, p99 ÷ bare broadcast 2.9 → 1.9–2.3 on 2 vCPU).
 func (c *conn) writeFdOnce(fd uintptr) bool {
 	for c.directN < len(c.direct) {
 		b := c.direct[c.directN:]
