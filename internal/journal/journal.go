@@ -79,6 +79,13 @@ type head[T any] struct {
 	// writes them all at once (group commit, see Append).
 	qmu   sync.Mutex
 	queue []*appendReq[T]
+
+	// tail is what this journal wrote of chunk tailN, from its first
+	// piece on, when it wrote every piece of it so far (embedded engine
+	// only, where no other process writes; guarded by mu): the chunk's
+	// copy is then made from it instead of one read per piece.
+	tailN int64
+	tail  []bson.RawValue
 }
 
 // appendReq is one Append call waiting to be written; first and err are
@@ -296,6 +303,7 @@ func (j *Journal[T]) appendLocked(ctx context.Context, key string, h *head[T], i
 		k := min(j.size-i, len(items)-len(pos))
 		batch := items[len(pos) : len(pos)+k]
 		err := j.writePieces(ctx, key, c, i, batch, w)
+		j.remember(h, c, i, batch, err)
 		if err != nil {
 			// A prefix of the batch may be written: ours bear w.
 			placed, perr := j.ours(ctx, key, c, i, k, w)
@@ -327,10 +335,36 @@ func (j *Journal[T]) appendLocked(ctx context.Context, key string, h *head[T], i
 		if n%size == 0 {
 			// The chunk is complete: copy it whole for readers. A
 			// failure costs readers lookups, never an item.
-			_ = j.copyChunk(ctx, key, c)
+			if h.tailN == c && len(h.tail) == j.size {
+				_ = j.writeCopy(ctx, key, c, false, 0, h.tail)
+			} else {
+				_ = j.copyChunk(ctx, key, c)
+			}
+			h.tail = nil
 		}
 	}
 	return pos, n, nil
+}
+
+// remember keeps the items just written at index i of chunk c in h's tail
+// when they continue it; anything else (an error, a gap, another writer's
+// pieces before them) drops it.
+func (j *Journal[T]) remember(h *head[T], c int64, i int, items []T, err error) {
+	if !j.embedded || err != nil || (i > 0 && (h.tailN != c || len(h.tail) != i)) {
+		h.tail = nil
+		return
+	}
+	if i == 0 {
+		h.tailN, h.tail = c, make([]bson.RawValue, 0, j.size)
+	}
+	for _, it := range items {
+		t, b, err := bson.MarshalValue(it)
+		if err != nil {
+			h.tail = nil
+			return
+		}
+		h.tail = append(h.tail, bson.RawValue{Type: t, Value: b})
+	}
 }
 
 // writePieces inserts items as pieces of chunk n from index from, in order.
@@ -427,8 +461,16 @@ func (j *Journal[T]) copyChunk(ctx context.Context, key string, n int64) error {
 		}
 		items = append(items, p.Item)
 	}
+	return j.writeCopy(ctx, key, n, exists, from, items)
+}
+
+// writeCopy writes chunk n's copy (items, whose pieces start at from) and
+// raises the chunk count; exists says a chunk document grown by $push
+// holds the items before from.
+func (j *Journal[T]) writeCopy(ctx context.Context, key string, n int64, exists bool, from int, items []bson.RawValue) error {
+	var err error
 	if exists { // grown by $push: completed in place, once
-		_, err = j.c.UpdateOne(ctx, bson.M{"_id": doc.ID, "items." + strconv.Itoa(j.size-1): bson.M{"$exists": false}},
+		_, err = j.c.UpdateOne(ctx, bson.M{"_id": chunkID(key, n), "items." + strconv.Itoa(j.size-1): bson.M{"$exists": false}},
 			bson.M{"$set": bson.M{"items": items, "pf": from + 1}})
 	} else if _, err = j.c.InsertOne(ctx, rawChunk{ID: chunkID(key, n), Items: items, PF: from + 1}); store.IsDuplicate(err) {
 		err = nil

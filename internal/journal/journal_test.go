@@ -207,3 +207,59 @@ func TestRewriteReachesTheLastChunk(t *testing.T) {
 		}
 	}
 }
+
+// A chunk's copy holds exactly what its pieces hold: when the writer makes
+// it from the items it wrote itself, and when a Rewrite changed some of
+// them before the chunk was complete.
+func TestChunkCopyHoldsWhatThePiecesHold(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	j := journal.New[entry](st, "lists", 4)
+	add := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			if _, err := j.Append(ctx, "a", entry{Who: "anna", N: i}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	add(0, 2)
+	if _, err := j.Rewrite(ctx, "a", func(e *entry) bool { e.Who = "deleted"; return true }); err != nil {
+		t.Fatal(err)
+	}
+	add(2, 8) // completes chunk 0, then writes chunk 1 whole
+	c := st.Collection("lists")
+	for n, wantDeleted := range []int{2, 0} {
+		var doc struct {
+			Items []bson.RawValue `bson:"items"`
+		}
+		if err := c.FindOne(ctx, bson.M{"_id": fmt.Sprintf("a#%d", n)}, &doc); err != nil {
+			t.Fatalf("chunk %d has no copy: %v", n, err)
+		}
+		if len(doc.Items) != 4 {
+			t.Fatalf("chunk %d copy holds %d items", n, len(doc.Items))
+		}
+		deleted := 0
+		for i, raw := range doc.Items {
+			var p struct {
+				Item bson.RawValue `bson:"item"`
+			}
+			if err := c.FindOne(ctx, bson.M{"_id": fmt.Sprintf("a#%d.%d", n, i)}, &p); err != nil {
+				t.Fatal(err)
+			}
+			if raw.Type != p.Item.Type || string(raw.Value) != string(p.Item.Value) {
+				t.Fatalf("chunk %d item %d: copy %v, piece %v", n, i, raw, p.Item)
+			}
+			var e entry
+			if err := raw.Unmarshal(&e); err != nil || e.N != n*4+i {
+				t.Fatalf("chunk %d item %d = %+v, %v", n, i, e, err)
+			}
+			if e.Who == "deleted" {
+				deleted++
+			}
+		}
+		if deleted != wantDeleted {
+			t.Fatalf("chunk %d: %d rewritten items in the copy, want %d", n, deleted, wantDeleted)
+		}
+	}
+}
