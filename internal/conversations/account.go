@@ -88,9 +88,17 @@ func (s *Service) Erase(ctx context.Context, userID string) error {
 			return err
 		}
 	}
-	for k := range s.opts.NewPerDay {
-		if _, err := s.starts.DeleteOne(ctx, bson.M{"_id": startID(userID, k)}); err != nil {
+	// A member's start slots are 0, 1, … with no gap (one is inserted
+	// only once every lower one was found taken), and none is ever
+	// removed but here: up to the first missing one is all of them, also
+	// those a higher setting of the limit left.
+	for k := 0; ; k++ {
+		n, err := s.starts.DeleteOne(ctx, bson.M{"_id": startID(userID, k)})
+		if err != nil {
 			return err
+		}
+		if n == 0 {
+			break
 		}
 	}
 	_, err = s.blocks.DeleteOne(ctx, bson.M{"_id": userID})

@@ -3,6 +3,7 @@ package conversations
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"civico/internal/auth"
 	"civico/internal/store"
@@ -62,16 +63,23 @@ func (s *Service) Block(ctx context.Context, p auth.Principal, userID string) er
 	if _, ok := accs[oid.Hex()]; !ok {
 		return ErrUserNotFound
 	}
+	// One conditional write settles both rules, also for blocks made at
+	// once: $addToSet makes two blocks of one member one, and the filter
+	// adds only to a list with room. A full list fails the filter, and
+	// the upsert then collides with it on _id.
+	_, err = s.blocks.UpdateOne(ctx, bson.M{"_id": p.UserID, "users." + strconv.Itoa(MaxBlocks-1): bson.M{"$exists": false}},
+		bson.M{"$addToSet": bson.M{"users": oid.Hex()}}, upsert())
+	if !store.IsDuplicate(err) {
+		return err
+	}
 	l, err := s.blockList(ctx, p.UserID)
 	if err != nil {
 		return err
 	}
-	if len(l) >= MaxBlocks && !l[oid.Hex()] {
-		return ErrTooManyBlocks
+	if l[oid.Hex()] {
+		return nil // blocked already
 	}
-	// $addToSet: two blocks at once are one.
-	_, err = s.blocks.UpdateOne(ctx, bson.M{"_id": p.UserID}, bson.M{"$addToSet": bson.M{"users": oid.Hex()}}, upsert())
-	return err
+	return ErrTooManyBlocks
 }
 
 // Unblock lifts a block (nothing if there was none).

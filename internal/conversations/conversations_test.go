@@ -17,6 +17,8 @@ import (
 	"civico/internal/posts"
 	"civico/internal/push"
 	"civico/internal/testutil"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 var ctx = context.Background()
@@ -247,6 +249,59 @@ func TestBlockIsSilentBothWays(t *testing.T) {
 	testutil.WantCode(t, e.svc.Block(ctx, bruno, bruno.UserID), "user_not_found")
 }
 
+// A block list holds MaxBlocks members at most, also when blocks are made
+// at once; blocking again someone already on a full list is still fine.
+func TestBlockListStaysBoundedUnderConcurrentBlocks(t *testing.T) {
+	const tries = 8
+	e := setup(t, conversations.Options{})
+	anna := e.User("Anna")
+	others := make([]auth.Principal, tries)
+	for i := range others {
+		others[i] = e.User("B" + strconv.Itoa(i))
+	}
+	filler := make([]string, conversations.MaxBlocks-1)
+	for i := range filler {
+		filler[i] = bson.NewObjectID().Hex()
+	}
+	if _, err := e.Store.Collection("blocks").InsertOne(ctx, bson.M{"_id": anna.UserID, "users": filler}); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		blocked []auth.Principal
+	)
+	for _, o := range others {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := e.svc.Block(ctx, anna, o.UserID)
+			if err != nil {
+				if fe, ok := fault.As(err); !ok || fe.Code != "too_many_blocks" {
+					t.Errorf("block: %v", err)
+				}
+				return
+			}
+			mu.Lock()
+			blocked = append(blocked, o)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if len(blocked) != 1 {
+		t.Fatalf("%d blocks made at once onto a list with room for one", len(blocked))
+	}
+	var d struct {
+		Users []string `bson:"users"`
+	}
+	if err := e.Store.Collection("blocks").FindOne(ctx, bson.M{"_id": anna.UserID}, &d); err != nil || len(d.Users) != conversations.MaxBlocks {
+		t.Fatalf("the list holds %d, %v; want %d", len(d.Users), err, conversations.MaxBlocks)
+	}
+	if err := e.svc.Block(ctx, anna, blocked[0].UserID); err != nil {
+		t.Fatalf("blocking again someone on the full list: %v", err)
+	}
+}
+
 func TestReportCarriesOneMessage(t *testing.T) {
 	e := setup(t, conversations.Options{})
 	admin, anna, bruno, carla := e.User("Admin"), e.User("Anna"), e.User("Bruno"), e.User("Carla")
@@ -381,6 +436,32 @@ func TestNewConversationsPerDayHoldUnderConcurrentStarts(t *testing.T) {
 	wg.Wait()
 	if started != limit {
 		t.Fatalf("%d conversations started at once, want the limit %d", started, limit)
+	}
+}
+
+// Account deletion removes every start slot of the member, also those
+// taken under a higher daily limit than the one in force now.
+func TestDeletedAccountLeavesNoStartSlot(t *testing.T) {
+	e := setup(t, conversations.Options{NewPerDay: 3})
+	admin, anna, bruno, carla, dario := e.User("Admin"), e.User("Anna"), e.User("Bruno"), e.User("Carla"), e.User("Dario")
+	sid := e.Street(admin, anna, bruno, carla, dario)
+	for _, to := range []auth.Principal{bruno, carla, dario} {
+		e.start(t, anna, to, sid, "Ciao")
+	}
+	lower, err := conversations.New(ctx, e.Store, e.Clock, conversations.Deps{Streets: e.Streets, Accounts: e.Auth, Posts: e.Posts,
+		Channels: e.Log, Notifier: e.notes, Presence: e.online}, nil, conversations.Options{NewPerDay: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lower.Erase(ctx, anna.UserID); err != nil {
+		t.Fatal(err)
+	}
+	for k := range 3 {
+		var d struct{}
+		id := anna.UserID + "#" + strconv.Itoa(k)
+		if err := e.Store.Collection("conversation_starts").FindOne(ctx, bson.M{"_id": id}, &d); err == nil {
+			t.Errorf("start slot %s outlives the account", id)
+		}
 	}
 }
 
