@@ -93,12 +93,6 @@ func (s *Service) Queue(ctx context.Context, m Message) error {
 		return err
 	}
 	key := mailKey(m.ID)
-	if done, err := s.finished(ctx, key); err != nil {
-		return err
-	} else if done {
-		s.stats.duplicates.Add(1)
-		return nil
-	}
 	if m.Kind != KindReset && m.Kind != KindVerify {
 		bouncing, err := s.Bouncing(ctx, m.To)
 		if err != nil {
@@ -127,10 +121,34 @@ func (s *Service) Queue(ctx context.Context, m Message) error {
 		}
 		return fmt.Errorf("mail: queue: %w", err)
 	}
-	s.stats.queued.Add(1)
-	if !s.closed.Load() { // else it waits in the outbox for the next start
-		s.hold(doc)
+	// The marker is looked for after the insert, not before: a mail is
+	// finished by its marker and then its removal from the outbox, so an
+	// insert that succeeded came after the removal, and this read sees
+	// the marker of a mail finished as it was queued again. A mail held
+	// past it needs no marker read before its send.
+	done, err := s.finished(ctx, key)
+	if done {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		if _, err := s.outbox.DeleteOne(dctx, bson.M{"_id": key, "message_id": doc.MessageID}); err != nil {
+			// Its marker stops it when it is taken over.
+			s.log.Warn("mail: a finished mail queued again is left in the outbox", "key", key, "err", err)
+		}
+		cancel()
+		s.stats.duplicates.Add(1)
+		return nil
 	}
+	s.stats.queued.Add(1)
+	if s.closed.Load() {
+		return nil // it waits in the outbox for the next start
+	}
+	if err != nil {
+		// Not known to be unfinished: it is read back, marker and all,
+		// when its turn comes.
+		s.log.Warn("mail: marker not read after queueing; read again before the send", "key", key, "err", err)
+		s.sched.Add(&item{key: key, due: doc.DueAt})
+		return nil
+	}
+	s.hold(doc)
 	return nil
 }
 

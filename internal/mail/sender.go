@@ -64,46 +64,11 @@ func (s *Service) deliver(sess session, it *item) {
 	// Waits before the send give up at Close; the mail stays in the
 	// outbox, held by this process until it is gone.
 	ctx := s.waitCtx
-	// The mail as the outbox has it now: gone means finished elsewhere,
-	// another owner means taken over (this process was thought gone).
-	// Only the owner is read when memory has the rest.
-	var cur outboxDoc
-	var opts []options.Lister[options.FindOneOptions]
-	if it.doc != nil {
-		opts = append(opts, options.FindOne().SetProjection(bson.M{"owner": 1}))
-	}
-	err := s.outbox.FindOne(ctx, bson.M{"_id": it.key}, &cur, opts...)
-	switch {
-	case ctx.Err() != nil:
-		return
-	case errors.Is(err, store.ErrNotFound) || (err == nil && cur.Owner != s.owners.Self()):
-		s.release(it)
-		s.sched.Forget(it.key)
-		return
-	case err != nil:
-		s.log.Warn("mail: reading a mail before its send", "key", it.key, "err", err)
-		s.retry(it, nil, err)
-		return
-	}
 	doc := it.doc
-	if doc == nil {
-		doc = &cur
-	}
-	// A marker means the mail went already: its previous owner stopped
-	// before removing it, or it was queued again as it was being finished.
-	done, err := s.finished(ctx, it.key)
-	switch {
-	case ctx.Err() != nil:
-		return
-	case err != nil:
-		s.log.Warn("mail: reading the marker before a send", "key", it.key, "err", err)
-		s.retry(it, nil, err)
-		return
-	case done:
-		s.release(it)
-		s.remove(it.key)
-		s.sched.Forget(it.key)
-		return
+	if doc == nil || !s.st.Solo() {
+		if doc = s.current(ctx, it); doc == nil {
+			return
+		}
 	}
 	if err := s.pace.wait(ctx); err != nil {
 		return
@@ -148,6 +113,53 @@ func (s *Service) deliver(sess session, it *item) {
 		}
 		s.retry(it, doc, err)
 	}
+}
+
+// current reads the mail as the outbox has it now and returns it, or nil
+// when it is not to be sent by this process now (settled here). Gone
+// means finished elsewhere, another owner means taken over (this process
+// was thought gone). A mail held since Queue (it.doc) is sent from memory:
+// only its owner is read, and only with several processes; alone on its
+// database, nobody else can finish or take it. A mail read back from the
+// outbox may have its marker: its previous owner stopped before removing
+// it.
+func (s *Service) current(ctx context.Context, it *item) *outboxDoc {
+	var cur outboxDoc
+	var opts []options.Lister[options.FindOneOptions]
+	if it.doc != nil {
+		opts = append(opts, options.FindOne().SetProjection(bson.M{"owner": 1}))
+	}
+	err := s.outbox.FindOne(ctx, bson.M{"_id": it.key}, &cur, opts...)
+	switch {
+	case ctx.Err() != nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound) || (err == nil && cur.Owner != s.owners.Self()):
+		s.release(it)
+		s.sched.Forget(it.key)
+		return nil
+	case err != nil:
+		s.log.Warn("mail: reading a mail before its send", "key", it.key, "err", err)
+		s.retry(it, nil, err)
+		return nil
+	}
+	if it.doc != nil {
+		return it.doc
+	}
+	done, err := s.finished(ctx, it.key)
+	switch {
+	case ctx.Err() != nil:
+		return nil
+	case err != nil:
+		s.log.Warn("mail: reading the marker before a send", "key", it.key, "err", err)
+		s.retry(it, nil, err)
+		return nil
+	case done:
+		s.release(it)
+		s.remove(it.key)
+		s.sched.Forget(it.key)
+		return nil
+	}
+	return &cur
 }
 
 // retry holds the mail for another attempt after its backoff, or gives it

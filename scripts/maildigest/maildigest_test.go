@@ -223,6 +223,9 @@ func run(tb testing.TB, o options) result {
 			for i := range o.posts {
 				s.CreatePost(tb, &writer, sid, "request", fmt.Sprintf("Settimana %d: chi mi aiuta? %d", round+1, i))
 			}
+			// A new probe each week: a post expires after 30 days, and
+			// the updates of an expired one are refused.
+			probePost = s.CreatePost(tb, &writer, sid, "offer", "Sonda")
 		}
 		rr := digestRound(ctx, tb, s, relay, client, lat, sess.AccessToken, probePost, digestAt, o)
 		fmt.Fprintf(o.out, "round %d: p99 %s → %s (%+.0f%%)\n", round+1, rr.quiet().P(0.99).Round(100*time.Microsecond),
