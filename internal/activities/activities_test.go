@@ -14,7 +14,6 @@ import (
 	"civico/internal/auth"
 	"civico/internal/events"
 	"civico/internal/posts"
-	"civico/internal/push"
 	"civico/internal/testutil"
 
 	ics "github.com/arran4/golang-ical"
@@ -22,47 +21,16 @@ import (
 
 var ctx = context.Background()
 
-// notes records the pushes the service queues.
-type notes struct {
-	mu  sync.Mutex
-	all []push.Note
-}
-
-func (n *notes) Notify(_ context.Context, note push.Note) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.all = append(n.all, note)
-	return nil
-}
-
-// to returns the notes queued for userID whose Italian title begins with prefix.
-func (n *notes) to(userID, prefix string) []push.Note {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	var out []push.Note
-	for _, x := range n.all {
-		if x.UserID == userID && strings.HasPrefix(x.Texts["it"].Title, prefix) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-func (n *notes) count() int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return len(n.all)
-}
 
 type env struct {
 	*testutil.Services
-	notes *notes
+	notes *testutil.Notes
 	svc   *activities.Service
 }
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	e := &env{Services: testutil.NewServices(t, posts.Options{}), notes: &notes{}}
+	e := &env{Services: testutil.NewServices(t, posts.Options{}), notes: &testutil.Notes{}}
 	if err := e.Store.EnsureIndexes(ctx, activities.Indexes()...); err != nil {
 		t.Fatal(err)
 	}
@@ -250,14 +218,14 @@ func TestEditAndCancelTellThoseWhoAnswered(t *testing.T) {
 		t.Fatalf("updated: %+v", up)
 	}
 	for _, who := range []auth.Principal{anna, bruno} {
-		n := e.notes.to(who.UserID, "Evento modificato")
+		n := e.notes.To(who.UserID, "Evento modificato")
 		if len(n) != 1 || !strings.Contains(n[0].Texts["it"].Body, "Pioggia prevista") || n[0].URL != "/events/"+ev.ID ||
 			!strings.HasPrefix(n[0].Texts["en"].Title, "Event changed") {
 			t.Fatalf("change notes to %s: %+v", who.UserID, n)
 		}
 	}
-	if len(e.notes.to(author.UserID, "")) != 0 || len(e.notes.to(carla.UserID, "")) != 0 {
-		t.Fatalf("notes to the author or to someone who did not answer: %+v", e.notes.all)
+	if len(e.notes.To(author.UserID, "")) != 0 || len(e.notes.To(carla.UserID, "")) != 0 {
+		t.Fatalf("notes to the author or to someone who did not answer: %+v", e.notes.All())
 	}
 
 	// An admin cancels it.
@@ -268,7 +236,7 @@ func TestEditAndCancelTellThoseWhoAnswered(t *testing.T) {
 		t.Fatalf("cancelled: %+v, %v", c, err)
 	}
 	for _, who := range []auth.Principal{anna, bruno, author} {
-		if n := e.notes.to(who.UserID, "Evento annullato"); len(n) != 1 || !strings.Contains(n[0].Texts["it"].Body, "inagibile") {
+		if n := e.notes.To(who.UserID, "Evento annullato"); len(n) != 1 || !strings.Contains(n[0].Texts["it"].Body, "inagibile") {
 			t.Fatalf("cancel notes to %s: %+v", who.UserID, n)
 		}
 	}
@@ -305,7 +273,7 @@ func TestReminderOnceTheDayBefore(t *testing.T) {
 	if err := e.svc.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.notes.to(anna.UserID, "Domani"); len(n) != 0 {
+	if n := e.notes.To(anna.UserID, "Domani"); len(n) != 0 {
 		t.Fatalf("reminded three days ahead: %+v", n)
 	}
 	e.Clock.Advance(48*time.Hour + 30*time.Minute)
@@ -317,18 +285,18 @@ func TestReminderOnceTheDayBefore(t *testing.T) {
 			}
 		}
 	}
-	n := e.notes.to(anna.UserID, "Domani")
+	n := e.notes.To(anna.UserID, "Domani")
 	if len(n) != 1 || n[0].Texts["it"].Title != "Domani: Cena in strada" || !strings.Contains(n[0].Texts["it"].Body, "Cortile") {
 		t.Fatalf("reminders to anna: %+v", n)
 	}
-	if n := e.notes.to(bruno.UserID, "Domani"); len(n) != 0 {
+	if n := e.notes.To(bruno.UserID, "Domani"); len(n) != 0 {
 		t.Fatalf("reminded someone who said no: %+v", n)
 	}
 	e.Clock.Advance(time.Hour)
 	if err := e.svc.Sweep(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.notes.to(anna.UserID, "Domani"); len(n) != 1 {
+	if n := e.notes.To(anna.UserID, "Domani"); len(n) != 1 {
 		t.Fatalf("reminded again: %+v", n)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"civico/internal/mail"
 	"civico/internal/moderation"
 	"civico/internal/posts"
-	"civico/internal/push"
 	"civico/internal/testutil"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -23,30 +22,6 @@ import (
 
 var ctx = context.Background()
 
-// notes records the pushes the service queues.
-type notes struct {
-	mu  sync.Mutex
-	all []push.Note
-}
-
-func (n *notes) Notify(_ context.Context, note push.Note) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.all = append(n.all, note)
-	return nil
-}
-
-func (n *notes) to(userID string) []push.Note {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	var out []push.Note
-	for _, x := range n.all {
-		if x.UserID == userID {
-			out = append(out, x)
-		}
-	}
-	return out
-}
 
 // online is who has their own channel open.
 type online struct {
@@ -68,14 +43,14 @@ func (o *online) set(userID string, on bool) {
 
 type env struct {
 	*testutil.Services
-	notes  *notes
+	notes  *testutil.Notes
 	online *online
 	svc    *conversations.Service
 }
 
 func setup(t *testing.T, opts conversations.Options) *env {
 	t.Helper()
-	e := &env{Services: testutil.NewServices(t, posts.Options{}), notes: &notes{}, online: &online{users: map[string]bool{}}}
+	e := &env{Services: testutil.NewServices(t, posts.Options{}), notes: &testutil.Notes{}, online: &online{users: map[string]bool{}}}
 	svc, err := conversations.New(ctx, e.Store, e.Clock, conversations.Deps{Streets: e.Streets, Accounts: e.Auth, Posts: e.Posts,
 		Channels: e.Log, Notifier: e.notes, Presence: e.online}, nil, opts)
 	if err != nil {
@@ -188,17 +163,17 @@ func TestPushOnlyToWhoIsNotConnected(t *testing.T) {
 	sid := e.Street(admin, anna, bruno)
 	e.online.set(bruno.UserID, true)
 	c, _ := e.start(t, anna, bruno, sid, "Sei in casa?")
-	if n := len(e.notes.to(bruno.UserID)); n != 0 {
+	if n := len(e.notes.To(bruno.UserID, "")); n != 0 {
 		t.Fatalf("%d pushes to a connected Bruno", n)
 	}
 	e.online.set(bruno.UserID, false)
 	m := e.send(t, anna, c.ID, "Ti lascio il pacco dal portiere")
-	got := e.notes.to(bruno.UserID)
+	got := e.notes.To(bruno.UserID, "")
 	if len(got) != 1 || got[0].Texts["it"].Title != "Messaggio da Anna" || got[0].Texts["en"].Body != m.Body ||
 		got[0].URL != "/conversations/"+c.ID || got[0].Tag != "conversation-"+c.ID {
 		t.Fatalf("pushes to Bruno: %+v", got)
 	}
-	if n := len(e.notes.to(anna.UserID)); n != 0 {
+	if n := len(e.notes.To(anna.UserID, "")); n != 0 {
 		t.Fatalf("%d pushes to the author", n)
 	}
 }
@@ -222,7 +197,7 @@ func TestBlockIsSilentBothWays(t *testing.T) {
 	if got := e.bodies(t, bruno, c.ID); got != "Ciao" {
 		t.Fatalf("Bruno sees a blocked message: %s", got)
 	}
-	if n := len(e.notes.to(bruno.UserID)); n != 1 {
+	if n := len(e.notes.To(bruno.UserID, "")); n != 1 {
 		t.Fatalf("%d pushes to Bruno, want only the first message's", n)
 	}
 	got, err := e.svc.Get(ctx, bruno, c.ID)

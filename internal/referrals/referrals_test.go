@@ -15,36 +15,11 @@ import (
 	"civico/internal/portineria"
 	"civico/internal/posts"
 	"civico/internal/pseudonym"
-	"civico/internal/push"
 	"civico/internal/referrals"
 	"civico/internal/testutil"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
-
-// notes records the pushes the referrals queue, from any number of
-// services.
-type notes struct {
-	mu   sync.Mutex
-	sent []push.Note
-	fail bool
-}
-
-func (n *notes) Notify(_ context.Context, note push.Note) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.fail {
-		return errors.New("push outbox unavailable")
-	}
-	n.sent = append(n.sent, note)
-	return nil
-}
-
-func (n *notes) all() []push.Note {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return slices.Clone(n.sent)
-}
 
 // places is the Locator as referrals see it: names by id.
 type places map[string]string
@@ -63,7 +38,7 @@ type env struct {
 	s     *testutil.Services
 	desks *portineria.Service
 	hand  *handoff.Service
-	notes *notes
+	notes *testutil.Notes
 	refs  *referrals.Service
 	place string
 
@@ -78,7 +53,7 @@ func newEnv(t *testing.T) *env {
 	if err := s.Store.EnsureIndexes(ctx, append(append(portineria.Indexes(), handoff.Indexes()...), referrals.Indexes()...)...); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, s: s, notes: &notes{}, place: bson.NewObjectID().Hex()}
+	e := &env{t: t, s: s, notes: &testutil.Notes{}, place: bson.NewObjectID().Hex()}
 	e.desks = portineria.New(s.Store, s.Auth, s.Clock, nil, portineria.Options{})
 	e.hand = handoff.New(s.Store, s.Clock, s.Posts, s.Streets, e.desks, s.Auth, nil, nil)
 	e.refs = e.service()
@@ -201,7 +176,7 @@ func TestFollowUpAsksTheResidentOnceAfterSevenDays(t *testing.T) {
 
 	e.s.Clock.Advance(6 * 24 * time.Hour)
 	e.sweep()
-	if n := len(e.notes.all()); n != 0 {
+	if n := len(e.notes.All()); n != 0 {
 		t.Fatalf("%d follow-ups after 6 days, want none", n)
 	}
 	if got := e.mine(e.author); len(got) != 0 {
@@ -212,7 +187,7 @@ func TestFollowUpAsksTheResidentOnceAfterSevenDays(t *testing.T) {
 	other := e.service()
 	e.sweep(e.refs, other, e.refs, other)
 	e.sweep(e.service()) // a restart
-	sent := e.notes.all()
+	sent := e.notes.All()
 	if len(sent) != 1 {
 		t.Fatalf("%d follow-ups, want exactly one: %+v", len(sent), sent)
 	}
@@ -269,13 +244,13 @@ func TestFollowUpOfAMemberAsksTheVolunteer(t *testing.T) {
 
 	e.s.Clock.Advance(3*24*time.Hour - time.Minute)
 	e.sweep()
-	if n := len(e.notes.all()); n != 0 {
+	if n := len(e.notes.All()); n != 0 {
 		t.Fatalf("%d follow-ups before 3 days", n)
 	}
 	e.s.Clock.Advance(time.Minute)
 	e.sweep()
 	e.sweep()
-	sent := e.notes.all()
+	sent := e.notes.All()
 	if len(sent) != 2 {
 		t.Fatalf("%d follow-ups, want 2", len(sent))
 	}
@@ -317,7 +292,7 @@ func TestOutcomeOnce(t *testing.T) {
 	}
 	e.s.Clock.Advance(8 * 24 * time.Hour)
 	e.sweep()
-	if n := len(e.notes.all()); n != 0 {
+	if n := len(e.notes.All()); n != 0 {
 		t.Fatalf("%d follow-ups of a referral answered early", n)
 	}
 
@@ -552,7 +527,7 @@ func TestExportAndErase(t *testing.T) {
 	}
 	e.s.Clock.Advance(8 * 24 * time.Hour)
 	e.sweep()
-	for _, n := range e.notes.all() {
+	for _, n := range e.notes.All() {
 		if n.UserID == e.author.UserID {
 			t.Fatalf("a follow-up to a deleted account: %+v", n)
 		}
@@ -565,26 +540,22 @@ func TestFailedPushIsAskedAgain(t *testing.T) {
 	e := newEnv(t)
 	r := e.refer(referrals.NewReferral{MemberID: e.member})
 	e.s.Clock.Advance(7 * 24 * time.Hour)
-	e.notes.mu.Lock()
-	e.notes.fail = true
-	e.notes.mu.Unlock()
+	e.notes.Fail(true)
 	if err := e.refs.Sweep(e.s.Ctx); err == nil {
 		t.Fatal("the sweep hid a failed push")
 	}
 	if got := e.get(e.vol, r.ID); got.Status != referrals.StatusOpen {
 		t.Fatalf("status %s after a failed push, want open", got.Status)
 	}
-	e.notes.mu.Lock()
-	e.notes.fail = false
-	e.notes.mu.Unlock()
+	e.notes.Fail(false)
 	e.sweep() // claimed: not yet
-	if n := len(e.notes.all()); n != 0 {
+	if n := len(e.notes.All()); n != 0 {
 		t.Fatalf("%d follow-ups while claimed", n)
 	}
 	e.s.Clock.Advance(3 * time.Minute)
 	e.sweep()
 	e.sweep()
-	if n := len(e.notes.all()); n != 1 {
+	if n := len(e.notes.All()); n != 1 {
 		t.Fatalf("%d follow-ups, want 1", n)
 	}
 }
