@@ -21,7 +21,6 @@ import (
 
 var ctx = context.Background()
 
-
 type env struct {
 	*testutil.Services
 	notes *testutil.Notes

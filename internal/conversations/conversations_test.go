@@ -22,7 +22,6 @@ import (
 
 var ctx = context.Background()
 
-
 // online is who has their own channel open.
 type online struct {
 	mu    sync.Mutex
