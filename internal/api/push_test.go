@@ -71,7 +71,7 @@ func TestPushNewPostReachesOtherMembers(t *testing.T) {
 	pid := s.CreatePost(t, author, sid, "request", "Mi presti una scala?")
 
 	got := payloadOf(t, testutil.WaitPushes(t, ps, adminDev, 1)[0])
-	want := push.Payload{Title: "Nuova richiesta · Via Saragozza", Body: "Bruno: Mi presti una scala? (Riparazioni)", URL: "/posts/" + pid, Tag: "post-" + pid}
+	want := push.Payload{Title: "Nuova richiesta · Via Saragozza", Body: "Bruno: Mi presti una scala? (Piccole riparazioni)", URL: "/posts/" + pid, Tag: "post-" + pid}
 	if got != want {
 		t.Fatalf("admin got %+v, want %+v", got, want)
 	}

@@ -427,11 +427,6 @@ func (s *Service) item(t texts, p posts.Post) itemView {
 	if p.AuthorDeleted || author == "" {
 		author = t.Someone
 	}
-	kind := t.Kinds[p.Kind]
-	cat, ok := t.Categories[p.Category]
-	if !ok {
-		cat = t.Categories["other"]
-	}
-	return itemView{Kind: kind, Title: oneLine(p.Title, maxTitle), Category: cat, Author: oneLine(author, maxTitle),
+	return itemView{Kind: t.Labels.Kind(p.Kind), Title: oneLine(p.Title, maxTitle), Category: t.Labels.CategoryOr(p.Category), Author: oneLine(author, maxTitle),
 		URL: s.link("/posts/" + p.ID)}
 }

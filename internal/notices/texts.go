@@ -7,6 +7,8 @@ import (
 	texttemplate "text/template"
 	"unicode"
 	"unicode/utf8"
+
+	"civico/internal/labels"
 )
 
 // texts are the words of the mails in one language. A {name} in a text is
@@ -40,8 +42,7 @@ type texts struct {
 	WhyDigest           string // {street}
 	StopDigest          string
 
-	Kinds      map[string]string
-	Categories map[string]string
+	Labels labels.Set // the app's words for categories and kinds
 }
 
 var locales = map[string]texts{
@@ -69,11 +70,7 @@ var locales = map[string]texts{
 		ReplyLine:           "{author} ha risposto a «{title}»:",
 		WhyDigest:           "Ricevi questo riepilogo perché fai parte di {street} su Civico.",
 		StopDigest:          "Non voglio più questo riepilogo",
-
-		Kinds: map[string]string{"request": "Richiesta", "offer": "Offerta"},
-		Categories: map[string]string{"babysitting": "Babysitting", "repairs": "Piccole riparazioni",
-			"dog_walking": "Passeggiate col cane", "lending": "Prestiti", "errands": "Commissioni", "company": "Compagnia",
-			"lessons": "Lezioni", "gardening": "Giardinaggio", "transport": "Passaggi", "other": "Altro"},
+		Labels:              labels.Of("it"),
 	},
 	"en": {
 		Lang:     "en",
@@ -99,11 +96,7 @@ var locales = map[string]texts{
 		ReplyLine:           "{author} replied to “{title}”:",
 		WhyDigest:           "You get this summary because you are a member of {street} on Civico.",
 		StopDigest:          "Stop this summary",
-
-		Kinds: map[string]string{"request": "Request", "offer": "Offer"},
-		Categories: map[string]string{"babysitting": "Babysitting", "repairs": "Small repairs",
-			"dog_walking": "Dog walking", "lending": "Lending", "errands": "Errands", "company": "Company",
-			"lessons": "Lessons", "gardening": "Gardening", "transport": "Lifts", "other": "Other"},
+		Labels:              labels.Of("en"),
 	},
 }
 

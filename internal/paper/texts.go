@@ -6,6 +6,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"civico/internal/labels"
 )
 
 // Locales the sheets are printed in; anything else falls back (see pickLocale).
@@ -14,14 +16,12 @@ const (
 	LocaleEN = "en"
 )
 
-// words are a locale's texts. Category and kind labels are the PWA's own
-// (pwa/i18n/<locale>.json, keys category.<name> and kind.<name>): a test
-// holds them equal, so the sheet on the door says what the app says.
+// words are a locale's texts; category and kind labels are the app's own
+// (internal/labels), so the sheet on the door says what the app says.
 type words struct {
-	category map[string]string
-	kind     map[string]string
-	months   [12]string
-	short    [12]string
+	labels labels.Set
+	months [12]string
+	short  [12]string
 
 	boardLabel, boardIntro, empty, more1, moreN, continued, page string
 	howTitle, deskIntro, deskPhone, ask, or, askNobody           string
@@ -33,12 +33,7 @@ type words struct {
 
 var dictionary = map[string]*words{
 	LocaleIT: {
-		category: map[string]string{
-			"babysitting": "Babysitting", "repairs": "Piccole riparazioni", "dog_walking": "Passeggiate col cane",
-			"lending": "Prestiti", "errands": "Commissioni", "company": "Compagnia", "lessons": "Lezioni",
-			"gardening": "Giardinaggio", "transport": "Passaggi", "other": "Altro",
-		},
-		kind:   map[string]string{"request": "Richiesta", "offer": "Offerta"},
+		labels: labels.Of(LocaleIT),
 		months: [12]string{"gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre", "novembre", "dicembre"},
 		short:  [12]string{"gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic"},
 
@@ -69,12 +64,7 @@ var dictionary = map[string]*words{
 		},
 	},
 	LocaleEN: {
-		category: map[string]string{
-			"babysitting": "Babysitting", "repairs": "Small repairs", "dog_walking": "Dog walking",
-			"lending": "Lending", "errands": "Errands", "company": "Company", "lessons": "Lessons",
-			"gardening": "Gardening", "transport": "Lifts", "other": "Other",
-		},
-		kind:   map[string]string{"request": "Request", "offer": "Offer"},
+		labels: labels.Of(LocaleEN),
 		months: [12]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"},
 		short:  [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
 
@@ -130,19 +120,9 @@ func knownLocale(lang string) (string, bool) {
 
 func wordsFor(locale string) *words { return dictionary[pickLocale(locale, "")] }
 
-func (w *words) categoryLabel(c string) string {
-	if l, ok := w.category[c]; ok {
-		return l
-	}
-	return w.category["other"]
-}
+func (w *words) categoryLabel(c string) string { return w.labels.CategoryOr(c) }
 
-func (w *words) kindLabel(k string) string {
-	if l, ok := w.kind[k]; ok {
-		return l
-	}
-	return k
-}
+func (w *words) kindLabel(k string) string { return w.labels.Kind(k) }
 
 // printedOn is "printed on 2 March 2026 at 10:05".
 func (w *words) printedOn(t time.Time) string {

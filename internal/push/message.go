@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"civico/internal/events"
+	"civico/internal/labels"
 )
 
 // Payload limits. webpush-go pads every body to its record size, and
@@ -96,7 +97,6 @@ type texts struct {
 	newRequest, newOffer, urgent, reply, welcome, welcomeBody, report string
 	// reports says "a <target> was reported: %s", by target.
 	reports             map[string]string
-	categories          map[string]string
 	someone, yourStreet string
 }
 
@@ -108,9 +108,6 @@ var locales = map[string]texts{
 		report:      "Nuova segnalazione · %s",
 		reports: map[string]string{"post": "È stato segnalato un post: %s", "reply": "È stata segnalata una risposta: %s",
 			"user": "È stato segnalato un utente: %s"},
-		categories: map[string]string{"babysitting": "Babysitting", "repairs": "Riparazioni", "dog_walking": "Cani a spasso",
-			"lending": "Prestiti", "errands": "Commissioni", "company": "Compagnia", "lessons": "Lezioni",
-			"gardening": "Giardinaggio", "transport": "Passaggi", "other": "Altro"},
 		someone: "Un vicino", yourStreet: "la tua strada",
 	},
 	"en": {
@@ -120,9 +117,6 @@ var locales = map[string]texts{
 		report:      "New report · %s",
 		reports: map[string]string{"post": "A post was reported: %s", "reply": "A reply was reported: %s",
 			"user": "A user was reported: %s"},
-		categories: map[string]string{"babysitting": "Babysitting", "repairs": "Repairs", "dog_walking": "Dog walking",
-			"lending": "Lending", "errands": "Errands", "company": "Company", "lessons": "Lessons",
-			"gardening": "Gardening", "transport": "Transport", "other": "Other"},
 		someone: "A neighbour", yourStreet: "your street",
 	},
 }
@@ -185,7 +179,7 @@ func compose(j jobDoc, locale, street string) (message, bool) {
 			name = t.someone
 		}
 		p.Body = name + ": " + d.Title
-		if c, ok := t.categories[d.Category]; ok {
+		if c, ok := labels.Of(locale).Category(d.Category); ok {
 			p.Body += " (" + c + ")"
 		}
 		p.URL, p.Tag = "/posts/"+d.ID, "post-"+d.ID

@@ -21,7 +21,7 @@ func TestPostNotifiesOtherMembersNotTheAuthor(t *testing.T) {
 	d := e.post(sid, author, "request", "dog_walking", "Chi porta a spasso Fido sabato?")
 
 	p, m := e.received(it, 1)
-	want := push.Payload{Title: "Nuova richiesta · Via Saragozza", Body: "Marta: Chi porta a spasso Fido sabato? (Cani a spasso)",
+	want := push.Payload{Title: "Nuova richiesta · Via Saragozza", Body: "Marta: Chi porta a spasso Fido sabato? (Passeggiate col cane)",
 		URL: "/posts/" + d.ID, Tag: "post-" + d.ID}
 	if p != want {
 		t.Fatalf("italian payload %+v, want %+v", p, want)
