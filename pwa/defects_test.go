@@ -758,16 +758,7 @@ func TestDefectFeedDoesNotShift(t *testing.T) {
 			{URLPattern: "*/api/v1/streets/" + sid, RequestStage: fetch.RequestStageRequest}}})
 		return err
 	})
-	// Every layout shift from here on; the board opens as a link would
-	// open it, without a tap (a tap would excuse the shifts after it).
-	anna.eval(`(() => {
-	  window.__shifts = [];
-	  new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__shifts.push({ value: e.value,
-	    nodes: e.sources.map((s) => s.node ? (s.node.id || s.node.className || s.node.nodeName) : '?').join(',') }); })
-	    .observe({ type: 'layout-shift' });
-	  history.pushState(null, '', '/streets/`+sid+`');
-	  dispatchEvent(new PopStateEvent('popstate'));
-	})()`, nil)
+	openWatchingShifts(anna, "/streets/"+sid)
 	anna.waitText("#feed .post", "tenda da campeggio")
 	select {
 	case id := <-paused:
@@ -779,20 +770,8 @@ func TestDefectFeedDoesNotShift(t *testing.T) {
 		t.Fatal("the board never asked for its street")
 	}
 	anna.waitText("main .lead", "La via di prova")
-	var shifts []struct {
-		Value float64
-		Nodes string
-	}
-	// Shifts are reported after the frame that made them.
-	anna.eval(`new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => resolve(window.__shifts)))))`, &shifts)
-	total := 0.0
-	var what []string
-	for _, s := range shifts {
-		total += s.Value
-		what = append(what, fmt.Sprintf("%.4f (%s)", s.Value, s.Nodes))
-	}
-	if total > 0.001 {
-		t.Errorf("the board shifted by %.4f while it loaded: %s", total, strings.Join(what, "; "))
+	if total, what := layoutShifts(anna); total > 0.001 {
+		t.Errorf("the board shifted by %.4f while it loaded: %s", total, what)
 	}
 }
 
@@ -894,14 +873,7 @@ func TestDefectFeedWithEventsDoesNotShift(t *testing.T) {
 			{URLPattern: "*/api/v1/streets/" + sid + "/events*", RequestStage: fetch.RequestStageRequest}}})
 		return err
 	})
-	anna.eval(`(() => {
-	  window.__shifts = [];
-	  new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__shifts.push({ value: e.value,
-	    nodes: e.sources.map((s) => s.node ? (s.node.id || s.node.className || s.node.nodeName) : '?').join(',') }); })
-	    .observe({ type: 'layout-shift' });
-	  history.pushState(null, '', '/streets/`+sid+`');
-	  dispatchEvent(new PopStateEvent('popstate'));
-	})()`, nil)
+	openWatchingShifts(anna, "/streets/"+sid)
 	var id fetch.RequestID
 	select {
 	case id = <-held:
@@ -920,18 +892,39 @@ func TestDefectFeedWithEventsDoesNotShift(t *testing.T) {
 	})
 	anna.waitText("#upcoming-events", "Cena in strada")
 	anna.waitText("#feed .post", "Presto una scala")
+	if total, what := layoutShifts(anna); total > 0.001 {
+		t.Errorf("the board shifted by %.4f when its events arrived: %s", total, what)
+	}
+}
+
+// openWatchingShifts records every layout shift from now on, then opens
+// path as a link would, without a tap (a tap would excuse the shifts after
+// it).
+func openWatchingShifts(tb *tab, path string) {
+	tb.eval(`(() => {
+	  window.__shifts = [];
+	  new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__shifts.push({ value: e.value,
+	    nodes: e.sources.map((s) => s.node ? (s.node.id || s.node.className || s.node.nodeName) : '?').join(',') }); })
+	    .observe({ type: 'layout-shift' });
+	  history.pushState(null, '', `+strconv.Quote(path)+`);
+	  dispatchEvent(new PopStateEvent('popstate'));
+	})()`, nil)
+}
+
+// layoutShifts sums the shifts recorded since openWatchingShifts and names
+// what moved in each.
+func layoutShifts(tb *tab) (float64, string) {
 	var shifts []struct {
 		Value float64
 		Nodes string
 	}
-	anna.eval(`new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => resolve(window.__shifts)))))`, &shifts)
+	// Shifts are reported after the frame that made them.
+	tb.eval(`new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => resolve(window.__shifts)))))`, &shifts)
 	total := 0.0
 	var what []string
 	for _, s := range shifts {
 		total += s.Value
 		what = append(what, fmt.Sprintf("%.4f (%s)", s.Value, s.Nodes))
 	}
-	if total > 0.001 {
-		t.Errorf("the board shifted by %.4f when its events arrived: %s", total, strings.Join(what, "; "))
-	}
+	return total, strings.Join(what, "; ")
 }
