@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -103,6 +104,8 @@ func TestPhotosOnPosts(t *testing.T) {
 		t.Fatalf("fields %v", r.Fields())
 	}
 	post["photos"] = five[:1]
+	// Members who have the street open see the photos arrive live too.
+	live := s.ConnectWS(t, bruno, sid, "")
 	var created struct {
 		ID     string `json:"id"`
 		Photos []struct {
@@ -113,9 +116,24 @@ func TestPhotosOnPosts(t *testing.T) {
 	if len(created.Photos) != 1 || created.Photos[0].ID != ph.ID || created.Photos[0].Alt != "Trapano" {
 		t.Fatalf("post %+v", created)
 	}
+	var frame struct {
+		ID     string `json:"id"`
+		Photos []struct {
+			ID, Alt, URL string
+			ThumbURL     string `json:"thumb_url"`
+		} `json:"photos"`
+	}
+	if err := json.Unmarshal(live.NextOf(t, "post.created").Data, &frame); err != nil || frame.ID != created.ID ||
+		len(frame.Photos) != 1 || frame.Photos[0].ID != ph.ID || frame.Photos[0].Alt != "Trapano" || frame.Photos[0].ThumbURL != ph.ThumbURL {
+		t.Fatalf("post.created frame %+v %v", frame, err)
+	}
 	rph := uploadPhoto(t, s, bruno, sid, smallJPEG(t, 50, 50))
 	s.Do(t, "POST", "/posts/"+created.ID+"/replies", map[string]any{"body": "Grazie!", "photo": map[string]string{"id": rph.ID, "alt": "Una vite"}},
 		bruno.Token).Expect(t, http.StatusCreated)
+	if err := json.Unmarshal(live.NextOf(t, "reply.created").Data, &frame); err != nil ||
+		len(frame.Photos) != 1 || frame.Photos[0].ID != rph.ID || frame.Photos[0].URL != rph.URL {
+		t.Fatalf("reply.created frame %+v %v", frame, err)
+	}
 	var thread struct {
 		Photos  []struct{ ID string } `json:"photos"`
 		Replies []struct {

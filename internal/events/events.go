@@ -134,6 +134,19 @@ type PostData struct {
 	// AuthorDeleted says the author deleted their account: AuthorName is
 	// empty and the PWA shows a "deleted neighbour" in its language.
 	AuthorDeleted bool `json:"author_deleted,omitempty"`
+	// Photos are the post's images, as its own page has them.
+	Photos []Photo `json:"photos,omitempty"`
+}
+
+// Photo is an image of a post or reply as members see it: in answers and
+// in live frames alike.
+type Photo struct {
+	ID       string `json:"id"`
+	Alt      string `json:"alt"`
+	URL      string `json:"url"`
+	ThumbURL string `json:"thumb_url"`
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
 }
 
 // ReplyData describes a reply in reply.created events.
@@ -146,6 +159,8 @@ type ReplyData struct {
 	AuthorName   string    `json:"author_name"`
 	Body         string    `json:"body"`
 	CreatedAt    time.Time `json:"created_at"`
+	// Photos are the reply's image, if any (a list, as on posts).
+	Photos []Photo `json:"photos,omitempty"`
 }
 
 // MemberData describes a membership change in member.* events.

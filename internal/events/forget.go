@@ -13,7 +13,7 @@ import (
 // Forget rewrites the kept events caused by or about userID (ActorID or
 // SubjectID), when their account is deleted: in the ids and the payload
 // their id becomes alias (their pseudonym), the name next to it is emptied
-// and their posts and replies lose their body (clients read the current
+// and their posts and replies lose their body and photos (clients read the current
 // text from the API), so a client resuming from an older event replays
 // nothing that names them. Only the persisted log and its
 // in-memory window change; subscribers are not called again (the services
@@ -82,6 +82,7 @@ func forgetPayload(payload, userID, alias string) string {
 	if m["author_id"] == userID {
 		m["author_id"], m["author_name"], m["author_deleted"] = alias, "", true
 		delete(m, "body")
+		delete(m, "photos") // they go with the account
 		changed = true
 	}
 	if m["user_id"] == userID {

@@ -23,7 +23,8 @@ func testForget(t *testing.T, opts events.Options) {
 	const anna, alias, sid = "aaaaaaaaaaaaaaaaaaaaaaaa", "deleted-123", "street1"
 	for _, e := range []events.Event{
 		{Type: events.MemberJoined, ActorID: anna, SubjectID: anna, Data: events.MemberData{UserID: anna, Name: "Anna Segreta", Role: "member", Status: "active"}},
-		{Type: events.PostCreated, ActorID: anna, SubjectID: anna, Data: events.PostData{ID: "p1", Title: "Trapano", Body: "Chiamatemi al 333", AuthorID: anna, AuthorName: "Anna Segreta"}},
+		{Type: events.PostCreated, ActorID: anna, SubjectID: anna, Data: events.PostData{ID: "p1", Title: "Trapano", Body: "Chiamatemi al 333", AuthorID: anna, AuthorName: "Anna Segreta",
+			Photos: []events.Photo{{ID: "annasphoto", Alt: "Il mio trapano", URL: "/api/v1/photos/annasphoto"}}}},
 		{Type: events.ReplyCreated, ActorID: "bruno", SubjectID: anna, Data: events.ReplyData{ID: "r1", PostID: "p1", PostAuthorID: anna, AuthorID: "bruno", AuthorName: "Bruno", Body: "Eccomi"}},
 		{Type: events.PostCreated, ActorID: "bruno", SubjectID: "bruno", Data: events.PostData{ID: "p2", Title: "Altro", Body: "Di Bruno", AuthorID: "bruno", AuthorName: "Bruno"}},
 	} {
@@ -49,7 +50,7 @@ func testForget(t *testing.T, opts events.Options) {
 		}
 		for _, e := range got {
 			p := string(e.Payload)
-			if strings.Contains(p, "Anna") || strings.Contains(p, anna) || strings.Contains(p, "333") || e.ActorID == anna || e.SubjectID == anna {
+			if strings.Contains(p, "Anna") || strings.Contains(p, anna) || strings.Contains(p, "333") || strings.Contains(p, "annasphoto") || e.ActorID == anna || e.SubjectID == anna {
 				t.Fatalf("fresh=%v: event %s %s still names Anna (actor %s, subject %s)", fresh, e.Type, p, e.ActorID, e.SubjectID)
 			}
 		}

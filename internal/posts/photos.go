@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 
+	"civico/internal/events"
 	"civico/internal/fault"
 	"civico/internal/photos"
 	"civico/internal/store"
@@ -39,15 +40,8 @@ type PhotoIn struct {
 	Alt string `json:"alt"`
 }
 
-// Photo is a photo as members see it.
-type Photo struct {
-	ID       string `json:"id"`
-	Alt      string `json:"alt"`
-	URL      string `json:"url"`
-	ThumbURL string `json:"thumb_url"`
-	Width    int    `json:"width"`
-	Height   int    `json:"height"`
-}
+// Photo is a photo as members see it, in answers and live frames alike.
+type Photo = events.Photo
 
 // photoRef is a photo as a post or reply stores it.
 type photoRef struct {

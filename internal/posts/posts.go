@@ -310,6 +310,8 @@ func (d *postDoc) data() events.PostData {
 	}
 	if d.Status == StatusRemoved {
 		pd.Body = ""
+	} else {
+		pd.Photos = photoViews(d.Photos)
 	}
 	return pd
 }

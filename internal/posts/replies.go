@@ -187,9 +187,11 @@ func (s *Service) reply(ctx context.Context, p auth.Principal, postID string, in
 		}
 		return Reply{}, false, err
 	}
+	view := r.view(m)
 	s.publish(ctx, events.ReplyCreated, next.StreetID, p.UserID, next.AuthorID, events.ReplyData{ID: r.ID.Hex(), PostID: postID,
-		PostTitle: next.Title, PostAuthorID: next.AuthorID, AuthorID: r.AuthorID, AuthorName: r.AuthorName, Body: r.Body, CreatedAt: now})
-	return r.view(m), true, nil
+		PostTitle: next.Title, PostAuthorID: next.AuthorID, AuthorID: r.AuthorID, AuthorName: r.AuthorName, Body: r.Body, CreatedAt: now,
+		Photos: view.Photos})
+	return view, true, nil
 }
 
 // errListed says a reply was already listed on its post.
