@@ -4,6 +4,7 @@ import (
 	"context"
 	"unicode/utf8"
 
+	"civico/internal/events"
 	"civico/internal/fault"
 	"civico/internal/photos"
 	"civico/internal/store"
@@ -45,15 +46,8 @@ type PhotoIn struct {
 	Alt string `json:"alt"`
 }
 
-// Photo is an event's photo as members see it.
-type Photo struct {
-	ID       string `json:"id"`
-	Alt      string `json:"alt"`
-	URL      string `json:"url"`
-	ThumbURL string `json:"thumb_url"`
-	Width    int    `json:"width"`
-	Height   int    `json:"height"`
-}
+// Photo is an event's photo as members see it, the same as a post's.
+type Photo = events.Photo
 
 // photoRef is the photo as the event stores it. By is the uploader: the
 // photo goes when their account does.

@@ -138,8 +138,8 @@ type PostData struct {
 	Photos []Photo `json:"photos,omitempty"`
 }
 
-// Photo is an image of a post or reply as members see it: in answers and
-// in live frames alike.
+// Photo is an image as members see it (on a post, a reply or a street's
+// event): in answers and in live frames alike.
 type Photo struct {
 	ID       string `json:"id"`
 	Alt      string `json:"alt"`
