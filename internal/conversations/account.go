@@ -91,14 +91,22 @@ func (s *Service) Erase(ctx context.Context, userID string) error {
 	// A member's start slots are 0, 1, … with no gap (one is inserted
 	// only once every lower one was found taken), and none is ever
 	// removed but here: up to the first missing one is all of them, also
-	// those a higher setting of the limit left.
-	for k := 0; ; k++ {
-		n, err := s.starts.DeleteOne(ctx, bson.M{"_id": startID(userID, k)})
+	// those a higher setting of the limit left. They go from the highest
+	// down, so an erasure cut short leaves no gap for the next try.
+	n := 0
+	for ; ; n++ {
+		var d startDoc
+		err := s.starts.FindOne(ctx, bson.M{"_id": startID(userID, n)}, &d)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			break
+	}
+	for k := n - 1; k >= 0; k-- {
+		if _, err := s.starts.DeleteOne(ctx, bson.M{"_id": startID(userID, k)}); err != nil {
+			return err
 		}
 	}
 	_, err = s.blocks.DeleteOne(ctx, bson.M{"_id": userID})

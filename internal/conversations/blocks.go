@@ -66,10 +66,17 @@ func (s *Service) Block(ctx context.Context, p auth.Principal, userID string) er
 	// One conditional write settles both rules, also for blocks made at
 	// once: $addToSet makes two blocks of one member one, and the filter
 	// adds only to a list with room. A full list fails the filter, and
-	// the upsert then collides with it on _id.
-	_, err = s.blocks.UpdateOne(ctx, bson.M{"_id": p.UserID, "users." + strconv.Itoa(MaxBlocks-1): bson.M{"$exists": false}},
-		bson.M{"$addToSet": bson.M{"users": oid.Hex()}}, upsert())
+	// the upsert then collides with it on _id; so does a first block
+	// whose list another first block made at that moment, which the same
+	// write without the upsert then settles.
+	filter := bson.M{"_id": p.UserID, "users." + strconv.Itoa(MaxBlocks-1): bson.M{"$exists": false}}
+	add := bson.M{"$addToSet": bson.M{"users": oid.Hex()}}
+	_, err = s.blocks.UpdateOne(ctx, filter, add, upsert())
 	if !store.IsDuplicate(err) {
+		return err
+	}
+	r, err := s.blocks.UpdateOne(ctx, filter, add)
+	if err != nil || r.MatchedCount == 1 {
 		return err
 	}
 	l, err := s.blockList(ctx, p.UserID)

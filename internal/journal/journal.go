@@ -42,6 +42,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"civico/internal/store"
 
@@ -62,7 +63,15 @@ type Journal[T any] struct {
 
 	mu    sync.Mutex
 	heads map[string]*head[T]
+
+	// tailBytes is what the heads' tails hold in all, within maxTail.
+	tailBytes atomic.Int64
 }
+
+// maxTail bounds the bytes of items one journal keeps for its chunk
+// copies: a journal of many keys with large items (conversations) falls
+// back to reading the pieces of its chunks back.
+const maxTail = 1 << 20
 
 // head is what a journal keeps of one key: a lower bound of its length and
 // the queue of this process's appends.
@@ -83,9 +92,11 @@ type head[T any] struct {
 	// tail is what this journal wrote of chunk tailN, from its first
 	// piece on, when it wrote every piece of it so far (embedded engine
 	// only, where no other process writes; guarded by mu): the chunk's
-	// copy is then made from it instead of one read per piece.
-	tailN int64
-	tail  []bson.RawValue
+	// copy is then made from it instead of one read per piece. tailBytes
+	// is its share of Journal.tailBytes.
+	tailN     int64
+	tail      []bson.RawValue
+	tailBytes int64
 }
 
 // appendReq is one Append call waiting to be written; first and err are
@@ -340,7 +351,7 @@ func (j *Journal[T]) appendLocked(ctx context.Context, key string, h *head[T], i
 			} else {
 				_ = j.copyChunk(ctx, key, c)
 			}
-			h.tail = nil
+			j.dropTail(h)
 		}
 	}
 	return pos, n, nil
@@ -348,23 +359,34 @@ func (j *Journal[T]) appendLocked(ctx context.Context, key string, h *head[T], i
 
 // remember keeps the items just written at index i of chunk c in h's tail
 // when they continue it; anything else (an error, a gap, another writer's
-// pieces before them) drops it.
+// pieces before them, no room left within maxTail) drops it. h.mu is held.
 func (j *Journal[T]) remember(h *head[T], c int64, i int, items []T, err error) {
 	if !j.embedded || err != nil || (i > 0 && (h.tailN != c || len(h.tail) != i)) {
-		h.tail = nil
+		j.dropTail(h)
 		return
 	}
 	if i == 0 {
-		h.tailN, h.tail = c, make([]bson.RawValue, 0, j.size)
+		j.dropTail(h)
+		h.tailN = c
 	}
 	for _, it := range items {
 		t, b, err := bson.MarshalValue(it)
-		if err != nil {
-			h.tail = nil
+		if err != nil || j.tailBytes.Add(int64(len(b))) > maxTail {
+			if err == nil {
+				j.tailBytes.Add(-int64(len(b)))
+			}
+			j.dropTail(h)
 			return
 		}
+		h.tailBytes += int64(len(b))
 		h.tail = append(h.tail, bson.RawValue{Type: t, Value: b})
 	}
+}
+
+// dropTail forgets h's tail; h.mu is held.
+func (j *Journal[T]) dropTail(h *head[T]) {
+	j.tailBytes.Add(-h.tailBytes)
+	h.tail, h.tailBytes = nil, 0
 }
 
 // writePieces inserts items as pieces of chunk n from index from, in order.
@@ -588,6 +610,33 @@ func (j *Journal[T]) All(ctx context.Context, key string) ([]T, error) {
 // reads it again (tests simulate a restart with it).
 func (j *Journal[T]) Forget(key string) {
 	j.mu.Lock()
+	h := j.heads[key]
 	delete(j.heads, key)
 	j.mu.Unlock()
+	if h != nil {
+		h.mu.Lock()
+		j.dropTail(h)
+		h.mu.Unlock()
+	}
+}
+
+// Drop deletes key's list from the database (an erased account's own
+// list): its chunks, its pieces and its count, under the key's lock, so
+// that no append of this journal running meanwhile writes a chunk's copy
+// from items it kept. The list is then empty; appends start it again.
+func (j *Journal[T]) Drop(ctx context.Context, key string) error {
+	h := j.head(key)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	j.dropTail(h)
+	if _, err := j.c.DeleteMany(ctx, bson.M{"_id": bson.M{"$gt": key + "#", "$lt": key + "$"}}); err != nil {
+		return fmt.Errorf("journal: drop %s: %w", key, err)
+	}
+	if _, err := j.c.DeleteOne(ctx, bson.M{"_id": key}); err != nil {
+		return fmt.Errorf("journal: drop %s: %w", key, err)
+	}
+	h.kmu.Lock()
+	h.known, h.meta = 0, false
+	h.kmu.Unlock()
+	return nil
 }

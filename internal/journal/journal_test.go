@@ -3,6 +3,8 @@ package journal_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -260,6 +262,65 @@ func TestChunkCopyHoldsWhatThePiecesHold(t *testing.T) {
 		}
 		if deleted != wantDeleted {
 			t.Fatalf("chunk %d: %d rewritten items in the copy, want %d", n, deleted, wantDeleted)
+		}
+	}
+}
+
+// Drop empties a list: its items, chunks and count go, and appends start
+// it again from position 0 without a chunk of the old items coming back.
+func TestDropEmptiesTheList(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	j := journal.New[string](st, "lists", 4)
+	if _, err := j.Append(ctx, "u:1", items(0, 7)...); err != nil { // a chunk copied, 3 pieces kept in memory
+		t.Fatal(err)
+	}
+	if _, err := j.Append(ctx, "u:10", "other"); err != nil { // a key that shares the prefix
+		t.Fatal(err)
+	}
+	if err := j.Drop(ctx, "u:1"); err != nil {
+		t.Fatal(err)
+	}
+	if pos, err := j.Append(ctx, "u:1", "a"); err != nil || pos != 0 {
+		t.Fatalf("append after drop: pos %d, %v", pos, err)
+	}
+	if _, err := j.Append(ctx, "u:1", "b", "c", "d"); err != nil { // fills chunk 0 again
+		t.Fatal(err)
+	}
+	for _, jj := range []*journal.Journal[string]{j, journal.New[string](st, "lists", 4)} {
+		if got, err := jj.All(ctx, "u:1"); err != nil || fmt.Sprint(got) != "[a b c d]" {
+			t.Fatalf("after drop: %v, %v", got, err)
+		}
+		if got, err := jj.All(ctx, "u:10"); err != nil || fmt.Sprint(got) != "[other]" {
+			t.Fatalf("the other key: %v, %v", got, err)
+		}
+	}
+}
+
+// Items too large for the journal's memory are copied into their chunk
+// from the pieces, as written.
+func TestLargeItemsAreCopiedFromThePieces(t *testing.T) {
+	st := openStore(t)
+	ctx := context.Background()
+	j := journal.New[string](st, "lists", 4)
+	big := make([]string, 8)
+	for i := range big {
+		big[i] = strings.Repeat(string(rune('a'+i)), 400<<10)
+	}
+	for _, it := range big {
+		if _, err := j.Append(ctx, "k", it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n := range 2 {
+		var doc struct {
+			Items []string `bson:"items"`
+		}
+		if err := st.Collection("lists").FindOne(ctx, bson.M{"_id": fmt.Sprintf("k#%d", n)}, &doc); err != nil {
+			t.Fatalf("chunk %d has no copy: %v", n, err)
+		}
+		if !slices.Equal(doc.Items, big[n*4:n*4+4]) {
+			t.Fatalf("chunk %d copy differs from what was written", n)
 		}
 	}
 }

@@ -23,7 +23,7 @@ func (j *Journal[T]) Rewrite(ctx context.Context, key string, fn func(*T) bool) 
 	h := j.head(key)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.tail = nil // the pieces it kept may change
+	j.dropTail(h) // the pieces it kept may change
 	size := int64(j.size)
 	changed := 0
 	done := int64(0) // chunks [0, done) rewritten whole

@@ -9,8 +9,6 @@ import (
 
 	"civico/internal/auth"
 	"civico/internal/cursor"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // What a change of a place was.
@@ -215,13 +213,6 @@ func (s *Service) Erase(ctx context.Context, userID string) error {
 			return err
 		}
 	}
-	// The list's documents are the key itself ("u:<id>"), its chunks
-	// ("u:<id>#n") and pieces ("u:<id>#n.i"). A rare erasure may read
-	// this collection of small documents whole.
-	key := userKey(userID)
-	if _, err := s.userHist.DeleteMany(ctx, bson.M{"_id": bson.M{"$gte": key, "$lt": key + "$"}}); err != nil {
-		return err
-	}
-	s.byUser.Forget(key)
-	return nil
+	// A rare erasure may read this collection of small documents whole.
+	return s.byUser.Drop(ctx, userKey(userID))
 }

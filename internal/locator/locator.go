@@ -181,7 +181,6 @@ const DefaultBuckets = 2
 type Service struct {
 	places   *store.Collection
 	search   *store.Collection
-	userHist *store.Collection
 	history  *journal.Journal[change]
 	byUser   *journal.Journal[string]
 	assocs   Associations
@@ -206,7 +205,7 @@ func New(ctx context.Context, st *store.Store, assocs Associations, accounts Acc
 		b = DefaultBuckets
 	}
 	return &Service{
-		places: st.Collection(collPlaces), search: st.Collection(collSearch), userHist: st.Collection(collUserHistory),
+		places: st.Collection(collPlaces), search: st.Collection(collSearch),
 		history: journal.New[change](st, collHistory, 64), byUser: journal.New[string](st, collUserHistory, 256),
 		assocs: assocs, accounts: accounts, cursors: cs, clock: c, log: log, buckets: b,
 	}, nil

@@ -91,6 +91,12 @@ type Service struct {
 	pace      *pacer
 	sched     *schedule.Queue[*item]
 
+	// queueing counts the Queue calls of each key between their insert
+	// and their hold (under queueingMu): recover leaves those mails to
+	// them, so a mail is not held twice, once without its marker read.
+	queueingMu sync.Mutex
+	queueing   map[string]int
+
 	// mem is how many bytes of mails this process holds in memory; past
 	// maxMemory a queued mail is read back from the outbox when its turn
 	// comes (a street's digest to thousands).

@@ -114,6 +114,7 @@ func (s *Service) Queue(ctx context.Context, m Message) error {
 		Subject: m.Subject, Text: m.Text, HTML: m.HTML, Unsubscribe: m.Unsubscribe,
 		Owner: s.owners.Self(), DueAt: due, Since: due, CreatedAt: now,
 	}
+	defer s.queueingKey(key)()
 	if _, err := s.outbox.InsertOne(ctx, doc); err != nil {
 		if store.IsDuplicate(err) {
 			s.stats.duplicates.Add(1)
@@ -150,6 +151,30 @@ func (s *Service) Queue(ctx context.Context, m Message) error {
 	}
 	s.hold(doc)
 	return nil
+}
+
+// queueingKey marks a Queue of key under way; the returned func ends it.
+func (s *Service) queueingKey(key string) (done func()) {
+	s.queueingMu.Lock()
+	if s.queueing == nil {
+		s.queueing = map[string]int{}
+	}
+	s.queueing[key]++
+	s.queueingMu.Unlock()
+	return func() {
+		s.queueingMu.Lock()
+		if s.queueing[key]--; s.queueing[key] <= 0 {
+			delete(s.queueing, key)
+		}
+		s.queueingMu.Unlock()
+	}
+}
+
+// beingQueued tells whether a Queue of key is under way.
+func (s *Service) beingQueued(key string) bool {
+	s.queueingMu.Lock()
+	defer s.queueingMu.Unlock()
+	return s.queueing[key] > 0
 }
 
 // Queued tells whether the mail id was queued already (waiting in the
@@ -273,8 +298,8 @@ func (s *Service) recover(ctx context.Context) error {
 	var errs []error
 	taken := 0
 	for _, d := range docs {
-		if s.sched.Holds(d.ID) {
-			continue
+		if s.sched.Holds(d.ID) || s.beingQueued(d.ID) {
+			continue // its Queue holds it
 		}
 		if d.Owner != self { // self: queued while closed, or by an earlier run with this id
 			live, asked := alive[d.Owner]
