@@ -54,7 +54,11 @@ func needsQuote(v string) bool {
 	for strings.HasPrefix(v, "'") {
 		v = v[1:]
 	}
-	return formulaStart(v)
+	// A carriage return inside a quoted cell reads back as a line feed
+	// (encoding/csv): a cell quoted for its leading \r comes back with a
+	// leading \n, which must unquote too.
+	t := strings.TrimLeft(v, " ")
+	return formulaStart(v) || strings.HasPrefix(t, "\n")
 }
 
 // quoteCell neutralises a cell a spreadsheet would evaluate.
