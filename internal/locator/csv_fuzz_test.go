@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"civico/internal/cursor"
 )
@@ -65,10 +66,14 @@ func FuzzSearchCursor(f *testing.F) {
 	f.Add(encodePosition(cs, position{name: "biblioteca lame", id: "650000000000000000000001"}, false), "parco", 12.5)
 	f.Add(encodePosition(cs, position{dist: 400.25, id: "650000000000000000000001"}, true), "", 0.0)
 	f.Add("bm9wZQ~AAAA", "x", -1.0)
+	f.Add("", strings.Repeat("\U0001F3E0", MaxNameLen), 1.0)
+	f.Add("", strings.Repeat("a", 3000), 1.0)
 	f.Fuzz(func(t *testing.T, c, name string, dist float64) {
 		decodePosition(cs, c, false)
 		decodePosition(cs, c, true)
-		if dist < 0 || dist != dist || strings.Contains(name, "\x1f") {
+		// A position's name is an entry's, so no longer than MaxNameLen;
+		// a longer one would make a cursor past the decoder's bound.
+		if dist < 0 || dist != dist || strings.Contains(name, "\x1f") || utf8.RuneCountInString(name) > MaxNameLen {
 			return
 		}
 		id := "650000000000000000000001"
