@@ -404,17 +404,7 @@ func TestDefectTapTargets(t *testing.T) {
 	srv := start(t)
 	annaU, brunoU := srv.Register(t, "Anna"), srv.Register(t, "Bruno")
 	sid := street(t, srv, annaU, "Via Zamboni", brunoU)
-	body, ct := jpegForm(t)
-	var ph struct {
-		ID string `json:"id"`
-	}
-	srv.Do(t, "POST", "/streets/"+sid+"/photos", body, brunoU.Token, "Content-Type", ct).Expect(t, http.StatusCreated).JSON(t, &ph)
-	var withPhoto struct {
-		ID string `json:"id"`
-	}
-	srv.Do(t, "POST", "/streets/"+sid+"/posts", map[string]any{"kind": "offer", "category": "lending", "title": "Presto una bici",
-		"body": "Da città, con cestino.", "photos": []map[string]string{{"id": ph.ID, "alt": "La bici"}}}, brunoU.Token).
-		Expect(t, http.StatusCreated).JSON(t, &withPhoto)
+	withPhoto, _ := offerWithPhoto(t, srv, brunoU, sid, "Presto una bici", "La bici")
 	pid := post(t, srv, brunoU, sid, "request", "Chi mi aiuta con il trasloco sabato?")
 	anna := newTab(t, srv, "anna")
 	anna.signIn(annaU)
@@ -435,7 +425,7 @@ func TestDefectTapTargets(t *testing.T) {
 	anna.waitPath("/streets/" + sid)
 
 	card := `#feed .post[data-post-id="` + pid + `"]`
-	anna.waitJS("the board", `document.querySelector('`+card+`') && document.querySelector('#feed .post[data-post-id="`+withPhoto.ID+`"] .photo-open')`)
+	anna.waitJS("the board", `document.querySelector('`+card+`') && document.querySelector('#feed .post[data-post-id="`+withPhoto+`"] .photo-open')`)
 	anna.eval(`document.querySelector('`+card+`').scrollIntoView({ block: 'center' })`, nil)
 	for _, part := range []string{".tags", ".excerpt", ".meta"} {
 		b := anna.box(card + " " + part)
@@ -443,12 +433,12 @@ func TestDefectTapTargets(t *testing.T) {
 			t.Errorf("a tap on the card's %s lands on %s, not on the post", part, got)
 		}
 	}
-	anna.eval(`document.querySelector('#feed .post[data-post-id="`+withPhoto.ID+`"] .photo-open').scrollIntoView({ block: 'center' })`, nil)
-	photo := anna.box(`#feed .post[data-post-id="` + withPhoto.ID + `"] .photo-open`)
+	anna.eval(`document.querySelector('#feed .post[data-post-id="`+withPhoto+`"] .photo-open').scrollIntoView({ block: 'center' })`, nil)
+	photo := anna.box(`#feed .post[data-post-id="` + withPhoto + `"] .photo-open`)
 	if got := anna.hit((photo.Left+photo.Right)/2, (photo.Top+photo.Bottom)/2); got != "button.photo-open" {
 		t.Errorf("a tap on the card's photo lands on %s, not on the photo's button", got)
 	}
-	anna.click(`#feed .post[data-post-id="` + withPhoto.ID + `"] .photo-open`)
+	anna.click(`#feed .post[data-post-id="` + withPhoto + `"] .photo-open`)
 	anna.waitJS("photo opened", `document.querySelector('dialog[open]')`)
 	if p := anna.path(); p != "/streets/"+sid {
 		t.Errorf("tapping the photo went to %s", p)

@@ -99,16 +99,45 @@ func (tb *tab) grantNotifications() {
 // notifications a service worker shows.
 func (tb *tab) waitAsync(what, expr string) {
 	tb.t.Helper()
+	if err := tb.asyncWithin(expr, deadline); err != nil {
+		tb.fail("wait for %s (%s): %v", what, expr, err)
+	}
+}
+
+// asyncWithin is waitAsync that gives up after d with an error.
+func (tb *tab) asyncWithin(expr string, d time.Duration) error {
 	js := `(async () => {
 	  for (;;) {
 	    try { if (await (` + expr + `)) return true; } catch (e) { /* not yet */ }
 	    await new Promise((r) => setTimeout(r, 100));
 	  }
 	})()`
-	ctx, cancel := context.WithTimeout(tb.ctx, deadline)
+	ctx, cancel := context.WithTimeout(tb.ctx, d)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, func(p *runtime.EvaluateParams) { p.AwaitPromise = ptr(true) })); err != nil {
-		tb.fail("wait for %s (%s): %v", what, expr, err)
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, func(p *runtime.EvaluateParams) { p.AwaitPromise = ptr(true) }))
+	return err
+}
+
+// pushUntilShown delivers payload as the push service would, and again
+// every 3 s until the worker shows a notification that match (a JS
+// function of the worker's notifications) finds. A push service retries
+// until the browser takes the message; DevTools, now and then, drops a
+// push handed over while the worker starts, even after it answered
+// (TestHandoffAnswerFromTheNotification waited 30 s for one in CI). The
+// payloads carry a tag, so a repeat replaces the notification, never adds.
+func (tb *tab) pushUntilShown(payload any, match string) {
+	tb.t.Helper()
+	shown := `navigator.serviceWorker.ready.then((r) => r.getNotifications()).then(` + match + `)`
+	end := time.Now().Add(deadline)
+	for {
+		tb.deliverPush(payload)
+		err := tb.asyncWithin(shown, 3*time.Second)
+		if err == nil {
+			return
+		}
+		if time.Now().After(end) {
+			tb.fail("wait for the notification (%s): %v", match, err)
+		}
 	}
 }
 

@@ -147,10 +147,9 @@ func TestHandoffAnswerFromTheNotification(t *testing.T) {
 	maria.grantNotifications()
 	maria.open("/")
 	url := "/posts/" + pid + "/handoff" // what the hand-off's push carries (internal/handoff/messages.go)
-	maria.deliverPush(map[string]any{"title": "Com'è andata?", "body": "Spesa per sabato", "url": url, "tag": "handoff-" + pid,
-		"actions": []map[string]string{{"action": "still_needed", "title": "Serve ancora"}, {"action": "not_needed", "title": "Non serve più"}}})
 	match := fmt.Sprintf(`(ns) => ns.find((n) => n.data && n.data.url === %q)`, url)
-	maria.waitAsync("notification shown", `navigator.serviceWorker.ready.then((r) => r.getNotifications()).then(`+match+`)`)
+	maria.pushUntilShown(map[string]any{"title": "Com'è andata?", "body": "Spesa per sabato", "url": url, "tag": "handoff-" + pid,
+		"actions": []map[string]string{{"action": "still_needed", "title": "Serve ancora"}, {"action": "not_needed", "title": "Non serve più"}}}, match)
 
 	// DevTools cannot tap a notification's button: run what the worker's
 	// notificationclick does with event.action set to the tapped one.

@@ -135,9 +135,8 @@ func TestPushOpensPost(t *testing.T) {
 	anna.grantNotifications()
 	anna.open("/")
 	title := "Via del Pratello: nuova richiesta"
-	anna.deliverPush(push.Payload{Title: title, Body: "Bruno: Cerco una babysitter venerdì sera", URL: "/posts/" + pid, Tag: "post-" + pid})
 	match := fmt.Sprintf(`(ns) => ns.find((n) => n.title === %q && n.data && n.data.url === %q)`, title, "/posts/"+pid)
-	anna.waitAsync("notification shown", `navigator.serviceWorker.ready.then((r) => r.getNotifications()).then(`+match+`)`)
+	anna.pushUntilShown(push.Payload{Title: title, Body: "Bruno: Cerco una babysitter venerdì sera", URL: "/posts/" + pid, Tag: "post-" + pid}, match)
 
 	var opened bool
 	anna.inWorker(`self.registration.getNotifications().then(async (ns) => {

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"civico/internal/testutil"
+
 	"github.com/chromedp/chromedp"
 )
 
@@ -164,4 +166,64 @@ func TestPhotoAltRequired(t *testing.T) {
 // jsString quotes s for a JavaScript expression.
 func jsString(s string) string {
 	return fmt.Sprintf("%q", s)
+}
+
+// TestEditPostPhotos: Anna's ladder post shows the wrong photo. In the
+// edit form she sees it with its description, takes it away, adds a better
+// one and describes it; the post then shows only the new one, and the old
+// image is gone from the server.
+func TestEditPostPhotos(t *testing.T) {
+	t.Parallel()
+	srv := start(t)
+	annaU, brunoU := srv.Register(t, "Anna"), srv.Register(t, "Bruno")
+	sid := street(t, srv, annaU, "Via del Pratello", brunoU)
+	pid, old := offerWithPhoto(t, srv, annaU, sid, "Presto una scala", "La scala sbagliata")
+
+	anna := newTab(t, srv, "anna")
+	anna.signIn(annaU)
+	anna.open("/posts/" + pid + "/edit")
+	current := `#edit-post-form .photo-item[data-photo-id="` + old.ID + `"]`
+	anna.waitJS("the current photo in the form", `(() => { const li = document.querySelector('`+current+`'); if (!li) return false;
+		const i = li.querySelector('img.photo-preview'); return i.naturalWidth > 0 && li.querySelector('input[type=text]').value === 'La scala sbagliata'; })()`)
+	anna.click(current + ` .photo-remove`)
+	anna.waitJS("the old photo out of the form", `!document.querySelector('`+current+`')`)
+	anna.attach(`#edit-post-form input.file-gallery`, cameraPhoto(t, 1200, 1600))
+	anna.waitJS("the new photo uploaded", `document.querySelector('#edit-post-form .photo-item[data-photo-id]')`)
+	anna.fill(`#edit-post-form .photo-item input[type=text]`, "La scala giusta, aperta")
+	anna.screen("edit-post-photos")
+	anna.click(`#edit-post-form button[type=submit]`)
+	anna.waitJS("back on the post, with the new photo", `location.pathname === '/posts/`+pid+`' &&
+		[...document.querySelectorAll('main .photos img')].map((i) => i.alt).join('|') === 'La scala giusta, aperta'`)
+
+	var got struct {
+		Photos []struct{ ID, Alt string } `json:"photos"`
+	}
+	srv.Do(t, "GET", "/posts/"+pid, nil, brunoU.Token).Expect(t, http.StatusOK).JSON(t, &got)
+	if len(got.Photos) != 1 || got.Photos[0].ID == old.ID || got.Photos[0].Alt != "La scala giusta, aperta" {
+		t.Fatalf("the post has photos %+v, want only the new one", got.Photos)
+	}
+	srv.DoRaw(t, "GET", old.ThumbURL, nil, brunoU.Token).ExpectError(t, http.StatusNotFound, "photo_not_found")
+}
+
+// photoRef is a photo as the API names it.
+type photoRef struct {
+	ID       string `json:"id"`
+	ThumbURL string `json:"thumb_url"`
+}
+
+// offerWithPhoto is u's offer titled title in street sid, with a photo
+// (uploaded through the API) described alt; it returns the post's id and
+// the photo.
+func offerWithPhoto(t *testing.T, srv *testutil.Server, u *testutil.User, sid, title, alt string) (string, photoRef) {
+	t.Helper()
+	body, ct := jpegForm(t)
+	var ph photoRef
+	srv.Do(t, "POST", "/streets/"+sid+"/photos", body, u.Token, "Content-Type", ct).Expect(t, http.StatusCreated).JSON(t, &ph)
+	var p struct {
+		ID string `json:"id"`
+	}
+	srv.Do(t, "POST", "/streets/"+sid+"/posts", map[string]any{"kind": "offer", "category": "lending", "title": title,
+		"body": "Chiedete pure.", "photos": []map[string]string{{"id": ph.ID, "alt": alt}}}, u.Token).
+		Expect(t, http.StatusCreated).JSON(t, &p)
+	return p.ID, ph
 }

@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"mime/multipart"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -149,4 +150,94 @@ func TestPhotosOnPosts(t *testing.T) {
 	for _, path := range []string{ph.URL, ph.ThumbURL, rph.URL} {
 		s.DoRaw(t, "GET", path, nil, anna.Token).ExpectError(t, http.StatusNotFound, "photo_not_found")
 	}
+}
+
+// The author changes a post's photos: adds one, rewrites an alt text,
+// drops one (its image is deleted), then all. A photo that is not hers to
+// use is refused and changes nothing; an edit that fails gives its new
+// upload back for another post.
+func TestEditingAPostsPhotos(t *testing.T) {
+	s := testutil.Start(t)
+	anna, bruno := s.Register(t, "Anna"), s.Register(t, "Bruno")
+	sid := s.StreetWithMembers(t, anna, "Via del Pratello", bruno)
+	one, two := uploadPhoto(t, s, anna, sid, smallJPEG(t, 60, 40)), uploadPhoto(t, s, anna, sid, smallJPEG(t, 40, 60))
+	type photo struct{ ID, Alt string }
+	var post struct {
+		ID     string  `json:"id"`
+		Photos []photo `json:"photos"`
+	}
+	s.Do(t, "POST", "/streets/"+sid+"/posts", map[string]any{"kind": "offer", "category": "lending", "title": "Presto una scala",
+		"body": "Tre metri", "photos": []map[string]string{{"id": one.ID, "alt": "Scala"}}}, anna.Token).Expect(t, http.StatusCreated).JSON(t, &post)
+	live := s.ConnectWS(t, bruno, sid, "")
+	edit := func(u *testutil.User, photos ...map[string]string) *testutil.Response {
+		t.Helper()
+		if photos == nil {
+			photos = []map[string]string{}
+		}
+		return s.Do(t, "PATCH", "/posts/"+post.ID, map[string]any{"photos": photos}, u.Token)
+	}
+	shows := func(want ...photo) {
+		t.Helper()
+		var got struct {
+			Photos []photo `json:"photos"`
+		}
+		s.Do(t, "GET", "/posts/"+post.ID, nil, bruno.Token).Expect(t, http.StatusOK).JSON(t, &got)
+		if len(got.Photos) != len(want) || len(want) > 0 && !slices.Equal(got.Photos, want) {
+			t.Fatalf("the post shows photos %+v, want %+v", got.Photos, want)
+		}
+	}
+	image := func(ph uploadedPhoto, status int) {
+		t.Helper()
+		if r := s.DoRaw(t, "GET", ph.ThumbURL, nil, bruno.Token); r.Status != status {
+			t.Fatalf("photo %s answers %d, want %d", ph.ID, r.Status, status)
+		}
+	}
+
+	edit(anna, map[string]string{"id": one.ID, "alt": "Scala in alluminio"}, map[string]string{"id": two.ID, "alt": "Il gradino"}).Expect(t, http.StatusOK)
+	shows(photo{one.ID, "Scala in alluminio"}, photo{two.ID, "Il gradino"})
+	var frame struct {
+		Photos []photo `json:"photos"`
+	}
+	if err := json.Unmarshal(live.NextOf(t, "post.updated").Data, &frame); err != nil || len(frame.Photos) != 2 || frame.Photos[1].ID != two.ID {
+		t.Fatalf("post.updated frame %+v %v", frame, err)
+	}
+
+	// Not hers to change, not hers to use, not a photo: refused, nothing changes.
+	brunos := uploadPhoto(t, s, bruno, sid, smallJPEG(t, 30, 30))
+	edit(bruno, map[string]string{"id": brunos.ID, "alt": "x"}).ExpectError(t, http.StatusForbidden, "not_author")
+	other := uploadPhoto(t, s, anna, sid, smallJPEG(t, 30, 30))
+	for _, c := range []struct {
+		photos []map[string]string
+		field  string
+		code   string
+	}{
+		{[]map[string]string{{"id": one.ID, "alt": "Scala"}, {"id": brunos.ID, "alt": "x"}}, "photos.1.id", "unknown"},
+		{[]map[string]string{{"id": other.ID, "alt": "Scala"}, {"id": "0123456789abcdef01234567", "alt": "x"}}, "photos.1.id", "unknown"},
+		{[]map[string]string{{"id": "x", "alt": "x"}}, "photos.0.id", "invalid"},
+		{[]map[string]string{{"id": one.ID, "alt": " "}}, "photos.0.alt", "required"},
+		{[]map[string]string{{"id": one.ID, "alt": "a"}, {"id": one.ID, "alt": "b"}}, "photos.1.id", "duplicate"},
+	} {
+		r := edit(anna, c.photos...).ExpectError(t, http.StatusUnprocessableEntity, "validation_failed")
+		if r.Fields()[c.field] != c.code {
+			t.Errorf("%v: fields %v, want %s %s", c.photos, r.Fields(), c.field, c.code)
+		}
+	}
+	shows(photo{one.ID, "Scala in alluminio"}, photo{two.ID, "Il gradino"})
+	image(one, http.StatusOK)
+
+	// Dropping one deletes its image; the other stays.
+	edit(anna, map[string]string{"id": two.ID, "alt": "Il gradino"}).Expect(t, http.StatusOK)
+	shows(photo{two.ID, "Il gradino"})
+	image(one, http.StatusNotFound)
+	image(two, http.StatusOK)
+	edit(anna).Expect(t, http.StatusOK)
+	shows()
+	image(two, http.StatusNotFound)
+
+	// A closed post can no longer change: the new upload it named is
+	// given back, and goes on another post.
+	s.Do(t, "POST", "/posts/"+post.ID+"/close", nil, anna.Token).Expect(t, http.StatusOK)
+	edit(anna, map[string]string{"id": other.ID, "alt": "Scala"}).ExpectError(t, http.StatusConflict, "post_not_editable")
+	s.Do(t, "POST", "/streets/"+sid+"/posts", map[string]any{"kind": "offer", "category": "lending", "title": "Presto un trapano",
+		"body": "Chiedete", "photos": []map[string]string{{"id": other.ID, "alt": "Trapano"}}}, anna.Token).Expect(t, http.StatusCreated)
 }

@@ -26,6 +26,8 @@ type updatePostRequest struct {
 	Title    *string           `json:"title"`
 	Body     *string           `json:"body"`
 	When     *posts.TimeWindow `json:"when"`
+	// Photos, when present, is the post's whole new list ([] removes all).
+	Photos *[]posts.PhotoIn `json:"photos"`
 }
 
 type replyRequest struct {
@@ -118,7 +120,7 @@ func (h *handlers) updatePost(c *fiber.Ctx) error {
 		return err
 	}
 	p, err := h.d.Posts.Update(c.UserContext(), principal(c), param(c, "pid"),
-		posts.Changes{Category: req.Category, Title: req.Title, Body: req.Body, When: req.When})
+		posts.Changes{Category: req.Category, Title: req.Title, Body: req.Body, When: req.When, Photos: req.Photos})
 	if err != nil {
 		return err
 	}

@@ -330,11 +330,13 @@ type Size struct{ Width, Height int }
 
 // Attach ties photos to target ("post:<id>" or "reply:<id>"): each must be
 // the user's upload in that street, unattached or already attached to
-// target (a retried request). It is all or nothing: when any cannot be
-// attached, none is, and the sizes returned are zero for those that
-// could not.
+// target (a retried request, or a post's edit keeping some). It is all or
+// nothing: when any cannot be attached, none is, and the sizes returned
+// are zero for those that could not; photos target held before the call
+// stay attached.
 func (s *Service) Attach(ctx context.Context, streetID, userID, target string, ids []string) ([]Size, error) {
 	sizes := make([]Size, len(ids))
+	held := make([]bool, len(ids)) // attached to target before this call
 	bad := false
 	for i, id := range ids {
 		d, err := s.load(ctx, id)
@@ -350,6 +352,7 @@ func (s *Service) Attach(ctx context.Context, streetID, userID, target string, i
 			continue
 		}
 		sizes[i] = Size{Width: d.Width, Height: d.Height}
+		held[i] = d.AttachedTo == target
 	}
 	if bad {
 		return sizes, nil
@@ -360,10 +363,13 @@ func (s *Service) Attach(ctx context.Context, streetID, userID, target string, i
 		res, err := s.records.UpdateOne(ctx, bson.M{"_id": oid, "attached_to": bson.M{"$in": bson.A{unattached, target}}},
 			bson.M{"$set": bson.M{"attached_to": target}})
 		if err == nil && res.MatchedCount == 1 {
-			done = append(done, id)
+			if !held[i] {
+				done = append(done, id)
+			}
 			continue
 		}
-		// Taken or deleted meanwhile: give back what this call attached.
+		// Taken or deleted meanwhile: give back what this call attached,
+		// not what target held already (an edited post still shows those).
 		if rerr := s.Release(context.WithoutCancel(ctx), target, done); rerr != nil {
 			s.log.Error("photos: release after a failed attach", "target", target, "err", rerr)
 		}

@@ -318,10 +318,13 @@ func authorOnly(d *postDoc, m streets.Member) error {
 	return nil
 }
 
-// Changes are what an author may change; nil fields stay.
+// Changes are what an author may change; nil fields stay. Photos, when
+// set, is the post's whole new list: photos kept (their alt text perhaps
+// changed), new uploads, and those left out are deleted.
 type Changes struct {
 	Category, Title, Body *string
 	When                  *TimeWindow
+	Photos                *[]PhotoIn
 }
 
 // Update changes an open or matched post (author).
@@ -339,9 +342,17 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, postID string, c
 	}
 	f.Check(ch.Category != nil && !categorySet[*ch.Category], "category", "invalid")
 	s.checkWhen(f, ch.When)
+	var pics []PhotoIn
+	if ch.Photos != nil {
+		pics = s.checkPhotos(f, "photos", true, *ch.Photos, MaxPostPhotos)
+	}
 	if err := f.Err(); err != nil {
 		return Post{}, err
 	}
+	// New photos are attached before the write names them and given back
+	// if it does not happen; those the write drops are deleted after it.
+	var target string
+	var added, gone []photoRef
 	d, m, err := s.mutate(ctx, p, postID, events.PostUpdated, func(d *postDoc, m streets.Member, _ time.Time) error {
 		if err := authorOnly(d, m); err != nil {
 			return err
@@ -361,11 +372,22 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, postID string, c
 		if ch.When != nil {
 			d.When = normalizeWhen(ch.When)
 		}
+		if ch.Photos != nil {
+			target = "post:" + d.ID.Hex()
+			refs, err := s.attachPhotos(ctx, d.StreetID, m.UserID, target, "photos", true, pics)
+			if err != nil {
+				return err
+			}
+			added, gone = photoChanges(d.Photos, refs)
+			d.Photos = refs
+		}
 		return nil
 	})
 	if err != nil {
+		s.releasePhotos(ctx, target, added)
 		return Post{}, err
 	}
+	s.deletePhotos(ctx, gone)
 	return d.view(m), nil
 }
 

@@ -2,6 +2,7 @@ package posts
 
 import (
 	"context"
+	"slices"
 	"strconv"
 
 	"civico/internal/events"
@@ -72,6 +73,25 @@ func photoIDs(refs []photoRef) []string {
 		ids[i] = r.ID
 	}
 	return ids
+}
+
+// photoChanges are the photos in next and not in prev (added), and those
+// in prev and not in next (gone).
+func photoChanges(prev, next []photoRef) (added, gone []photoRef) {
+	in := func(refs []photoRef, id string) bool {
+		return slices.ContainsFunc(refs, func(r photoRef) bool { return r.ID == id })
+	}
+	for _, r := range next {
+		if !in(prev, r.ID) {
+			added = append(added, r)
+		}
+	}
+	for _, r := range prev {
+		if !in(next, r.ID) {
+			gone = append(gone, r)
+		}
+	}
+	return added, gone
 }
 
 // checkPhotos validates the photos named in field (field.N.id, field.N.alt

@@ -218,10 +218,11 @@ export function gallery(photos, { small = false } = {}) {
  * and a button to remove it. Photos upload as soon as they are picked, so
  * publishing waits only for the last one.
  * opts: sid, max (4 on a post, 1 on a reply), title() (the current title,
- * for the alt text), name (a prefix for the fields).
+ * for the alt text), name (a prefix for the fields), initial (the photos
+ * already there when editing: shown with their alt text, removable).
  * It returns {el, value(): [{id,alt}], pending(): bool, retitle(), reset(), check()}.
  */
-export function picker({ sid, max = 4, title = () => '', name = 'photos' }) {
+export function picker({ sid, max = 4, title = () => '', name = 'photos', initial = [] }) {
   const items = []; // {key, id, alt, edited, li, input}
   const hintId = uid(`${name}-hint`);
   const errId = `${hintId}-err`;
@@ -258,11 +259,10 @@ export function picker({ sid, max = 4, title = () => '', name = 'photos' }) {
     (buttons.hidden ? list : choose).focus?.();
   };
 
-  const add = async (file) => {
-    const it = { key: uid('ph'), id: '', alt: title(), edited: false, uploading: true };
+  // row puts item it in the list: its preview, its alt text, its state
+  // and a button to remove it.
+  const row = (it, preview, state) => {
     const altId = uid(`${name}-alt`);
-    const preview = h('img', { alt: '', class: 'photo-preview', width: 96, height: 96 });
-    const state = h('p', { class: 'meta photo-state' }, t('photo.uploading'));
     it.input = h('input', { type: 'text', id: altId, name: `${name}.alt.${it.key}`, required: true, maxlength: 200, value: it.alt, 'aria-describedby': `${altId}-hint` });
     it.input.addEventListener('input', () => {
       it.edited = true;
@@ -277,8 +277,22 @@ export function picker({ sid, max = 4, title = () => '', name = 'photos' }) {
         h('label', { for: altId }, t('photo.alt'), h('span', { class: 'req' }, ` (${t('form.required')})`)),
         h('p', { class: 'hint', id: `${altId}-hint` }, t('photo.alt.hint')),
         it.input, state, remove));
+    if (it.id) it.li.dataset.photoId = it.id;
     items.push(it);
     list.append(it.li);
+  };
+  for (const p of initial.slice(0, max)) {
+    const preview = h('img', { alt: '', class: 'photo-preview', width: 96, height: 96 });
+    show(preview, p.thumb_url || p.url);
+    row({ key: uid('ph'), id: p.id, alt: p.alt || '', edited: true, uploading: false }, preview, h('p', { class: 'meta photo-state' }, t('photo.current')));
+  }
+  refresh();
+
+  const add = async (file) => {
+    const it = { key: uid('ph'), id: '', alt: title(), edited: false, uploading: true };
+    const preview = h('img', { alt: '', class: 'photo-preview', width: 96, height: 96 });
+    const state = h('p', { class: 'meta photo-state' }, t('photo.uploading'));
+    row(it, preview, state);
     refresh();
     status.textContent = t('photo.uploading');
     try {
