@@ -104,41 +104,46 @@ func (tb *tab) waitAsync(what, expr string) {
 	}
 }
 
-// asyncWithin is waitAsync that gives up after d with an error.
+// asyncWithin is waitAsync that gives up after d with an error; the
+// page's loop ends then too.
 func (tb *tab) asyncWithin(expr string, d time.Duration) error {
-	js := `(async () => {
-	  for (;;) {
-	    try { if (await (` + expr + `)) return true; } catch (e) { /* not yet */ }
+	js := fmt.Sprintf(`(async () => {
+	  const end = Date.now() + %d;
+	  while (Date.now() < end) {
+	    try { if (await (%s)) return true; } catch (e) { /* not yet */ }
 	    await new Promise((r) => setTimeout(r, 100));
 	  }
-	})()`
-	ctx, cancel := context.WithTimeout(tb.ctx, d)
+	  return false;
+	})()`, d.Milliseconds(), expr)
+	ctx, cancel := context.WithTimeout(tb.ctx, d+5*time.Second)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, func(p *runtime.EvaluateParams) { p.AwaitPromise = ptr(true) }))
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, func(p *runtime.EvaluateParams) { p.AwaitPromise = ptr(true) }))
+	if err == nil && !ok {
+		err = fmt.Errorf("not true after %s", d)
+	}
 	return err
 }
 
 // pushUntilShown delivers payload as the push service would, and again
-// every 3 s until the worker shows a notification that match (a JS
-// function of the worker's notifications) finds. A push service retries
-// until the browser takes the message; DevTools, now and then, drops a
-// push handed over while the worker starts, even after it answered
-// (TestHandoffAnswerFromTheNotification waited 30 s for one in CI). The
-// payloads carry a tag, so a repeat replaces the notification, never adds.
+// after 10 s, then 20 s, until the worker shows a notification that match
+// (a JS function of the worker's notifications) finds. A push service
+// retries until the browser takes the message; DevTools, now and then,
+// drops a push handed over while the worker starts, even after it
+// answered (TestHandoffAnswerFromTheNotification waited 30 s for one in
+// CI). The payloads carry a tag, so a repeat replaces the notification,
+// never adds; the waits are long, so a repeat of a push that was only
+// slow is unlikely.
 func (tb *tab) pushUntilShown(payload any, match string) {
 	tb.t.Helper()
 	shown := `navigator.serviceWorker.ready.then((r) => r.getNotifications()).then(` + match + `)`
-	end := time.Now().Add(deadline)
-	for {
+	var err error
+	for _, wait := range []time.Duration{10 * time.Second, 20 * time.Second} {
 		tb.deliverPush(payload)
-		err := tb.asyncWithin(shown, 3*time.Second)
-		if err == nil {
+		if err = tb.asyncWithin(shown, wait); err == nil {
 			return
 		}
-		if time.Now().After(end) {
-			tb.fail("wait for the notification (%s): %v", match, err)
-		}
 	}
+	tb.fail("wait for the notification (%s): %v", match, err)
 }
 
 // registration is the id DevTools gives the app's service worker

@@ -324,9 +324,12 @@ func (s *Service) Image(ctx context.Context, p auth.Principal, id, size, etag st
 	return Image{ETag: sd.ETag, Data: data}, nil
 }
 
-// Size is a photo's width and height; zero for a photo that cannot be
-// attached.
-type Size struct{ Width, Height int }
+// Size is what Attach tells of a photo: its width and height, zero when
+// it cannot be attached, and whether target held it before the call.
+type Size struct {
+	Width, Height int
+	Held          bool
+}
 
 // Attach ties photos to target ("post:<id>" or "reply:<id>"): each must be
 // the user's upload in that street, unattached or already attached to
@@ -351,8 +354,8 @@ func (s *Service) Attach(ctx context.Context, streetID, userID, target string, i
 			bad = true
 			continue
 		}
-		sizes[i] = Size{Width: d.Width, Height: d.Height}
 		held[i] = d.AttachedTo == target
+		sizes[i] = Size{Width: d.Width, Height: d.Height, Held: held[i]}
 	}
 	if bad {
 		return sizes, nil

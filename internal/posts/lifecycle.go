@@ -349,11 +349,16 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, postID string, c
 	if err := f.Err(); err != nil {
 		return Post{}, err
 	}
-	// New photos are attached before the write names them and given back
-	// if it does not happen; those the write drops are deleted after it.
+	// New photos are attached before the write names them. A photo the
+	// post holds already is kept only when the version written names it,
+	// or this call attached it on an earlier try: a photo another edit
+	// dropped, and is deleting, is never named again. On failure the
+	// photos this call attached go back (no other edit can have named
+	// them); after the write, those it dropped are deleted.
 	var target string
-	var added, gone []photoRef
+	var mine, gone []photoRef
 	d, m, err := s.mutate(ctx, p, postID, events.PostUpdated, func(d *postDoc, m streets.Member, _ time.Time) error {
+		gone = nil
 		if err := authorOnly(d, m); err != nil {
 			return err
 		}
@@ -374,17 +379,19 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, postID string, c
 		}
 		if ch.Photos != nil {
 			target = "post:" + d.ID.Hex()
-			refs, err := s.attachPhotos(ctx, d.StreetID, m.UserID, target, "photos", true, pics)
+			named := func(id string) bool { return hasPhoto(d.Photos, id) || hasPhoto(mine, id) }
+			refs, fresh, err := s.attach(ctx, d.StreetID, m.UserID, target, "photos", true, pics, named)
 			if err != nil {
 				return err
 			}
-			added, gone = photoChanges(d.Photos, refs)
+			mine = append(mine, fresh...)
+			gone = dropped(d.Photos, refs)
 			d.Photos = refs
 		}
 		return nil
 	})
 	if err != nil {
-		s.releasePhotos(ctx, target, added)
+		s.releasePhotos(ctx, target, mine)
 		return Post{}, err
 	}
 	s.deletePhotos(ctx, gone)

@@ -75,23 +75,20 @@ func photoIDs(refs []photoRef) []string {
 	return ids
 }
 
-// photoChanges are the photos in next and not in prev (added), and those
-// in prev and not in next (gone).
-func photoChanges(prev, next []photoRef) (added, gone []photoRef) {
-	in := func(refs []photoRef, id string) bool {
-		return slices.ContainsFunc(refs, func(r photoRef) bool { return r.ID == id })
-	}
-	for _, r := range next {
-		if !in(prev, r.ID) {
-			added = append(added, r)
-		}
-	}
+// hasPhoto tells whether refs name the photo id.
+func hasPhoto(refs []photoRef, id string) bool {
+	return slices.ContainsFunc(refs, func(r photoRef) bool { return r.ID == id })
+}
+
+// dropped are the photos of prev that next does not name.
+func dropped(prev, next []photoRef) []photoRef {
+	var out []photoRef
 	for _, r := range prev {
-		if !in(next, r.ID) {
-			gone = append(gone, r)
+		if !hasPhoto(next, r.ID) {
+			out = append(out, r)
 		}
 	}
-	return added, gone
+	return out
 }
 
 // checkPhotos validates the photos named in field (field.N.id, field.N.alt
@@ -130,10 +127,19 @@ func (s *Service) checkPhotos(f fault.Fields, field string, list bool, in []Phot
 }
 
 // attachPhotos attaches in (checked) to target; a photo that is not the
-// user's upload in that street is a validation error on its field.
+// user's upload in that street is a validation error on its field. A
+// photo target holds already is taken as it is (a retried request).
 func (s *Service) attachPhotos(ctx context.Context, streetID, userID, target, field string, list bool, in []PhotoIn) ([]photoRef, error) {
+	refs, _, err := s.attach(ctx, streetID, userID, target, field, list, in, nil)
+	return refs, err
+}
+
+// attach is attachPhotos where a photo target holds already is accepted
+// only when held(id) says so (nil: always); fresh are the photos this
+// call attached, given back when it refuses.
+func (s *Service) attach(ctx context.Context, streetID, userID, target, field string, list bool, in []PhotoIn, held func(id string) bool) (refs, fresh []photoRef, err error) {
 	if len(in) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	ids := make([]string, len(in))
 	for i, p := range in {
@@ -141,24 +147,28 @@ func (s *Service) attachPhotos(ctx context.Context, streetID, userID, target, fi
 	}
 	sizes, err := s.opts.Photos.Attach(ctx, streetID, userID, target, ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f := fault.Fields{}
-	refs := make([]photoRef, len(in))
+	refs = make([]photoRef, len(in))
 	for i, p := range in {
-		if sizes[i].Width == 0 {
+		refs[i] = photoRef{ID: p.ID, Alt: p.Alt, Width: sizes[i].Width, Height: sizes[i].Height}
+		switch {
+		case sizes[i].Width > 0 && !sizes[i].Held:
+			fresh = append(fresh, refs[i])
+		case sizes[i].Width == 0 || held != nil && !held(p.ID):
 			name := field
 			if list {
 				name += "." + strconv.Itoa(i)
 			}
 			f.Add(name+".id", "unknown")
 		}
-		refs[i] = photoRef{ID: p.ID, Alt: p.Alt, Width: sizes[i].Width, Height: sizes[i].Height}
 	}
 	if err := f.Err(); err != nil {
-		return nil, err
+		s.releasePhotos(ctx, target, fresh)
+		return nil, nil, err
 	}
-	return refs, nil
+	return refs, fresh, nil
 }
 
 // releasePhotos gives back the photos of a post or reply not written.

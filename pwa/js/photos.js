@@ -255,7 +255,8 @@ export function picker({ sid, max = 4, title = () => '', name = 'photos', initia
     if (i >= 0) items.splice(i, 1);
     it.li.remove();
     refresh();
-    status.textContent = t('photo.removed');
+    // A photo already on the post goes only when the form is saved.
+    status.textContent = t(it.current ? 'photo.removed.onsave' : 'photo.removed');
     (buttons.hidden ? list : choose).focus?.();
   };
 
@@ -284,7 +285,7 @@ export function picker({ sid, max = 4, title = () => '', name = 'photos', initia
   for (const p of initial.slice(0, max)) {
     const preview = h('img', { alt: '', class: 'photo-preview', width: 96, height: 96 });
     show(preview, p.thumb_url || p.url);
-    row({ key: uid('ph'), id: p.id, alt: p.alt || '', edited: true, uploading: false }, preview, h('p', { class: 'meta photo-state' }, t('photo.current')));
+    row({ key: uid('ph'), id: p.id, alt: p.alt || '', edited: true, uploading: false, current: true }, preview, h('p', { class: 'meta photo-state' }, t('photo.current')));
   }
   refresh();
 
