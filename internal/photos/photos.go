@@ -325,7 +325,8 @@ func (s *Service) Image(ctx context.Context, p auth.Principal, id, size, etag st
 }
 
 // Size is what Attach tells of a photo: its width and height, zero when
-// it cannot be attached, and whether target held it before the call.
+// it cannot be attached, and Held when this call did not attach it because
+// target held it already (before the call, or by another call meanwhile).
 type Size struct {
 	Width, Height int
 	Held          bool
@@ -335,11 +336,9 @@ type Size struct {
 // the user's upload in that street, unattached or already attached to
 // target (a retried request, or a post's edit keeping some). It is all or
 // nothing: when any cannot be attached, none is, and the sizes returned
-// are zero for those that could not; photos target held before the call
-// stay attached.
+// are zero for those that could not; photos target held stay attached.
 func (s *Service) Attach(ctx context.Context, streetID, userID, target string, ids []string) ([]Size, error) {
 	sizes := make([]Size, len(ids))
-	held := make([]bool, len(ids)) // attached to target before this call
 	bad := false
 	for i, id := range ids {
 		d, err := s.load(ctx, id)
@@ -354,25 +353,36 @@ func (s *Service) Attach(ctx context.Context, streetID, userID, target string, i
 			bad = true
 			continue
 		}
-		held[i] = d.AttachedTo == target
-		sizes[i] = Size{Width: d.Width, Height: d.Height, Held: held[i]}
+		sizes[i] = Size{Width: d.Width, Height: d.Height, Held: d.AttachedTo == target}
 	}
 	if bad {
 		return sizes, nil
 	}
+	// Each photo moves from the state read: so this call tells apart what
+	// it attached (and may give back) from what target held, also when
+	// another call attached it meanwhile.
 	var done []string
 	for i, id := range ids {
 		oid, _ := store.ID(id)
-		res, err := s.records.UpdateOne(ctx, bson.M{"_id": oid, "attached_to": bson.M{"$in": bson.A{unattached, target}}},
-			bson.M{"$set": bson.M{"attached_to": target}})
+		from := unattached
+		if sizes[i].Held {
+			from = target
+		}
+		res, err := s.records.UpdateOne(ctx, bson.M{"_id": oid, "attached_to": from}, bson.M{"$set": bson.M{"attached_to": target}})
 		if err == nil && res.MatchedCount == 1 {
-			if !held[i] {
+			if !sizes[i].Held {
 				done = append(done, id)
 			}
 			continue
 		}
+		if err == nil && !sizes[i].Held {
+			if d, lerr := s.load(ctx, id); lerr == nil && d.AttachedTo == target {
+				sizes[i].Held = true // another call attached it meanwhile
+				continue
+			}
+		}
 		// Taken or deleted meanwhile: give back what this call attached,
-		// not what target held already (an edited post still shows those).
+		// not what target held (an edited post still shows those).
 		if rerr := s.Release(context.WithoutCancel(ctx), target, done); rerr != nil {
 			s.log.Error("photos: release after a failed attach", "target", target, "err", rerr)
 		}

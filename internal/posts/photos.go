@@ -149,19 +149,31 @@ func (s *Service) attach(ctx context.Context, streetID, userID, target, field st
 	if err != nil {
 		return nil, nil, err
 	}
+	unknown := func(f fault.Fields, i int) {
+		name := field
+		if list {
+			name += "." + strconv.Itoa(i)
+		}
+		f.Add(name+".id", "unknown")
+	}
+	// Attach is all or nothing: a photo it refuses means none is attached.
 	f := fault.Fields{}
+	for i := range in {
+		if sizes[i].Width == 0 {
+			unknown(f, i)
+		}
+	}
+	if err := f.Err(); err != nil {
+		return nil, nil, err
+	}
 	refs = make([]photoRef, len(in))
 	for i, p := range in {
 		refs[i] = photoRef{ID: p.ID, Alt: p.Alt, Width: sizes[i].Width, Height: sizes[i].Height}
 		switch {
-		case sizes[i].Width > 0 && !sizes[i].Held:
+		case !sizes[i].Held:
 			fresh = append(fresh, refs[i])
-		case sizes[i].Width == 0 || held != nil && !held(p.ID):
-			name := field
-			if list {
-				name += "." + strconv.Itoa(i)
-			}
-			f.Add(name+".id", "unknown")
+		case held != nil && !held(p.ID):
+			unknown(f, i)
 		}
 	}
 	if err := f.Err(); err != nil {

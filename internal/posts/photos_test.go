@@ -8,6 +8,7 @@ import (
 	"image/jpeg"
 	"log/slog"
 	"testing"
+	"time"
 
 	"civico/internal/auth"
 	"civico/internal/fault"
@@ -17,16 +18,27 @@ import (
 
 // slowDelete is the photos service with a gate on Delete: it says when a
 // deletion starts and waits to be let go, so a test can act between an
-// edit's write and the deletion of the photos it dropped.
+// edit's write and the deletion of the photos it dropped. afterAttach,
+// when set, runs once after the next Attach, before posts sees its answer.
 type slowDelete struct {
 	*photos.Service
 	started, release chan struct{}
+	afterAttach      func()
 }
 
 func (g *slowDelete) Delete(ctx context.Context, ids []string) error {
 	g.started <- struct{}{}
 	<-g.release
 	return g.Service.Delete(ctx, ids)
+}
+
+func (g *slowDelete) Attach(ctx context.Context, streetID, userID, target string, ids []string) ([]photos.Size, error) {
+	sizes, err := g.Service.Attach(ctx, streetID, userID, target, ids)
+	if f := g.afterAttach; f != nil {
+		g.afterAttach = nil
+		f()
+	}
+	return sizes, err
 }
 
 // withPhotos returns a posts service over e's database that keeps photos
@@ -85,7 +97,11 @@ func TestAPhotoAnEditDroppedIsNotKeptByAnother(t *testing.T) {
 		_, err := s.Update(e.Ctx, anna, post.ID, posts.Changes{Photos: &[]posts.PhotoIn{{ID: two, Alt: "Gradino"}}})
 		first <- err
 	}()
-	<-ph.started // the first edit is written; photo one is being deleted
+	select { // the first edit is written; photo one is being deleted
+	case <-ph.started:
+	case err := <-first:
+		t.Fatalf("the first edit ended before deleting the photo it dropped: %v", err)
+	}
 	_, err = s.Update(e.Ctx, anna, post.ID, posts.Changes{Photos: &[]posts.PhotoIn{{ID: one, Alt: "Scala"}, {ID: two, Alt: "Gradino"}}})
 	if fe, ok := fault.As(err); !ok || fe.Fields["photos.0.id"] != "unknown" {
 		t.Errorf("keeping a photo another edit dropped: %v, want photos.0.id unknown", err)
@@ -105,5 +121,55 @@ func TestAPhotoAnEditDroppedIsNotKeptByAnother(t *testing.T) {
 	}
 	if len(got.Photos) != 1 || got.Photos[0].ID != two {
 		t.Errorf("the post shows %+v, want only photo two", got.Photos)
+	}
+}
+
+// An edit naming a new upload and a photo it may not use is refused, and
+// attaches nothing; meanwhile another edit puts that upload on the post.
+// The refused edit must not give the upload back: the post names it, and
+// an upload given back is swept as abandoned. Before, it was given back.
+func TestARefusedEditGivesBackOnlyWhatItAttached(t *testing.T) {
+	e := newEnv(t, posts.Options{})
+	anna := e.User("Anna")
+	sid := e.Street(anna)
+	s, ph := e.withPhotos()
+	p, x, y := e.upload(ph, anna, sid), e.upload(ph, anna, sid), e.upload(ph, anna, sid)
+	in := newPost("offer", "lending", "Presto una scala")
+	in.Photos = []posts.PhotoIn{{ID: p, Alt: "Scala"}}
+	post, err := s.Create(e.Ctx, anna, sid, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newPost("offer", "lending", "Presto un trapano")
+	other.Photos = []posts.PhotoIn{{ID: y, Alt: "Trapano"}}
+	if _, err := s.Create(e.Ctx, anna, sid, other); err != nil {
+		t.Fatal(err)
+	}
+
+	ph.afterAttach = func() {
+		if _, err := s.Update(e.Ctx, anna, post.ID, posts.Changes{Photos: &[]posts.PhotoIn{{ID: p, Alt: "Scala"}, {ID: x, Alt: "Gradino"}}}); err != nil {
+			t.Errorf("the edit adding the upload: %v", err)
+		}
+	}
+	_, err = s.Update(e.Ctx, anna, post.ID, posts.Changes{Photos: &[]posts.PhotoIn{{ID: x, Alt: "Gradino"}, {ID: y, Alt: "Trapano"}}})
+	if fe, ok := fault.As(err); !ok || fe.Fields["photos.1.id"] != "unknown" {
+		t.Fatalf("naming another post's photo: %v, want photos.1.id unknown", err)
+	}
+
+	e.Clock.Advance(photos.UnattachedFor + time.Hour)
+	if err := ph.Sweep(e.Ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(e.Ctx, anna, post.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Photos) != 2 || got.Photos[1].ID != x {
+		t.Fatalf("the post shows %+v, want the photo and the upload", got.Photos)
+	}
+	for _, p := range got.Photos {
+		if _, err := ph.Image(e.Ctx, anna, p.ID, photos.SizeThumb, ""); err != nil {
+			t.Errorf("the post names photo %s, whose image answers %v", p.ID, err)
+		}
 	}
 }
