@@ -241,3 +241,47 @@ func TestEditingAPostsPhotos(t *testing.T) {
 	s.Do(t, "POST", "/streets/"+sid+"/posts", map[string]any{"kind": "offer", "category": "lending", "title": "Presto un trapano",
 		"body": "Chiedete", "photos": []map[string]string{{"id": other.ID, "alt": "Trapano"}}}, anna.Token).Expect(t, http.StatusCreated)
 }
+
+// Anna opens her post's edit form on the tablet, then adds a photo from
+// her phone. The tablet's form, saved later with the photos it started
+// from, is refused rather than deleting the phone's photo unseen; its new
+// upload goes back, free for another post. A form up to date saves.
+func TestAStaleEditFormDeletesNoPhotoUnseen(t *testing.T) {
+	s := testutil.Start(t)
+	anna := s.Register(t, "Anna")
+	sid := s.StreetWithMembers(t, anna, "Via del Pratello")
+	one, phone, tablet := uploadPhoto(t, s, anna, sid, smallJPEG(t, 60, 40)), uploadPhoto(t, s, anna, sid, smallJPEG(t, 40, 60)), uploadPhoto(t, s, anna, sid, smallJPEG(t, 30, 30))
+	var post struct {
+		ID     string `json:"id"`
+		Photos []struct{ ID string }
+	}
+	s.Do(t, "POST", "/streets/"+sid+"/posts", map[string]any{"kind": "offer", "category": "lending", "title": "Presto una scala",
+		"body": "Tre metri", "photos": []map[string]string{{"id": one.ID, "alt": "Scala"}}}, anna.Token).Expect(t, http.StatusCreated).JSON(t, &post)
+	photo := func(ph uploadedPhoto, alt string) map[string]string {
+		return map[string]string{"id": ph.ID, "alt": alt}
+	}
+
+	s.Do(t, "PATCH", "/posts/"+post.ID, map[string]any{"photos": []map[string]string{photo(one, "Scala"), photo(phone, "Gradino")},
+		"photos_were": []string{one.ID}}, anna.Token).Expect(t, http.StatusOK)
+	s.Do(t, "PATCH", "/posts/"+post.ID, map[string]any{"photos": []map[string]string{photo(one, "Scala"), photo(tablet, "Piedi")},
+		"photos_were": []string{one.ID}}, anna.Token).ExpectError(t, http.StatusConflict, "post_photos_changed")
+	s.Do(t, "GET", "/posts/"+post.ID, nil, anna.Token).Expect(t, http.StatusOK).JSON(t, &post)
+	if len(post.Photos) != 2 || post.Photos[1].ID != phone.ID {
+		t.Fatalf("after the stale form: photos %+v, want the phone's two", post.Photos)
+	}
+	if r := s.DoRaw(t, "GET", phone.ThumbURL, nil, anna.Token); r.Status != http.StatusOK {
+		t.Fatalf("the phone's photo answers %d", r.Status)
+	}
+	r := s.Do(t, "PATCH", "/posts/"+post.ID, map[string]any{"photos": []map[string]string{}, "photos_were": []string{"a", "b", "c", "d", "e"}}, anna.Token).
+		ExpectError(t, http.StatusUnprocessableEntity, "validation_failed")
+	if r.Fields()["photos_were"] != "too_many" {
+		t.Fatalf("fields %v", r.Fields())
+	}
+
+	s.Do(t, "PATCH", "/posts/"+post.ID, map[string]any{"photos": []map[string]string{photo(phone, "Gradino"), photo(tablet, "Piedi")},
+		"photos_were": []string{one.ID, phone.ID}}, anna.Token).Expect(t, http.StatusOK)
+	s.Do(t, "GET", "/posts/"+post.ID, nil, anna.Token).Expect(t, http.StatusOK).JSON(t, &post)
+	if len(post.Photos) != 2 || post.Photos[0].ID != phone.ID || post.Photos[1].ID != tablet.ID {
+		t.Fatalf("after an up-to-date form: photos %+v, want the phone's and the tablet's", post.Photos)
+	}
+}

@@ -26,8 +26,10 @@ type updatePostRequest struct {
 	Title    *string           `json:"title"`
 	Body     *string           `json:"body"`
 	When     *posts.TimeWindow `json:"when"`
-	// Photos, when present, is the post's whole new list ([] removes all).
-	Photos *[]posts.PhotoIn `json:"photos"`
+	// Photos, when present, is the post's whole new list ([] removes all);
+	// PhotosWere, the photo ids the form started from (409 if they changed).
+	Photos     *[]posts.PhotoIn `json:"photos"`
+	PhotosWere *[]string        `json:"photos_were"`
 }
 
 type replyRequest struct {
@@ -120,7 +122,7 @@ func (h *handlers) updatePost(c *fiber.Ctx) error {
 		return err
 	}
 	p, err := h.d.Posts.Update(c.UserContext(), principal(c), param(c, "pid"),
-		posts.Changes{Category: req.Category, Title: req.Title, Body: req.Body, When: req.When, Photos: req.Photos})
+		posts.Changes{Category: req.Category, Title: req.Title, Body: req.Body, When: req.When, Photos: req.Photos, PhotosWere: req.PhotosWere})
 	if err != nil {
 		return err
 	}

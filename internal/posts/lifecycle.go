@@ -320,11 +320,15 @@ func authorOnly(d *postDoc, m streets.Member) error {
 
 // Changes are what an author may change; nil fields stay. Photos, when
 // set, is the post's whole new list: photos kept (their alt text perhaps
-// changed), new uploads, and those left out are deleted.
+// changed), new uploads, and those left out are deleted. PhotosWere, when
+// set with Photos, are the photo ids the author's form started from: if
+// the post's are no longer those (another device changed them), the
+// change is ErrPhotosChanged rather than deleting photos unseen.
 type Changes struct {
 	Category, Title, Body *string
 	When                  *TimeWindow
 	Photos                *[]PhotoIn
+	PhotosWere            *[]string
 }
 
 // Update changes an open or matched post (author).
@@ -346,6 +350,7 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, postID string, c
 	if ch.Photos != nil {
 		pics = s.checkPhotos(f, "photos", true, *ch.Photos, MaxPostPhotos)
 	}
+	f.Check(ch.PhotosWere != nil && len(*ch.PhotosWere) > MaxPostPhotos, "photos_were", "too_many")
 	if err := f.Err(); err != nil {
 		return Post{}, err
 	}
@@ -378,6 +383,9 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, postID string, c
 			d.When = normalizeWhen(ch.When)
 		}
 		if ch.Photos != nil {
+			if ch.PhotosWere != nil && !slices.Equal(photoIDs(d.Photos), *ch.PhotosWere) {
+				return ErrPhotosChanged
+			}
 			target = "post:" + d.ID.Hex()
 			named := func(id string) bool { return hasPhoto(d.Photos, id) || hasPhoto(mine, id) }
 			refs, fresh, err := s.attach(ctx, d.StreetID, m.UserID, target, "photos", true, pics, named)

@@ -100,6 +100,7 @@ var (
 	ErrNotOpen          = fault.New(fault.Conflict, "post_not_open", "this post is not open")
 	ErrNotMatched       = fault.New(fault.Conflict, "post_not_matched", "accept a reply before marking the post done")
 	ErrNotEditable      = fault.New(fault.Conflict, "post_not_editable", "this post can no longer be changed")
+	ErrPhotosChanged    = fault.New(fault.Conflict, "post_photos_changed", "the post's photos changed meanwhile: reload and try again")
 	ErrAlreadyRemoved   = fault.New(fault.Conflict, "post_removed", "this post was removed")
 	ErrNotRenewable     = fault.New(fault.Conflict, "post_not_renewable", "only open or expired posts can be renewed")
 	ErrTooManyPinned    = fault.New(fault.Conflict, "too_many_pinned", "too many pinned posts: unpin one first")

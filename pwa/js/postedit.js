@@ -58,7 +58,12 @@ export async function render(ctx) {
       for (const k of ['category', 'title', 'body']) if (v[k] !== (post[k] || '')) change[k] = v[k];
       const pics = photos.value();
       const before = (post.photos || []).map((p) => ({ id: p.id, alt: p.alt || '' }));
-      if (JSON.stringify(pics) !== JSON.stringify(before)) change.photos = pics;
+      if (JSON.stringify(pics) !== JSON.stringify(before)) {
+        change.photos = pics;
+        // What this form started from: photos changed on another device
+        // meanwhile are not deleted unseen (409, and the form says so).
+        change.photos_were = before.map((p) => p.id);
+      }
       if (Object.keys(change).length) await api.patch(`/posts/${pid}`, change);
       toast(t('post.edit.saved'));
       await navigate(back, { replace: true });
