@@ -410,7 +410,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, streetID string,
 	// not its own. The lists next: an entry pointing at nothing is
 	// skipped when read, an event missing from its lists would be lost.
 	id := d.ID.Hex()
-	if d.Photo, err = s.attachPhoto(ctx, streetID, p.UserID, id, photo); err != nil {
+	if d.Photo, err = s.attachPhoto(ctx, streetID, p.UserID, id, photo, true); err != nil {
 		return Event{}, err
 	}
 	if _, err := s.lists.Append(ctx, monthKey(streetID, d.StartsAt), id); err != nil {

@@ -106,7 +106,7 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id string, in Ch
 	eid := d.ID.Hex()
 	var taken *photoRef
 	if next.Photo != nil && (d.Photo == nil || d.Photo.ID != next.Photo.ID) {
-		if taken, err = s.attachPhoto(ctx, d.StreetID, p.UserID, eid, photo); err != nil {
+		if taken, err = s.attachPhoto(ctx, d.StreetID, p.UserID, eid, photo, false); err != nil {
 			return Event{}, err
 		}
 		next.Photo = taken

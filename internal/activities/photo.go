@@ -97,8 +97,10 @@ func (s *Service) checkPhoto(f fault.Fields, in *PhotoIn) *PhotoIn {
 
 // attachPhoto attaches in (checked) to the event: a photo that is not the
 // user's upload in that street, or is attached elsewhere, is a
-// validation error on photo.id.
-func (s *Service) attachPhoto(ctx context.Context, streetID, userID, eventID string, in *PhotoIn) (*photoRef, error) {
+// validation error on photo.id. One the event holds already is taken only
+// when heldOK (a retried creation): on an edit it is another edit's new
+// photo, still in flight, which this edit's failure would give back.
+func (s *Service) attachPhoto(ctx context.Context, streetID, userID, eventID string, in *PhotoIn, heldOK bool) (*photoRef, error) {
 	if in == nil {
 		return nil, nil
 	}
@@ -106,7 +108,7 @@ func (s *Service) attachPhoto(ctx context.Context, streetID, userID, eventID str
 	if err != nil {
 		return nil, err
 	}
-	if len(sizes) != 1 || sizes[0].Width == 0 {
+	if len(sizes) != 1 || sizes[0].Width == 0 || sizes[0].Held && !heldOK {
 		return nil, fault.Validation("photo.id", "unknown")
 	}
 	return &photoRef{ID: in.ID, Alt: in.Alt, Width: sizes[0].Width, Height: sizes[0].Height, By: userID}, nil

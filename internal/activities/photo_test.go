@@ -2,13 +2,16 @@ package activities_test
 
 import (
 	"bytes"
+	"context"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"testing"
+	"time"
 
 	"civico/internal/activities"
 	"civico/internal/auth"
+	"civico/internal/fault"
 	"civico/internal/photos"
 	"civico/internal/testutil"
 )
@@ -138,5 +141,62 @@ func TestEventPhotoAttachRefuseReplace(t *testing.T) {
 	}
 	if got, err = e.svc.Get(ctx, admin, ev.ID); err != nil || got.Photo != nil || !got.AuthorDeleted || !gone(t, ph, admin, third) {
 		t.Fatalf("after anna's erasure: %+v, %v", got, err)
+	}
+}
+
+// hookedPhotos is the photos service running after, once, right after the
+// next Attach, before activities sees its answer.
+type hookedPhotos struct {
+	*photos.Service
+	after func()
+}
+
+func (h *hookedPhotos) Attach(ctx context.Context, streetID, userID, target string, ids []string) ([]photos.Size, error) {
+	sizes, err := h.Service.Attach(ctx, streetID, userID, target, ids)
+	if f := h.after; f != nil {
+		h.after = nil
+		f()
+	}
+	return sizes, err
+}
+
+// Two edits of one event put the same new upload on it at once. The
+// second, which attached it, writes; the first finds it attached already
+// and must not take it: its write then fails (the event changed), and
+// giving the upload back would leave the event naming a photo that the
+// sweep of abandoned uploads deletes. Before, that is what happened.
+func TestTwoEditsWithOneNewPhotoLeaveItOnTheEvent(t *testing.T) {
+	e := setup(t)
+	ph := &hookedPhotos{Service: photos.New(e.Store, e.Clock, e.Streets, nil, photos.Options{})}
+	svc, err := activities.New(ctx, e.Store, e.Clock, activities.Deps{Streets: e.Streets, Bus: e.Log, Notifier: e.notes, Photos: ph}, nil,
+		activities.Options{PublicURL: "https://civico.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = svc
+	anna := e.User("Anna")
+	sid := e.Street(anna)
+	ev, err := e.svc.Create(ctx, anna, sid, activities.NewEvent{Title: "Cena in strada", Place: "Cortile", StartsAt: e.at(48), EndsAt: e.at(50)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := upload(t, ph.Service, anna, sid)
+	set := activities.Change{SetPhoto: true, Photo: &activities.PhotoIn{ID: x, Alt: "Il cortile"}}
+
+	var first error
+	ph.after = func() { _, first = e.svc.Update(ctx, anna, ev.ID, set) }
+	if _, err := e.svc.Update(ctx, anna, ev.ID, set); err != nil {
+		t.Fatalf("the edit that attached the photo: %v", err)
+	}
+	if fe, ok := fault.As(first); !ok || fe.Fields["photo.id"] != "unknown" {
+		t.Errorf("the edit that found the photo attached meanwhile: %v, want photo.id unknown", first)
+	}
+	e.Clock.Advance(photos.UnattachedFor + time.Hour)
+	if err := ph.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.svc.Get(ctx, anna, ev.ID)
+	if err != nil || got.Photo == nil || got.Photo.ID != x || gone(t, ph.Service, anna, x) {
+		t.Fatalf("the event shows %+v (%v); want the photo, still served", got.Photo, err)
 	}
 }
